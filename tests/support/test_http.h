@@ -1,0 +1,31 @@
+/* test_http.h - one blocking HTTP request with libcurl, for tests.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_TEST_HTTP_H
+#define OFFERD_TEST_HTTP_H
+
+#include <stddef.h>
+
+struct http_response {
+    long status;     /* 0 when the transfer failed */
+    char *headers;   /* raw response header block, NUL-terminated */
+    char *body;      /* NUL-terminated; body_len excludes the NUL */
+    size_t body_len;
+};
+
+/* Sends METHOD URL with extra request headers ("Name: value", NULL-terminated list, may be NULL)
+ * and an optional body (NULL for none). Fills *out (caller cleans up with http_response_cleanup).
+ * Returns 0 when a response arrived, -1 on a transport failure. */
+int http_request(const char *method, const char *url, const char *const *headers,
+                 const char *body, struct http_response *out);
+
+/* GET with an optional bearer token (NULL for none). */
+int http_get(const char *url, const char *token, struct http_response *out);
+
+/* Value of the last response header NAME (case-insensitive) copied into buf, or NULL when absent. */
+const char *http_header(const struct http_response *r, const char *name, char *buf, size_t size);
+
+void http_response_cleanup(struct http_response *r);
+
+#endif
