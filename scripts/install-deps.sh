@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages offerd needs to build and test, when any is missing.
+# Idempotent and quiet when everything is there already.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config            # toolchain
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libjwt-dev libssl-dev  # offerd
+  libcurl4-openssl-dev                        # libofferpoll, and the tests' HTTP client
+  libcmocka-dev valgrind sqlite3              # tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

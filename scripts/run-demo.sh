@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds offerd and starts it with demo data on a SQLite file (offerd-demo.db), printing
+# ready-to-paste curl commands. Extra arguments go to offerd (e.g. --port 9090).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOFFERD_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" --target offerd >/dev/null
+exec build/src/server/offerd --demo --db offerd-demo.db "$@"

@@ -1,0 +1,283 @@
+/* config.c - flags and OFFERD_* environment into one struct config.
+ *
+ * Hand-rolled rather than getopt_long so that parsing has no global state and can be unit tested
+ * with any argv and environment.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_kind { OPT_STRING, OPT_INT, OPT_BOOL, OPT_ORIGINS };
+
+struct option_spec {
+    const char *flag;
+    const char *env;
+    enum opt_kind kind;
+    size_t offset;
+    int min, max;
+    const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct option_spec options[] = {
+    {"--bind", "OFFERD_BIND", OPT_STRING, FIELD(bind), 0, 0,
+     "ADDR    address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)"},
+    {"--port", "OFFERD_PORT", OPT_INT, FIELD(port), 0, 65535,
+     "N       TCP port (default 8080; 0 picks a free one)"},
+    {"--db", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
+     "PATH    SQLite database file, created and migrated if missing (default offerd.db)"},
+    {"--threads", "OFFERD_THREADS", OPT_INT, FIELD(threads), 0, 1024,
+     "N       worker threads (default: one per core)"},
+    {"--jwt-secret", "OFFERD_JWT_SECRET", OPT_STRING, FIELD(jwt_secret), 0, 0,
+     "S       verify HS256 tokens with this shared secret"},
+    {"--jwt-public-key", "OFFERD_JWT_PUBLIC_KEY", OPT_STRING, FIELD(jwt_public_key), 0, 0,
+     "PEM     verify RS256/ES256 tokens with this public key (PEM text or file path)"},
+    {"--cors-origin", "OFFERD_CORS_ORIGIN", OPT_ORIGINS, FIELD(cors_origins), 0, 0,
+     "ORIGIN  allow this browser origin (repeatable; env: comma-separated)"},
+    {"--demo", "OFFERD_DEMO", OPT_BOOL, FIELD(demo), 0, 0,
+     "        seed sample data and print ready-to-paste curl commands"},
+    {"--idle-timeout", "OFFERD_IDLE_TIMEOUT", OPT_INT, FIELD(idle_timeout_s), 1, 3600,
+     "S       close idle connections after S seconds (default 60)"},
+    {"--busy-timeout-ms", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0, 600000,
+     "MS      wait this long for the database write lock before 503 (default 5000)"},
+    {"--max-body", "OFFERD_MAX_BODY", OPT_INT, FIELD(max_body_bytes), 64, 1048576,
+     "BYTES   largest request body accepted, else 413 (default 16384)"},
+    {"--access-log", "OFFERD_ACCESS_LOG", OPT_BOOL, FIELD(access_log), 0, 0,
+     "        one line per request on stderr (default on; OFFERD_ACCESS_LOG=0 turns it off)"},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+static void set_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->command = CONFIG_SERVE;
+    c->port = 8080;
+    c->idle_timeout_s = 60;
+    c->busy_timeout_ms = 5000;
+    c->max_body_bytes = 16384;
+    c->access_log = true;
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+static int add_origin(struct config *c, const char *origin, size_t len)
+{
+    while (len && (*origin == ' ' || *origin == '\t')) {
+        origin++;
+        len--;
+    }
+    while (len && (origin[len - 1] == ' ' || origin[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return 0;
+    if (c->cors_origin_count == CONFIG_MAX_CORS_ORIGINS)
+        return -1;
+    char *copy = strndup(origin, len);
+    if (!copy)
+        return -1;
+    c->cors_origins[c->cors_origin_count++] = copy;
+    return 0;
+}
+
+static int apply(struct config *c, const struct option_spec *o, const char *value,
+                 const char *source, char *err, size_t err_size)
+{
+    char *base = (char *)c;
+    switch (o->kind) {
+    case OPT_STRING: {
+        char **slot = (char **)(base + o->offset);
+        char *copy = strdup(value);
+        if (!copy)
+            goto oom;
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    case OPT_INT: {
+        int v;
+        if (parse_int(value, o->min, o->max, &v) != 0) {
+            snprintf(err, err_size, "%s: '%s' is not a whole number from %d to %d", source, value,
+                     o->min, o->max);
+            return -1;
+        }
+        if (o->offset == FIELD(max_body_bytes))
+            c->max_body_bytes = (size_t)v;
+        else
+            *(int *)(base + o->offset) = v;
+        return 0;
+    }
+    case OPT_BOOL:
+        if (parse_bool(value, (bool *)(base + o->offset)) != 0) {
+            snprintf(err, err_size, "%s: '%s' is not a boolean (1/0, true/false)", source, value);
+            return -1;
+        }
+        return 0;
+    case OPT_ORIGINS:
+        for (const char *p = value;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (add_origin(c, p, len) != 0) {
+                snprintf(err, err_size, "%s: too many CORS origins (at most %d)", source,
+                         CONFIG_MAX_CORS_ORIGINS);
+                return -1;
+            }
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return 0;
+    }
+oom:
+    snprintf(err, err_size, "out of memory");
+    return -1;
+}
+
+static const struct option_spec *find_flag(const char *arg, size_t len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (strlen(options[i].flag) == len && strncmp(options[i].flag, arg, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static int parse_args(struct config *c, int argc, char **argv, char *err, size_t err_size)
+{
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "migrate") == 0) {
+        c->command = CONFIG_MIGRATE;
+        i++;
+    }
+    for (; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            c->command = CONFIG_HELP;
+            return 0;
+        }
+        if (!strcmp(arg, "--version")) {
+            c->command = CONFIG_VERSION;
+            return 0;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct option_spec *o = find_flag(arg, name_len);
+        if (!o) {
+            snprintf(err, err_size, "unknown option '%.*s' (see --help)", (int)name_len, arg);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value && o->kind == OPT_BOOL) {
+            value = "1";
+        } else if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, err_size, "%s needs a value", o->flag);
+                return -1;
+            }
+            value = argv[++i];
+        }
+        if (apply(c, o, value, o->flag, err, err_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int dup_default(char **slot, const char *value)
+{
+    if (*slot)
+        return 0;
+    *slot = strdup(value);
+    return *slot ? 0 : -1;
+}
+
+int config_parse(struct config *c, int argc, char **argv, config_getenv_fn env, char *err,
+                 size_t err_size)
+{
+    set_defaults(c);
+    for (size_t i = 0; env && i < OPTION_COUNT; i++) {
+        const char *v = env(options[i].env);
+        if (v && *v && apply(c, &options[i], v, options[i].env, err, err_size) != 0)
+            return -1;
+    }
+    /* Flags replace what the environment gave for list options too. */
+    size_t env_origins = c->cors_origin_count;
+    if (parse_args(c, argc, argv, err, err_size) != 0)
+        return -1;
+    if (env_origins && c->cors_origin_count > env_origins) {
+        for (size_t i = 0; i < env_origins; i++)
+            free(c->cors_origins[i]);
+        memmove(c->cors_origins, c->cors_origins + env_origins,
+                (c->cors_origin_count - env_origins) * sizeof(char *));
+        c->cors_origin_count -= env_origins;
+    }
+    if (dup_default(&c->bind, "127.0.0.1") || dup_default(&c->db_path, "offerd.db")) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    if (c->jwt_secret && c->jwt_public_key) {
+        snprintf(err, err_size, "give either --jwt-secret or --jwt-public-key, not both");
+        return -1;
+    }
+    return 0;
+}
+
+void config_cleanup(struct config *c)
+{
+    free(c->bind);
+    free(c->db_path);
+    free(c->jwt_secret);
+    free(c->jwt_public_key);
+    for (size_t i = 0; i < c->cors_origin_count; i++)
+        free(c->cors_origins[i]);
+    memset(c, 0, sizeof(*c));
+}
+
+bool config_cors_allows(const struct config *c, const char *origin)
+{
+    for (size_t i = 0; origin && i < c->cors_origin_count; i++)
+        if (strcmp(c->cors_origins[i], origin) == 0)
+            return true;
+    return false;
+}
+
+void config_usage(FILE *out)
+{
+    fputs("usage: offerd [options]            serve the offers API\n"
+          "       offerd migrate --db PATH    apply migrations and exit\n"
+          "\noptions (each also as an environment variable):\n",
+          out);
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        fprintf(out, "  %-17s %s\n  %-17s   env %s\n", options[i].flag, options[i].help, "",
+                options[i].env);
+    fputs("  --help             this text\n"
+          "  --version          print the version\n"
+          "\nWith --demo and no JWT option, a random HS256 secret is made up for the session.\n",
+          out);
+}

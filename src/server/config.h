@@ -1,0 +1,52 @@
+/* config.h - offerd's settings from flags and OFFERD_* environment variables.
+ *
+ * Flags win over the environment, the environment over defaults. `offerd --help` prints
+ * config_usage(); every flag has an environment twin listed there.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_CONFIG_H
+#define OFFERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_CORS_ORIGINS 16
+
+enum config_command { CONFIG_SERVE, CONFIG_MIGRATE, CONFIG_HELP, CONFIG_VERSION };
+
+struct config {
+    enum config_command command;
+    char *bind;                 /* address to listen on, default 127.0.0.1 */
+    int port;                   /* default 8080; 0 picks a free port */
+    char *db_path;              /* default offerd.db */
+    int threads;                /* worker threads; 0 means one per core */
+    char *jwt_secret;           /* HS256 shared secret, or NULL */
+    char *jwt_public_key;       /* PEM text or path (RS256/ES256), or NULL */
+    char *cors_origins[CONFIG_MAX_CORS_ORIGINS];
+    size_t cors_origin_count;
+    bool demo;
+    int idle_timeout_s;         /* idle keep-alive connections are closed after this */
+    int busy_timeout_ms;        /* how long a write waits for the SQLite lock before 503 */
+    size_t max_body_bytes;      /* request bodies past this get 413 */
+    bool access_log;            /* one line per request on stderr */
+};
+
+/* Looks up an environment variable; getenv in production, a table in tests. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Fills *c from defaults, then env, then argv[1..argc). Returns 0, or -1 with a message in err
+ * (unknown flag, missing value, bad number, both JWT kinds). Free with config_cleanup. */
+int config_parse(struct config *c, int argc, char **argv, config_getenv_fn env, char *err,
+                 size_t err_size);
+
+void config_cleanup(struct config *c);
+
+/* True when origin is one of the configured CORS origins (exact match). */
+bool config_cors_allows(const struct config *c, const char *origin);
+
+/* Writes the --help text. */
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,48 @@
+/* handlers_ops.c - /healthz, /readyz and /metrics; no authentication, nothing about offers.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "handlers_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "reply.h"
+#include "store.h"
+
+static void reply_static_json(struct request *r, unsigned status, const char *text)
+{
+    char *body = strdup(text);
+    struct reply_header h = {"Cache-Control", "no-store"};
+    reply_send(r, status, "application/json; charset=utf-8", body, body ? strlen(body) : 0, &h,
+               1);
+}
+
+void handle_healthz(struct request *r)
+{
+    reply_static_json(r, 200, "{\"status\":\"ok\"}");
+}
+
+void handle_readyz(struct request *r)
+{
+    char why[128];
+    if (store_check_ready(r->app->store, why, sizeof(why)) != STORE_OK) {
+        struct reply_header h = {"Retry-After", "1"};
+        reply_error_with(r, 503, why, &h, 1);
+        return;
+    }
+    reply_static_json(r, 200, "{\"status\":\"ready\"}");
+}
+
+void handle_metrics(struct request *r)
+{
+    size_t len = 0;
+    char *text = metrics_render(r->app->metrics, &len);
+    if (!text) {
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    struct reply_header h = {"Cache-Control", "no-store"};
+    reply_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, &h, 1);
+}

@@ -1,0 +1,317 @@
+/* http_server.c - the libmicrohttpd daemon and the life of one request in it.
+ *
+ * A pool of worker threads, each with its own epoll set (select() fails past fd 1024), an idle
+ * timeout so slow or silent clients are reaped, suspend/resume allowed so held requests will cost
+ * no thread. Request bodies are accumulated here, capped, never through MHD's form PostProcessor.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "handlers_offers.h"
+#include "handlers_ops.h"
+#include "log.h"
+#include "metrics.h"
+#include "reply.h"
+#include "store.h"
+
+const struct route http_routes[] = {
+    {HTTP_GET, "/api/offers/{id}", "offer_get", handle_get_offer},
+    {HTTP_GET, "/healthz", "healthz", handle_healthz},
+    {HTTP_GET, "/readyz", "readyz", handle_readyz},
+    {HTTP_GET, "/metrics", "metrics", handle_metrics},
+};
+const size_t http_route_count = sizeof(http_routes) / sizeof(http_routes[0]);
+
+/* Per-connection memory pool: headers plus MHD's bookkeeping. 32 KiB is MHD's default; kept
+ * explicit because it dominates the memory of every idle and held connection. */
+#define CONNECTION_MEMORY_LIMIT (32 * 1024)
+#define CONNECTION_LIMIT 10000
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    uint16_t port;
+};
+
+int64_t clock_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t clock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *request_header(const struct request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *request_query(const struct request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool request_authenticate(struct request *r)
+{
+    const char *token;
+    size_t len;
+    if (!auth_token_from_headers(request_header(r, MHD_HTTP_HEADER_AUTHORIZATION),
+                                 request_header(r, MHD_HTTP_HEADER_COOKIE), &token, &len)) {
+        reply_unauthorized(r, "missing bearer token", 0);
+        return false;
+    }
+    char sub[256];
+    enum auth_result ar =
+        auth_verify(r->app->auth, token, len, clock_now_ms() / 1000, sub, sizeof(sub));
+    if (ar != AUTH_OK) {
+        reply_unauthorized(r, auth_result_message(ar), 1);
+        return false;
+    }
+    enum store_result sr = store_find_user_by_clerk_id(r->app->store, sub, r->user_id);
+    switch (sr) {
+    case STORE_OK:
+        return true;
+    case STORE_NOT_FOUND:
+        r->user_id[0] = '\0'; /* signed in, but a party to nothing */
+        return true;
+    case STORE_BUSY:
+        reply_busy(r);
+        return false;
+    default:
+        reply_error(r, 500, "internal error");
+        return false;
+    }
+}
+
+static bool method_has_body(enum http_method m)
+{
+    return m == HTTP_POST || m == HTTP_PATCH || m == HTTP_PUT;
+}
+
+static struct request *request_new(struct http_server *s, struct MHD_Connection *conn,
+                                   const char *url, const char *method)
+{
+    struct request *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->app = s->app;
+    r->conn = conn;
+    r->start_us = clock_monotonic_us();
+    r->method_name = method;
+    r->method = http_method_parse(method);
+    r->path = url;
+    /* HEAD is answered as GET; MHD leaves the body out. */
+    enum http_method routed = r->method == HTTP_HEAD ? HTTP_GET : r->method;
+    r->route_status = router_match(s->app->routes, s->app->route_count, routed, url, &r->match);
+    metrics_request_started(s->app->metrics);
+    return r;
+}
+
+/* Reads a declared Content-Length; -1 when absent or unparsable. */
+static long long declared_length(struct request *r)
+{
+    const char *v = request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!v)
+        return -1;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return (end == v || *end) ? -1 : n;
+}
+
+static void append_body(struct request *r, const char *data, size_t size)
+{
+    size_t max = r->app->config->max_body_bytes;
+    if (r->body_too_large || r->body_len + size > max) {
+        r->body_too_large = true;
+        return;
+    }
+    char *nb = realloc(r->body, r->body_len + size + 1);
+    if (!nb) {
+        r->body_too_large = true; /* answered 500 below would be wrong; 413 is the safe refusal */
+        return;
+    }
+    memcpy(nb + r->body_len, data, size);
+    r->body_len += size;
+    nb[r->body_len] = '\0';
+    r->body = nb;
+}
+
+static void dispatch(struct request *r)
+{
+    switch (r->route_status) {
+    case ROUTE_NOT_FOUND:
+        reply_error(r, 404, "no such resource");
+        return;
+    case ROUTE_METHOD_NOT_ALLOWED:
+        if (r->method == HTTP_OPTIONS) {
+            reply_preflight(r, r->match.allow);
+        } else {
+            struct reply_header h = {"Allow", r->match.allow};
+            reply_error_with(r, 405, "method not allowed", &h, 1);
+        }
+        return;
+    case ROUTE_BAD_ID:
+        reply_error(r, 400, "malformed offer id: expected 1-64 of A-Z a-z 0-9 _ -");
+        return;
+    case ROUTE_FOUND:
+        if (r->body_too_large) {
+            reply_error(r, 413, "request body too large");
+            return;
+        }
+        r->match.route->handler(r);
+        if (!r->responded) {
+            log_error("handler for %s %s answered nothing", r->method_name, r->path);
+            reply_error(r, 500, "internal error");
+        }
+        return;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    (void)version;
+    struct http_server *s = cls;
+    struct request *r = *req_cls;
+    if (!r) {
+        r = request_new(s, conn, url, method);
+        if (!r)
+            return MHD_NO; /* out of memory: drop the connection */
+        *req_cls = r;
+        /* Refuse a declared oversized body before reading any of it. */
+        if (method_has_body(r->method) && r->route_status == ROUTE_FOUND &&
+            declared_length(r) > (long long)s->app->config->max_body_bytes) {
+            r->body_too_large = true;
+            reply_error(r, 413, "request body too large");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->responded)
+            append_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!r->responded)
+        dispatch(r);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    struct http_server *s = cls;
+    struct request *r = *req_cls;
+    if (!r)
+        return;
+    int64_t duration = clock_monotonic_us() - r->start_us;
+    size_t route = r->match.route ? r->match.route_index : metrics_route_none(s->app->metrics);
+    metrics_request_finished(s->app->metrics, route, r->status, duration);
+    log_request(r->method_name, r->path, r->status, duration, r->bytes);
+    free(r->body);
+    free(r);
+    *req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_error("libmicrohttpd: %s", msg);
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 2;
+}
+
+struct http_server *http_server_start(struct app *app, char *err, size_t err_size)
+{
+    const struct config *cfg = app->config;
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+    if (inet_pton(AF_INET, cfg->bind, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)cfg->port);
+    } else if (inet_pton(AF_INET6, cfg->bind, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)cfg->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, err_size, "--bind: '%s' is not an IPv4 or IPv6 address", cfg->bind);
+        return NULL;
+    }
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    s->app = app;
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : default_threads();
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, so it sees every message */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, err_size, "cannot listen on %s port %d (in use, or not allowed)", cfg->bind,
+                 cfg->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : (uint16_t)cfg->port;
+    return s;
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

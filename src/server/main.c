@@ -1,0 +1,161 @@
+/* main.c - offerd: flags and env -> config -> store -> HTTP -> wait for a signal -> stop.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "auth.h"
+#include "config.h"
+#include "demo.h"
+#include "http_server.h"
+#include "log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "store.h"
+
+#define OFFERD_VERSION "0.1.0"
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+/* A throwaway HS256 secret for --demo sessions that configured none: 32 random bytes as hex. */
+static char *random_secret(void)
+{
+    unsigned char raw[32];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return NULL;
+    char *hex = malloc(sizeof(raw) * 2 + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(hex + i * 2, 3, "%02x", raw[i]);
+    return hex;
+}
+
+static struct auth *make_auth(struct config *cfg, char *err, size_t err_size)
+{
+    if (cfg->jwt_public_key)
+        return auth_new_public_key(cfg->jwt_public_key, err, err_size);
+    if (!cfg->jwt_secret && cfg->demo) {
+        cfg->jwt_secret = random_secret();
+        if (!cfg->jwt_secret) {
+            snprintf(err, err_size, "cannot make a demo secret");
+            return NULL;
+        }
+    }
+    if (!cfg->jwt_secret) {
+        snprintf(err, err_size,
+                 "no token verification configured: give --jwt-secret or --jwt-public-key"
+                 " (or --demo to try it out)");
+        return NULL;
+    }
+    return auth_new_hs256(cfg->jwt_secret, err, err_size);
+}
+
+static int run_migrate(const struct config *cfg)
+{
+    char err[512];
+    if (store_sqlite_migrate_only(cfg->db_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "offerd: %s\n", err);
+        return 1;
+    }
+    printf("offerd: %s is at schema version %d\n", cfg->db_path, migrate_latest_version());
+    return 0;
+}
+
+static int serve(struct config *cfg)
+{
+    char err[512] = "";
+    int status = 1;
+    struct store *store = NULL;
+    struct metrics *metrics = NULL;
+    struct http_server *server = NULL;
+    struct auth *auth = make_auth(cfg, err, sizeof(err));
+    if (!auth)
+        goto out;
+    struct store_sqlite_options sopts = {cfg->db_path, cfg->busy_timeout_ms};
+    store = store_sqlite_open(&sopts, err, sizeof(err));
+    if (!store)
+        goto out;
+    if (cfg->demo && demo_seed(store, clock_now_ms()) != 0) {
+        snprintf(err, sizeof(err), "cannot load the demo data into %s", cfg->db_path);
+        goto out;
+    }
+    const char *names[METRICS_MAX_ROUTES];
+    for (size_t i = 0; i < http_route_count; i++)
+        names[i] = http_routes[i].name;
+    metrics = metrics_new(names, http_route_count);
+    if (!metrics) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    log_set_access(cfg->access_log);
+
+    /* Block the stop signals before any thread starts, so only sigwait below sees them. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct app app = {cfg, store, auth, metrics, http_routes, http_route_count};
+    server = http_server_start(&app, err, sizeof(err));
+    if (!server)
+        goto out;
+    char base_url[128];
+    bool v6 = strchr(cfg->bind, ':') != NULL;
+    snprintf(base_url, sizeof(base_url), "http://%s%s%s:%u", v6 ? "[" : "", cfg->bind,
+             v6 ? "]" : "", http_server_port(server));
+    printf("offerd listening on %s\n", base_url);
+    if (cfg->demo)
+        demo_print(stdout, base_url, cfg->jwt_public_key ? NULL : cfg->jwt_secret, clock_now_ms());
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+out:
+    if (status != 0 && err[0])
+        fprintf(stderr, "offerd: %s\n", err);
+    http_server_stop(server);
+    store_close(store);
+    metrics_free(metrics);
+    auth_free(auth);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[512];
+    if (config_parse(&cfg, argc, argv, env_lookup, err, sizeof(err)) != 0) {
+        fprintf(stderr, "offerd: %s\n", err);
+        config_cleanup(&cfg);
+        return 2;
+    }
+    int status = 0;
+    switch (cfg.command) {
+    case CONFIG_HELP:
+        config_usage(stdout);
+        break;
+    case CONFIG_VERSION:
+        printf("offerd %s (schema version %d)\n", OFFERD_VERSION, migrate_latest_version());
+        break;
+    case CONFIG_MIGRATE:
+        status = run_migrate(&cfg);
+        break;
+    case CONFIG_SERVE:
+        status = serve(&cfg);
+        break;
+    }
+    config_cleanup(&cfg);
+    return status;
+}

@@ -1,0 +1,63 @@
+/* money.h - exact conversion between JSON amounts in major units and integer minor units.
+ *
+ * Money is stored and compared as int64_t minor units (pence). JSON carries it as a number in major
+ * units (180.5), so every crossing between the two goes through here, and is exact: an amount is
+ * accepted only if it is the double nearest to a number with at most two decimals, and rendered
+ * amounts dump back as that same short decimal text when dumped with MONEY_JSON_DUMP_FLAGS.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_MONEY_H
+#define OFFERD_MONEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* The largest amount accepted from a client, in minor units: 10,000,000.00 major units. Far above
+ * any golf listing, far below where doubles stop being exact (2^53), and few enough significant
+ * digits (11) for MONEY_JSON_DUMP_FLAGS to render every accepted amount exactly. A whole number of
+ * major units. */
+#define MONEY_MAX_MINOR 1000000000LL
+
+/* Flags to json_dump*() any JSON that holds money_to_json() values (compact, and at most 15
+ * significant digits, so 19.99 dumps as "19.99", not "19.989999999999998"). */
+#define MONEY_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* Enough for money_format() of any int64_t: "-92233720368547758.08" and a NUL. */
+#define MONEY_FORMAT_SIZE 24
+
+enum money_result {
+    MONEY_OK,
+    MONEY_NOT_A_NUMBER,      /* not a JSON integer or real: string, null, boolean, object... */
+    MONEY_NOT_POSITIVE,      /* 0 or negative */
+    MONEY_TOO_MANY_DECIMALS, /* 1.005, 0.001: not a whole number of minor units */
+    MONEY_TOO_LARGE,         /* above MONEY_MAX_MINOR, or not finite */
+};
+
+/* Converts a JSON amount in major units (a JSON integer or real) to exact minor units:
+ * 0.29 -> 29, 19.99 -> 1999, 180.5 -> 18050, 12 -> 1200, 12.0 -> 1200, 1e2 -> 10000.
+ * value is borrowed and may be NULL (NOT_A_NUMBER). On MONEY_OK stores 1..MONEY_MAX_MINOR in
+ * *minor_out; on any other result leaves *minor_out alone. Checks run in the order of the enum, so
+ * 1e300 is TOO_LARGE and -0.5 is NOT_POSITIVE. Decimals below double precision cannot be seen: the
+ * text 19.990000000000000001 parses to the same double as 19.99 and is accepted as 1999. */
+enum money_result money_from_json(const json_t *value, int64_t *minor_out);
+
+/* Static text for a result, suitable for {"error": ...}: "amount must be a number", ...
+ * Never NULL; "ok" for MONEY_OK. */
+const char *money_result_message(enum money_result r);
+
+/* New reference to minor as a JSON number in major units, or NULL on allocation failure: a JSON
+ * integer when minor is a whole number of major units (18000 -> 180), else a JSON real
+ * (18050 -> 180.5, 1999 -> 19.99, 29 -> 0.29). Dumped with MONEY_JSON_DUMP_FLAGS the real prints as
+ * the exact short decimal for every |minor| < 10^15; beyond that (never an accepted amount) it is
+ * the nearest double rounded to 15 significant digits. Negative values render with a minus sign. */
+json_t *money_to_json(int64_t minor);
+
+/* Writes minor as "150.00" style text (always two decimals, '-' when negative, no thousands
+ * separators or currency) into buf, truncated as snprintf does and NUL-terminated when size > 0.
+ * MONEY_FORMAT_SIZE is always enough. Returns buf (borrowed back). */
+char *money_format(int64_t minor, char *buf, size_t size);
+
+#endif

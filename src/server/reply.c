@@ -1,0 +1,122 @@
+/* reply.c - build, decorate and queue MHD responses; the one place statuses become bytes.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "config.h"
+#include "log.h"
+#include "offer_codec.h"
+
+static const char json_content_type[] = "application/json; charset=utf-8";
+
+static void add_cors(struct request *r, struct MHD_Response *resp)
+{
+    const struct config *cfg = r->app->config;
+    if (cfg->cors_origin_count == 0)
+        return;
+    MHD_add_response_header(resp, "Vary", "Origin");
+    const char *origin = request_header(r, "Origin");
+    if (!config_cors_allows(cfg, origin))
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Retry-After");
+}
+
+void reply_send(struct request *r, unsigned status, const char *content_type, char *body,
+                size_t len, const struct reply_header *headers, size_t header_count)
+{
+    if (r->responded) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *resp =
+        body ? MHD_create_response_from_buffer_with_free_callback(len, body, free)
+             : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        log_error("cannot create a response for %s %s", r->method_name, r->path);
+        return;
+    }
+    if (content_type && len)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; i < header_count; i++)
+        MHD_add_response_header(resp, headers[i].name, headers[i].value);
+    add_cors(r, resp);
+    if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
+        r->responded = true;
+        r->status = status;
+        r->bytes = r->method == HTTP_HEAD ? 0 : len;
+    } else {
+        log_error("cannot queue a %u response for %s %s", status, r->method_name, r->path);
+    }
+    MHD_destroy_response(resp);
+}
+
+void reply_offer_json(struct request *r, unsigned status, char *json, size_t len,
+                      const char *etag)
+{
+    struct reply_header h[2] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag}};
+    reply_send(r, status, json_content_type, json, len, h, etag ? 2 : 1);
+}
+
+void reply_not_modified(struct request *r, const char *etag)
+{
+    struct reply_header h[2] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag}};
+    reply_send(r, 304, NULL, NULL, 0, h, 2);
+}
+
+void reply_error_with(struct request *r, unsigned status, const char *message,
+                      const struct reply_header *headers, size_t header_count)
+{
+    size_t len = 0;
+    char *body = error_body_text(message, &len);
+    struct reply_header h[8];
+    size_t n = 0;
+    h[n++] = (struct reply_header){"Cache-Control", "no-store"};
+    for (size_t i = 0; i < header_count && n < sizeof(h) / sizeof(h[0]); i++)
+        h[n++] = headers[i];
+    reply_send(r, status, json_content_type, body, body ? len : 0, h, n);
+}
+
+void reply_error(struct request *r, unsigned status, const char *message)
+{
+    reply_error_with(r, status, message, NULL, 0);
+}
+
+void reply_unauthorized(struct request *r, const char *message, int token_given)
+{
+    struct reply_header h = {"WWW-Authenticate",
+                             token_given ? "Bearer error=\"invalid_token\"" : "Bearer"};
+    reply_error_with(r, 401, message, &h, 1);
+}
+
+void reply_busy(struct request *r)
+{
+    struct reply_header h = {"Retry-After", "1"};
+    reply_error_with(r, 503, "the database is busy; retry shortly", &h, 1);
+}
+
+void reply_preflight(struct request *r, const char *allow)
+{
+    struct reply_header h[6];
+    size_t n = 0;
+    h[n++] = (struct reply_header){"Allow", allow};
+    const char *origin = request_header(r, "Origin");
+    if (config_cors_allows(r->app->config, origin)) {
+        h[n++] = (struct reply_header){"Access-Control-Allow-Methods", allow};
+        h[n++] = (struct reply_header){
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, If-None-Match, If-Match, Last-Event-ID"};
+        h[n++] = (struct reply_header){"Access-Control-Max-Age", "600"};
+    }
+    reply_send(r, 204, NULL, NULL, 0, h, n);
+}

@@ -1,0 +1,69 @@
+/* request.h - what offerd knows while answering one HTTP request, and the app it belongs to.
+ *
+ * A struct request is allocated on the first call of the access handler, kept in MHD's *req_cls
+ * and freed only in the completed callback. Handlers get it, read the request through it and
+ * answer with reply.h.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_REQUEST_H
+#define OFFERD_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "offer.h"
+#include "router.h"
+
+struct MHD_Connection;
+struct config;
+struct store;
+struct auth;
+struct metrics;
+
+/* Everything a handler may use; shared by all threads, read-only while serving. */
+struct app {
+    const struct config *config;
+    struct store *store;
+    struct auth *auth;
+    struct metrics *metrics;
+    const struct route *routes;
+    size_t route_count;
+};
+
+struct request {
+    struct app *app;
+    struct MHD_Connection *conn;
+    const char *method_name;        /* borrowed from MHD for the request's life */
+    enum http_method method;
+    const char *path;               /* decoded path, no query string; borrowed from MHD */
+    enum route_status route_status;
+    struct route_match match;
+    int64_t start_us;               /* monotonic */
+    char *body;                     /* request body, NUL-terminated, at most max_body_bytes */
+    size_t body_len;
+    bool body_too_large;
+    bool responded;
+    unsigned status;                /* what was answered, for the log and metrics */
+    uint64_t bytes;
+    char user_id[OFFER_ID_SIZE];    /* users.id after request_authenticate; "" if unknown user */
+};
+
+/* Monotonic microseconds, for durations. */
+int64_t clock_monotonic_us(void);
+
+/* Wall-clock ms since the Unix epoch, for data. */
+int64_t clock_now_ms(void);
+
+/* A request header's value, borrowed until the request completes; NULL when absent. */
+const char *request_header(const struct request *r, const char *name);
+
+/* A query-string argument's value, borrowed until the request completes; NULL when absent. */
+const char *request_query(const struct request *r, const char *name);
+
+/* Verifies the caller's token and finds their users.id. On failure it has already answered
+ * (401 with WWW-Authenticate, or 503/500) and returns false. */
+bool request_authenticate(struct request *r);
+
+#endif

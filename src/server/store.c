@@ -1,0 +1,86 @@
+/* store.c - backend-neutral dispatch for the storage interface in store.h.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "store.h"
+
+#include <stdlib.h>
+
+void store_set_change_hook(struct store *s, store_change_fn fn, void *userdata)
+{
+    s->on_change = fn;
+    s->on_change_userdata = userdata;
+}
+
+void store_report_change(struct store *s, const char *offer_id, int64_t version)
+{
+    if (s->on_change)
+        s->on_change(offer_id, version, s->on_change_userdata);
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+enum store_result store_get_offer(struct store *s, const char *offer_id, int64_t now_ms,
+                                  struct offer *out)
+{
+    return s->ops->get_offer(s, offer_id, now_ms, out);
+}
+
+enum store_result store_find_user_by_clerk_id(struct store *s, const char *clerk_id,
+                                              char user_id[OFFER_ID_SIZE])
+{
+    return s->ops->find_user_by_clerk_id(s, clerk_id, user_id);
+}
+
+enum store_result store_create_offer(struct store *s, const struct new_offer *n,
+                                     store_check_product_fn check, void *userdata,
+                                     struct offer *out)
+{
+    return s->ops->create_offer(s, n, check, userdata, out);
+}
+
+enum store_result store_update_offer(struct store *s, const char *offer_id, int64_t now_ms,
+                                     store_decide_fn decide, void *userdata, struct offer *out)
+{
+    return s->ops->update_offer(s, offer_id, now_ms, decide, userdata, out);
+}
+
+enum store_result store_list_offers(struct store *s, const char *user_id,
+                                    const struct offer_cursor *after, size_t limit,
+                                    int64_t now_ms, struct offer **out, size_t *count)
+{
+    return s->ops->list_offers(s, user_id, after, limit, now_ms, out, count);
+}
+
+void store_free_offers(struct offer *offers, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        offer_cleanup(&offers[i]);
+    free(offers);
+}
+
+enum store_result store_check_ready(struct store *s, char *why, size_t why_size)
+{
+    return s->ops->check_ready(s, why, why_size);
+}
+
+enum store_result store_exec_script(struct store *s, const char *sql)
+{
+    return s->ops->exec_script(s, sql);
+}
+
+const char *store_result_name(enum store_result r)
+{
+    switch (r) {
+    case STORE_OK: return "ok";
+    case STORE_NOT_FOUND: return "not found";
+    case STORE_CONFLICT: return "conflict";
+    case STORE_BUSY: return "busy";
+    case STORE_ERROR: return "error";
+    }
+    return "unknown";
+}

@@ -1,0 +1,788 @@
+/* store_sqlite.c - the SQLite backend of store.h: one connection per thread, statements reused.
+ *
+ * WAL lets readers run beside the one writer; synchronous=FULL makes every COMMIT reach the disk
+ * before it returns, so a 2xx always means durable. Writes take the lock up front (BEGIN
+ * IMMEDIATE) and re-read what they decide on, so two racing decisions cannot both win. Versions and
+ * the change log are kept by the triggers in migrations/, which also catch outside writers.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "migrate.h"
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_BEGIN_IMMEDIATE,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_GET_OFFER,
+    ST_GET_IMAGES,
+    ST_GET_COUNTERS,
+    ST_FIND_USER,
+    ST_EXPIRE_OFFER,
+    ST_GET_PRODUCT,
+    ST_INSERT_OFFER,
+    ST_UPDATE_OFFER,
+    ST_INSERT_COUNTER,
+    ST_MARK_SOLD,
+    ST_LIST_OFFERS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_GET_OFFER] =
+        "SELECT o.id, o.version, o.status, o.amount, o.message, o.product_id, o.buyer_id,"
+        " o.seller_id, o.created_at, o.updated_at, o.expires_at,"
+        " p.user_id, p.title, p.price, p.is_sold,"
+        " b.first_name, b.last_name, s.first_name, s.last_name"
+        " FROM offers o JOIN products p ON p.id = o.product_id"
+        " LEFT JOIN users b ON b.id = o.buyer_id LEFT JOIN users s ON s.id = o.seller_id"
+        " WHERE o.id = ?1",
+    [ST_GET_IMAGES] =
+        "SELECT url FROM product_images WHERE product_id = ?1 ORDER BY sort_order, id",
+    [ST_GET_COUNTERS] =
+        "SELECT id, amount, message, from_seller, created_at FROM counter_offers"
+        " WHERE offer_id = ?1 ORDER BY created_at, rowid",
+    [ST_FIND_USER] = "SELECT id FROM users WHERE clerk_id = ?1",
+    [ST_EXPIRE_OFFER] =
+        "UPDATE offers SET status = 'EXPIRED', version = version + 1, updated_at = ?2"
+        " WHERE id = ?1 AND status IN ('PENDING', 'COUNTERED')"
+        " AND expires_at IS NOT NULL AND expires_at <= ?2",
+    [ST_GET_PRODUCT] = "SELECT id, user_id, title, price, is_sold FROM products WHERE id = ?1",
+    [ST_INSERT_OFFER] =
+        "INSERT INTO offers(id, amount, status, message, product_id, buyer_id, seller_id,"
+        " created_at, updated_at, expires_at, version)"
+        " VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?6, ?7, ?7, ?8, 1)",
+    [ST_UPDATE_OFFER] =
+        "UPDATE offers SET status = ?2, expires_at = ?3, updated_at = ?4, version = version + 1"
+        " WHERE id = ?1 AND version = ?5",
+    [ST_INSERT_COUNTER] =
+        "INSERT INTO counter_offers(id, offer_id, amount, message, from_seller, created_at,"
+        " offer_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_MARK_SOLD] = "UPDATE products SET is_sold = 1 WHERE id = ?1",
+    [ST_LIST_OFFERS] =
+        "SELECT id, created_at FROM ("
+        " SELECT id, created_at FROM offers WHERE buyer_id = ?1"
+        "  AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))"
+        " UNION ALL"
+        " SELECT id, created_at FROM offers WHERE seller_id = ?1 AND buyer_id <> ?1"
+        "  AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))"
+        ") ORDER BY created_at DESC, id DESC LIMIT ?4",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST_COUNT];
+    struct conn *next;
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    int busy_timeout_ms;
+    pthread_key_t key;
+    pthread_mutex_t lock;   /* guards conns */
+    struct conn *conns;     /* every thread's connection, closed at store close */
+};
+
+static struct sqlite_store *as_sqlite(struct store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+static int configure(sqlite3 *db, int busy_timeout_ms)
+{
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    sqlite3_extended_result_codes(db, 1);
+    return sqlite3_exec(db,
+                        "PRAGMA journal_mode = WAL;"
+                        "PRAGMA synchronous = FULL;"
+                        "PRAGMA foreign_keys = ON;",
+                        NULL, NULL, NULL);
+}
+
+static void conn_close(struct conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* This thread's connection, opened on first use; NULL on failure (logged). */
+static struct conn *get_conn(struct sqlite_store *ss)
+{
+    struct conn *c = pthread_getspecific(ss->key);
+    if (c)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    int rc = sqlite3_open_v2(ss->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = configure(c->db, ss->busy_timeout_ms);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: cannot open %s: %s", ss->path,
+                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_close(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&ss->lock);
+    c->next = ss->conns;
+    ss->conns = c;
+    pthread_mutex_unlock(&ss->lock);
+    pthread_setspecific(ss->key, c);
+    return c;
+}
+
+/* The prepared statement, reset and unbound, ready to bind; NULL on failure (logged). */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = c->stmts[id];
+    if (!st) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+            SQLITE_OK) {
+            log_error("sqlite: prepare failed: %s", sqlite3_errmsg(c->db));
+            return NULL;
+        }
+        c->stmts[id] = st;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static enum store_result result_of(struct conn *c, int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORE_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return STORE_BUSY;
+    default:
+        log_error("sqlite: %s (%d)", sqlite3_errmsg(c->db), rc);
+        return STORE_ERROR;
+    }
+}
+
+/* Runs a statement that returns no rows. */
+static enum store_result run(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return result_of(c, rc);
+}
+
+static void rollback(struct conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        run(c, ST_ROLLBACK);
+}
+
+static char *dup_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static bool needs_dup(sqlite3_stmt *st, int col, char **out)
+{
+    *out = dup_text(st, col);
+    return sqlite3_column_type(st, col) != SQLITE_NULL && !*out;
+}
+
+static void copy_id(char dst[OFFER_ID_SIZE], sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, OFFER_ID_SIZE, "%s", t ? (const char *)t : "");
+}
+
+static enum store_result load_images(struct conn *c, struct product *p)
+{
+    sqlite3_stmt *st = stmt(c, ST_GET_IMAGES);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (p->image_count == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            struct product_image *n = realloc(p->images, ncap * sizeof(*n));
+            if (!n)
+                goto oom;
+            p->images = n;
+            cap = ncap;
+        }
+        struct product_image *img = &p->images[p->image_count];
+        if (needs_dup(st, 0, &img->url))
+            goto oom;
+        p->image_count++;
+    }
+    sqlite3_reset(st);
+    return result_of(c, rc);
+oom:
+    sqlite3_reset(st);
+    log_error("out of memory loading images");
+    return STORE_ERROR;
+}
+
+static enum store_result load_counters(struct conn *c, struct offer *o)
+{
+    sqlite3_stmt *st = stmt(c, ST_GET_COUNTERS);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (o->counter_count == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            struct counter_offer *n = realloc(o->counters, ncap * sizeof(*n));
+            if (!n)
+                goto oom;
+            o->counters = n;
+            cap = ncap;
+        }
+        struct counter_offer *co = &o->counters[o->counter_count];
+        memset(co, 0, sizeof(*co));
+        copy_id(co->id, st, 0);
+        co->amount_minor = sqlite3_column_int64(st, 1);
+        if (needs_dup(st, 2, &co->message))
+            goto oom;
+        co->from_seller = sqlite3_column_int(st, 3) != 0;
+        co->created_at_ms = sqlite3_column_int64(st, 4);
+        o->counter_count++;
+    }
+    sqlite3_reset(st);
+    return result_of(c, rc);
+oom:
+    sqlite3_reset(st);
+    log_error("out of memory loading counter offers");
+    return STORE_ERROR;
+}
+
+/* Loads the whole offer as stored, inside the caller's transaction. */
+static enum store_result load_offer(struct conn *c, const char *id, struct offer *o)
+{
+    memset(o, 0, sizeof(*o));
+    sqlite3_stmt *st = stmt(c, ST_GET_OFFER);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : result_of(c, rc);
+    }
+    copy_id(o->id, st, 0);
+    o->version = sqlite3_column_int64(st, 1);
+    if (!offer_status_parse((const char *)sqlite3_column_text(st, 2), &o->status))
+        o->status = OFFER_STATUS_PENDING; /* unreachable: the CHECK constraint */
+    o->amount_minor = sqlite3_column_int64(st, 3);
+    bool oom = needs_dup(st, 4, &o->message);
+    copy_id(o->product_id, st, 5);
+    copy_id(o->buyer_id, st, 6);
+    copy_id(o->seller_id, st, 7);
+    o->created_at_ms = sqlite3_column_int64(st, 8);
+    o->updated_at_ms = sqlite3_column_int64(st, 9);
+    o->has_expiry = sqlite3_column_type(st, 10) != SQLITE_NULL;
+    o->expires_at_ms = sqlite3_column_int64(st, 10);
+    memcpy(o->product.id, o->product_id, OFFER_ID_SIZE);
+    copy_id(o->product.seller_id, st, 11);
+    oom |= needs_dup(st, 12, &o->product.title);
+    o->product.price_minor = sqlite3_column_int64(st, 13);
+    o->product.is_sold = sqlite3_column_int(st, 14) != 0;
+    memcpy(o->buyer.id, o->buyer_id, OFFER_ID_SIZE);
+    memcpy(o->seller.id, o->seller_id, OFFER_ID_SIZE);
+    oom |= needs_dup(st, 15, &o->buyer.first_name);
+    oom |= needs_dup(st, 16, &o->buyer.last_name);
+    oom |= needs_dup(st, 17, &o->seller.first_name);
+    oom |= needs_dup(st, 18, &o->seller.last_name);
+    sqlite3_reset(st);
+    enum store_result r = oom ? STORE_ERROR : load_images(c, &o->product);
+    if (r == STORE_OK)
+        r = load_counters(c, o);
+    if (r != STORE_OK)
+        offer_cleanup(o);
+    return r;
+}
+
+static bool is_past_expiry(const struct offer *o, int64_t now_ms)
+{
+    return offer_status_is_live(o->status) && o->has_expiry && now_ms >= o->expires_at_ms;
+}
+
+/* Inside a write transaction: persists EXPIRED when due. *expired says whether it did. */
+static enum store_result expire_if_due(struct conn *c, const char *id, int64_t now_ms,
+                                       bool *expired)
+{
+    *expired = false;
+    sqlite3_stmt *st = stmt(c, ST_EXPIRE_OFFER);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        *expired = sqlite3_changes(c->db) > 0;
+    return result_of(c, rc);
+}
+
+/* Reads an offer; a live offer past its expiry is expired (persisted, version bumped) first. */
+static enum store_result read_offer(struct sqlite_store *ss, struct conn *c, const char *id,
+                                    int64_t now_ms, struct offer *out)
+{
+    enum store_result r = run(c, ST_BEGIN);
+    if (r != STORE_OK)
+        return r;
+    r = load_offer(c, id, out);
+    run(c, ST_COMMIT);
+    if (r != STORE_OK || !is_past_expiry(out, now_ms))
+        return r;
+
+    offer_cleanup(out);
+    r = run(c, ST_BEGIN_IMMEDIATE);
+    if (r != STORE_OK)
+        return r;
+    bool expired = false;
+    r = expire_if_due(c, id, now_ms, &expired);
+    if (r == STORE_OK)
+        r = load_offer(c, id, out);
+    if (r == STORE_OK)
+        r = run(c, ST_COMMIT);
+    if (r != STORE_OK) {
+        offer_cleanup(out);
+        rollback(c);
+        return r;
+    }
+    if (expired)
+        store_report_change(&ss->base, out->id, out->version);
+    return STORE_OK;
+}
+
+static enum store_result sqlite_get_offer(struct store *s, const char *offer_id, int64_t now_ms,
+                                          struct offer *out)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    struct conn *c = get_conn(ss);
+    if (!c)
+        return STORE_ERROR;
+    return read_offer(ss, c, offer_id, now_ms, out);
+}
+
+static enum store_result sqlite_find_user(struct store *s, const char *clerk_id,
+                                          char user_id[OFFER_ID_SIZE])
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    if (!c)
+        return STORE_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_FIND_USER);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, clerk_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enum store_result r;
+    if (rc == SQLITE_ROW) {
+        copy_id(user_id, st, 0);
+        r = STORE_OK;
+    } else {
+        r = rc == SQLITE_DONE ? STORE_NOT_FOUND : result_of(c, rc);
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+static enum store_result load_product(struct conn *c, const char *id, struct product *p)
+{
+    memset(p, 0, sizeof(*p));
+    sqlite3_stmt *st = stmt(c, ST_GET_PRODUCT);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : result_of(c, rc);
+    }
+    copy_id(p->id, st, 0);
+    copy_id(p->seller_id, st, 1);
+    bool oom = needs_dup(st, 2, &p->title);
+    p->price_minor = sqlite3_column_int64(st, 3);
+    p->is_sold = sqlite3_column_int(st, 4) != 0;
+    sqlite3_reset(st);
+    return oom ? STORE_ERROR : STORE_OK;
+}
+
+static void product_cleanup(struct product *p)
+{
+    free(p->title);
+    for (size_t i = 0; i < p->image_count; i++)
+        free(p->images[i].url);
+    free(p->images);
+    memset(p, 0, sizeof(*p));
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static enum store_result step_done(struct conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        log_error("sqlite: constraint: %s", sqlite3_errmsg(c->db));
+        return STORE_ERROR;
+    }
+    return result_of(c, rc);
+}
+
+static enum store_result sqlite_create_offer(struct store *s, const struct new_offer *n,
+                                             store_check_product_fn check, void *userdata,
+                                             struct offer *out)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    struct conn *c = get_conn(ss);
+    if (!c)
+        return STORE_ERROR;
+    struct product product;
+    memset(out, 0, sizeof(*out));
+    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
+    if (r != STORE_OK)
+        return r;
+    r = load_product(c, n->product_id, &product);
+    if (r != STORE_OK)
+        goto fail;
+    if (check && !check(&product, userdata)) {
+        r = STORE_CONFLICT;
+        goto fail;
+    }
+    sqlite3_stmt *st = stmt(c, ST_INSERT_OFFER);
+    if (!st) {
+        r = STORE_ERROR;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, n->amount_minor);
+    bind_text_or_null(st, 3, n->message);
+    sqlite3_bind_text(st, 4, n->product_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, n->buyer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, product.seller_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, n->created_at_ms);
+    sqlite3_bind_int64(st, 8, n->expires_at_ms);
+    r = step_done(c, st);
+    if (r == STORE_OK)
+        r = load_offer(c, n->id, out);
+    if (r == STORE_OK)
+        r = run(c, ST_COMMIT);
+    if (r != STORE_OK)
+        goto fail;
+    product_cleanup(&product);
+    store_report_change(s, out->id, out->version);
+    return STORE_OK;
+fail:
+    product_cleanup(&product);
+    offer_cleanup(out);
+    rollback(c);
+    return r;
+}
+
+static enum store_result apply_change(struct conn *c, const struct offer *cur,
+                                      const struct offer_change *ch, int64_t now_ms)
+{
+    sqlite3_stmt *st = stmt(c, ST_UPDATE_OFFER);
+    if (!st)
+        return STORE_ERROR;
+    enum offer_status status = ch->set_status ? ch->status : cur->status;
+    sqlite3_bind_text(st, 1, cur->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, offer_status_name(status), -1, SQLITE_STATIC);
+    if (ch->set_expiry)
+        sqlite3_bind_int64(st, 3, ch->expires_at_ms);
+    else if (cur->has_expiry)
+        sqlite3_bind_int64(st, 3, cur->expires_at_ms);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, now_ms);
+    sqlite3_bind_int64(st, 5, cur->version);
+    enum store_result r = step_done(c, st);
+    if (r == STORE_OK && sqlite3_changes(c->db) != 1)
+        r = STORE_ERROR; /* we hold the write lock, so the version cannot have moved */
+    if (r == STORE_OK && ch->add_counter) {
+        st = stmt(c, ST_INSERT_COUNTER);
+        if (!st)
+            return STORE_ERROR;
+        sqlite3_bind_text(st, 1, ch->counter.id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, cur->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, ch->counter.amount_minor);
+        bind_text_or_null(st, 4, ch->counter.message);
+        sqlite3_bind_int(st, 5, ch->counter.from_seller ? 1 : 0);
+        sqlite3_bind_int64(st, 6, ch->counter.created_at_ms);
+        sqlite3_bind_int64(st, 7, cur->version + 1); /* tells the trigger: already bumped */
+        r = step_done(c, st);
+    }
+    if (r == STORE_OK && ch->mark_product_sold) {
+        st = stmt(c, ST_MARK_SOLD);
+        if (!st)
+            return STORE_ERROR;
+        sqlite3_bind_text(st, 1, cur->product_id, -1, SQLITE_STATIC);
+        r = step_done(c, st);
+    }
+    return r;
+}
+
+static enum store_result sqlite_update_offer(struct store *s, const char *offer_id,
+                                             int64_t now_ms, store_decide_fn decide,
+                                             void *userdata, struct offer *out)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    struct conn *c = get_conn(ss);
+    if (!c)
+        return STORE_ERROR;
+    struct offer cur;
+    memset(&cur, 0, sizeof(cur));
+    memset(out, 0, sizeof(*out));
+    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
+    if (r != STORE_OK)
+        return r;
+    bool expired = false;
+    r = expire_if_due(c, offer_id, now_ms, &expired);
+    if (r == STORE_OK)
+        r = load_offer(c, offer_id, &cur);
+    if (r != STORE_OK)
+        goto fail;
+
+    struct offer_change change;
+    memset(&change, 0, sizeof(change));
+    if (!decide(&cur, now_ms, &change, userdata)) {
+        /* Refused; an expiry found on the way is still a real change worth keeping. */
+        r = expired ? run(c, ST_COMMIT) : STORE_OK;
+        if (r != STORE_OK)
+            goto fail;
+        if (!expired)
+            rollback(c);
+        else
+            store_report_change(s, cur.id, cur.version);
+        offer_cleanup(&cur);
+        return STORE_CONFLICT;
+    }
+    r = apply_change(c, &cur, &change, now_ms);
+    if (r == STORE_OK)
+        r = load_offer(c, offer_id, out);
+    if (r == STORE_OK)
+        r = run(c, ST_COMMIT);
+    if (r != STORE_OK)
+        goto fail;
+    offer_cleanup(&cur);
+    store_report_change(s, out->id, out->version);
+    return STORE_OK;
+fail:
+    offer_cleanup(&cur);
+    offer_cleanup(out);
+    rollback(c);
+    return r;
+}
+
+static enum store_result sqlite_list_offers(struct store *s, const char *user_id,
+                                            const struct offer_cursor *after, size_t limit,
+                                            int64_t now_ms, struct offer **out, size_t *count)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    *out = NULL;
+    *count = 0;
+    struct conn *c = get_conn(ss);
+    if (!c)
+        return STORE_ERROR;
+    struct offer *list = calloc(limit ? limit : 1, sizeof(*list));
+    char (*ids)[OFFER_ID_SIZE] = calloc(limit ? limit : 1, OFFER_ID_SIZE);
+    size_t n = 0;
+    enum store_result r = (list && ids) ? run(c, ST_BEGIN) : STORE_ERROR;
+    if (r != STORE_OK)
+        goto out;
+    sqlite3_stmt *st = stmt(c, ST_LIST_OFFERS);
+    if (!st) {
+        r = STORE_ERROR;
+        goto out_txn;
+    }
+    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+    if (after && after->valid) {
+        sqlite3_bind_int64(st, 2, after->created_at_ms);
+        sqlite3_bind_text(st, 3, after->id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+    int rc;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        copy_id(ids[n++], st, 0);
+    sqlite3_reset(st);
+    size_t loaded = 0;
+    for (; loaded < n && r == STORE_OK; loaded++)
+        r = load_offer(c, ids[loaded], &list[loaded]);
+    if (r != STORE_OK)
+        loaded--; /* the failed one cleaned itself up */
+    n = loaded;
+out_txn:
+    run(c, ST_COMMIT);
+    /* Expire what is due, each in its own short write, then show it expired. */
+    for (size_t i = 0; r == STORE_OK && i < n; i++) {
+        if (is_past_expiry(&list[i], now_ms)) {
+            char id[OFFER_ID_SIZE];
+            memcpy(id, list[i].id, sizeof(id));
+            offer_cleanup(&list[i]);
+            r = read_offer(ss, c, id, now_ms, &list[i]);
+        }
+    }
+out:
+    free(ids);
+    if (r != STORE_OK) {
+        if (list)
+            store_free_offers(list, n);
+        return r;
+    }
+    *out = list;
+    *count = n;
+    return STORE_OK;
+}
+
+static enum store_result sqlite_check_ready(struct store *s, char *why, size_t why_size)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    if (!c) {
+        snprintf(why, why_size, "database cannot be opened");
+        return STORE_ERROR;
+    }
+    int current = migrate_current_version(c->db);
+    if (current < 0) {
+        snprintf(why, why_size, "database unreachable");
+        return STORE_ERROR;
+    }
+    if (current != migrate_latest_version()) {
+        snprintf(why, why_size, "schema version %d, expected %d", current,
+                 migrate_latest_version());
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static enum store_result sqlite_exec_script(struct store *s, const char *sql)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    if (!c)
+        return STORE_ERROR;
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: script failed: %s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        rollback(c);
+        return (rc & 0xff) == SQLITE_BUSY ? STORE_BUSY : STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static void sqlite_close(struct store *s)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    pthread_mutex_lock(&ss->lock);
+    struct conn *c = ss->conns;
+    ss->conns = NULL;
+    pthread_mutex_unlock(&ss->lock);
+    while (c) {
+        struct conn *next = c->next;
+        conn_close(c);
+        c = next;
+    }
+    pthread_key_delete(ss->key);
+    pthread_mutex_destroy(&ss->lock);
+    free(ss->path);
+    free(ss);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .get_offer = sqlite_get_offer,
+    .find_user_by_clerk_id = sqlite_find_user,
+    .create_offer = sqlite_create_offer,
+    .update_offer = sqlite_update_offer,
+    .list_offers = sqlite_list_offers,
+    .check_ready = sqlite_check_ready,
+    .exec_script = sqlite_exec_script,
+};
+
+/* Opens the file on a short-lived connection and brings its schema up to date. */
+static int open_and_migrate(const char *path, int busy_timeout_ms, char *err, size_t err_size)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_size, "cannot open database %s: %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return -1;
+    }
+    if (configure(db, busy_timeout_ms) != SQLITE_OK) {
+        snprintf(err, err_size, "cannot configure database %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    int applied = 0;
+    enum migrate_result mr = migrate_apply(db, &applied, err, err_size);
+    sqlite3_close(db);
+    if (mr != MIGRATE_OK)
+        return -1;
+    if (applied > 0)
+        log_info("applied %d migration(s) to %s", applied, path);
+    return 0;
+}
+
+int store_sqlite_migrate_only(const char *path, char *err, size_t err_size)
+{
+    return open_and_migrate(path, 5000, err, err_size);
+}
+
+struct store *store_sqlite_open(const struct store_sqlite_options *opts, char *err,
+                                size_t err_size)
+{
+    if (open_and_migrate(opts->path, opts->busy_timeout_ms, err, err_size) != 0)
+        return NULL;
+    struct sqlite_store *ss = calloc(1, sizeof(*ss));
+    if (!ss || !(ss->path = strdup(opts->path))) {
+        free(ss);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    ss->busy_timeout_ms = opts->busy_timeout_ms;
+    if (pthread_key_create(&ss->key, NULL) != 0) {
+        free(ss->path);
+        free(ss);
+        snprintf(err, err_size, "cannot create a thread key");
+        return NULL;
+    }
+    pthread_mutex_init(&ss->lock, NULL);
+    ss->base.ops = &sqlite_ops;
+    return &ss->base;
+}

@@ -1,0 +1,459 @@
+/* test_read_path.c - GET /api/offers/{id} against a real offerd, real SQLite file, real HTTP.
+ *
+ * One server for the file (group setup), seeded with the fixture in test_seed.h by an outside
+ * SQLite connection, as the main web app would write.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "spawn_offerd.h"
+#include "test_http.h"
+#include "test_seed.h"
+#include "test_tokens.h"
+
+static const char expected_pending[] =
+    "{\"id\":\"o_pending\",\"version\":1,\"status\":\"PENDING\",\"amount\":150,"
+    "\"message\":\"Would you take 150?\",\"productId\":\"p_driver\",\"buyerId\":\"u_buyer\","
+    "\"sellerId\":\"u_seller\",\"createdAt\":\"2026-11-25T10:00:00.000Z\","
+    "\"updatedAt\":\"2026-11-25T10:00:00.000Z\",\"expiresAt\":\"2030-01-01T00:00:00.000Z\","
+    "\"product\":{\"id\":\"p_driver\",\"title\":\"Titleist TSR3 Driver\",\"price\":200,"
+    "\"images\":[{\"url\":\"https://img.example.com/driver-1.jpg\"},"
+    "{\"url\":\"https://img.example.com/driver-2.jpg\"}]},"
+    "\"buyer\":{\"id\":\"u_buyer\",\"firstName\":\"Bea\",\"lastName\":\"Buyer\"},"
+    "\"seller\":{\"id\":\"u_seller\",\"firstName\":\"Sam\",\"lastName\":\"Seller\"},"
+    "\"counterOffers\":[]}";
+
+struct fixture {
+    char *dir;
+    char db[512];
+    struct offerd_proc server;
+    char *buyer, *seller, *stranger;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+    (void)state;
+    fx.dir = test_tmpdir_new();
+    if (!fx.dir)
+        return -1;
+    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
+    const char *extra[] = {"--cors-origin", "https://shop.example", NULL};
+    if (offerd_start(&fx.server, fx.db, extra) != 0)
+        return -1;
+    if (seed_fixture(fx.db) != 0)
+        return -1;
+    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
+    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
+    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int status = offerd_stop(&fx.server);
+    free(fx.buyer);
+    free(fx.seller);
+    free(fx.stranger);
+    test_tmpdir_remove(fx.dir);
+    free(fx.dir);
+    return status == 0 ? 0 : -1; /* a clean exit; under ASan this includes no leaks */
+}
+
+static void url_for(char *buf, size_t size, const char *path)
+{
+    snprintf(buf, size, "%s%s", fx.server.base_url, path);
+}
+
+/* GET path with a token and up to one extra header. */
+static void get(const char *path, const char *token, const char *header, struct http_response *r)
+{
+    char url[512], auth[4096];
+    const char *headers[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    url_for(url, sizeof(url), path);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[n++] = auth;
+    }
+    if (header)
+        headers[n++] = header;
+    assert_int_equal(http_request("GET", url, headers, NULL, r), 0);
+}
+
+static void assert_error_body(const struct http_response *r)
+{
+    assert_non_null(strstr(r->body, "{\"error\":\""));
+}
+
+static void test_get_offer_exact_json_for_buyer_and_seller(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char h[256];
+    get("/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, expected_pending);
+    assert_non_null(http_header(&r, "ETag", h, sizeof(h)));
+    assert_true(h[0] == '"' && strncmp(h + 1, "1-", 2) == 0);
+    assert_string_equal(http_header(&r, "Cache-Control", h, sizeof(h)), "private, no-cache");
+    assert_string_equal(http_header(&r, "X-Content-Type-Options", h, sizeof(h)), "nosniff");
+    assert_string_equal(http_header(&r, "Content-Type", h, sizeof(h)),
+                        "application/json; charset=utf-8");
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", fx.seller, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, expected_pending);
+    http_response_cleanup(&r);
+}
+
+static void test_counter_offers_oldest_first(void **state)
+{
+    (void)state;
+    struct http_response r;
+    get("/api/offers/o_countered", fx.seller, NULL, &r);
+    assert_int_equal(r.status, 200);
+    const char *first = strstr(r.body, "\"id\":\"c_1\",\"amount\":180,\"message\":\"How about 180?\","
+                                       "\"fromSeller\":true,\"createdAt\":\"2026-11-25T10:05:00.000Z\"");
+    const char *second = strstr(r.body, "\"id\":\"c_2\",\"amount\":140,\"message\":null,"
+                                        "\"fromSeller\":false,\"createdAt\":\"2026-11-25T10:06:40.000Z\"");
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_true(first < second);
+    /* Two counters inserted by an outside writer: each bumped the version once. */
+    assert_non_null(strstr(r.body, "\"version\":3,\"status\":\"COUNTERED\""));
+    http_response_cleanup(&r);
+}
+
+static void test_conditional_get(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char etag[128], h[256], header[300];
+    get("/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
+    http_response_cleanup(&r);
+
+    snprintf(header, sizeof(header), "If-None-Match: %s", etag);
+    get("/api/offers/o_pending", fx.buyer, header, &r);
+    assert_int_equal(r.status, 304);
+    assert_int_equal(r.body_len, 0);
+    assert_string_equal(http_header(&r, "ETag", h, sizeof(h)), etag);
+    http_response_cleanup(&r);
+
+    snprintf(header, sizeof(header), "If-None-Match: W/%s", etag); /* as a gzip proxy sends it */
+    get("/api/offers/o_pending", fx.buyer, header, &r);
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+
+    snprintf(header, sizeof(header), "If-None-Match: \"0-0000000000000000\", W/\"x\" ,%s", etag);
+    get("/api/offers/o_pending", fx.buyer, header, &r);
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", fx.buyer, "If-None-Match: *", &r);
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", fx.buyer, "If-None-Match: \"1-0000000000000000\"", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, expected_pending);
+    http_response_cleanup(&r);
+
+    /* ?since= works where a proxy strips validators. */
+    get("/api/offers/o_pending?since=1", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+    get("/api/offers/o_pending?since=0", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    get("/api/offers/o_pending?since=abc", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_error_body(&r);
+    http_response_cleanup(&r);
+    get("/api/offers/o_pending?since=-1", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 400);
+    http_response_cleanup(&r);
+}
+
+static void test_head_has_headers_no_body(void **state)
+{
+    (void)state;
+    char url[512], auth[4096], h[128];
+    struct http_response r;
+    url_for(url, sizeof(url), "/api/offers/o_pending");
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fx.buyer);
+    const char *headers[] = {auth, NULL};
+    assert_int_equal(http_request("HEAD", url, headers, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    assert_non_null(http_header(&r, "ETag", h, sizeof(h)));
+    http_response_cleanup(&r);
+}
+
+static void assert_unauthorized(const char *token, const char *extra_header)
+{
+    struct http_response r;
+    char h[256];
+    get("/api/offers/o_pending", token, extra_header, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(http_header(&r, "WWW-Authenticate", h, sizeof(h)));
+    assert_true(strncmp(h, "Bearer", 6) == 0);
+    assert_error_body(&r);
+    assert_null(strstr(r.body, "o_pending")); /* no offer data in a denial */
+    assert_null(strstr(r.body, "Would you"));
+    http_response_cleanup(&r);
+}
+
+static void test_unauthorized(void **state)
+{
+    (void)state;
+    char *bad_sig = test_token_with_secret(SEED_BUYER_TOKEN_SUB, 3600, "not-the-server-secret-at-all!!");
+    char *expired = test_token(SEED_BUYER_TOKEN_SUB, -3600);
+    char *none = test_token_alg_none(SEED_BUYER_TOKEN_SUB);
+    assert_unauthorized(NULL, NULL);
+    assert_unauthorized(bad_sig, NULL);
+    assert_unauthorized(expired, NULL);
+    assert_unauthorized(none, NULL);
+    assert_unauthorized("garbage", NULL);
+    assert_unauthorized("a.b.c", NULL);
+    assert_unauthorized(NULL, "Authorization: Basic dXNlcjpwYXNz");
+    free(bad_sig);
+    free(expired);
+    free(none);
+}
+
+static void test_session_cookie(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char cookie[4096];
+    snprintf(cookie, sizeof(cookie), "Cookie: theme=dark; __session=%s; other=1", fx.buyer);
+    get("/api/offers/o_pending", NULL, cookie, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, expected_pending);
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", NULL, "Cookie: __session=garbage", &r);
+    assert_int_equal(r.status, 401);
+    http_response_cleanup(&r);
+}
+
+static void test_forbidden_for_strangers(void **state)
+{
+    (void)state;
+    struct http_response r;
+    get("/api/offers/o_pending", fx.stranger, NULL, &r);
+    assert_int_equal(r.status, 403);
+    assert_error_body(&r);
+    assert_null(strstr(r.body, "Would you"));
+    http_response_cleanup(&r);
+
+    /* A valid token for someone the marketplace has no user row for. */
+    char *unknown = test_token("user_nobody", 3600);
+    get("/api/offers/o_pending", unknown, NULL, &r);
+    assert_int_equal(r.status, 403);
+    http_response_cleanup(&r);
+    free(unknown);
+}
+
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char h[128], url[512];
+    get("/api/offers/no_such_offer", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 404);
+    assert_error_body(&r);
+    http_response_cleanup(&r);
+
+    get("/api/offers/bad.id", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_error_body(&r);
+    http_response_cleanup(&r);
+
+    char long_id[128] = "/api/offers/";
+    memset(long_id + strlen(long_id), 'a', 65);
+    get(long_id, fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 400);
+    http_response_cleanup(&r);
+
+    get("/api/nothing/here", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 404);
+    assert_error_body(&r);
+    http_response_cleanup(&r);
+
+    url_for(url, sizeof(url), "/api/offers/o_pending");
+    assert_int_equal(http_request("DELETE", url, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_non_null(http_header(&r, "Allow", h, sizeof(h)));
+    assert_non_null(strstr(h, "GET"));
+    assert_error_body(&r);
+    http_response_cleanup(&r);
+
+    url_for(url, sizeof(url), "/healthz");
+    assert_int_equal(http_request("PUT", url, NULL, "x", &r), 0);
+    assert_int_equal(r.status, 405);
+    http_response_cleanup(&r);
+}
+
+static void test_cors(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char url[512], h[256];
+    url_for(url, sizeof(url), "/api/offers/o_pending");
+    const char *preflight[] = {"Origin: https://shop.example",
+                               "Access-Control-Request-Method: GET",
+                               "Access-Control-Request-Headers: authorization, if-none-match", NULL};
+    assert_int_equal(http_request("OPTIONS", url, preflight, NULL, &r), 0);
+    assert_int_equal(r.status, 204);
+    assert_string_equal(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
+                        "https://shop.example");
+    assert_non_null(strstr(http_header(&r, "Access-Control-Allow-Headers", h, sizeof(h)),
+                           "Authorization"));
+    assert_non_null(strstr(http_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)), "GET"));
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", fx.buyer, "Origin: https://shop.example", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
+                        "https://shop.example");
+    assert_non_null(strstr(http_header(&r, "Access-Control-Expose-Headers", h, sizeof(h)), "ETag"));
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", fx.buyer, "Origin: https://evil.example", &r);
+    assert_int_equal(r.status, 200);
+    assert_null(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
+    http_response_cleanup(&r);
+
+    const char *evil[] = {"Origin: https://evil.example", "Access-Control-Request-Method: GET", NULL};
+    assert_int_equal(http_request("OPTIONS", url, evil, NULL, &r), 0);
+    assert_null(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
+    http_response_cleanup(&r);
+}
+
+static void test_ops_endpoints(void **state)
+{
+    (void)state;
+    struct http_response r;
+    get("/healthz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ok\"}");
+    http_response_cleanup(&r);
+    get("/readyz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ready\"}");
+    http_response_cleanup(&r);
+
+    get("/api/offers/o_pending", fx.buyer, NULL, &r);
+    http_response_cleanup(&r);
+    get("/metrics", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "offerd_http_requests_total{route=\"offer_get\",status=\"200\"}"));
+    assert_non_null(strstr(r.body, "offerd_http_request_duration_seconds_bucket{route=\"offer_get\",le=\"+Inf\"}"));
+    assert_non_null(strstr(r.body, "offerd_http_requests_in_flight 1")); /* this very request */
+    http_response_cleanup(&r);
+}
+
+static void test_read_time_expiry_is_persisted(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char *buyer2 = test_token("user_buyer2", 3600);
+    assert_int_equal(seed_query_int(fx.db, "SELECT version FROM offers WHERE id='o_expiring'", -1), 1);
+    get("/api/offers/o_expiring", buyer2, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"version\":2,\"status\":\"EXPIRED\""));
+    http_response_cleanup(&r);
+    assert_int_equal(seed_query_int(fx.db, "SELECT status = 'EXPIRED' FROM offers WHERE id='o_expiring'", 0), 1);
+    assert_int_equal(seed_query_int(fx.db, "SELECT max(version) FROM offer_changes WHERE offer_id='o_expiring'", 0), 2);
+    /* Reading again changes nothing more. */
+    get("/api/offers/o_expiring", buyer2, NULL, &r);
+    assert_non_null(strstr(r.body, "\"version\":2,\"status\":\"EXPIRED\""));
+    http_response_cleanup(&r);
+    free(buyer2);
+}
+
+static void test_outside_writer_is_seen(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char etag1[128], etag2[128];
+    get("/api/offers/o_countered", fx.buyer, NULL, &r);
+    http_header(&r, "ETag", etag1, sizeof(etag1));
+    http_response_cleanup(&r);
+    long long before = seed_query_int(fx.db, "SELECT version FROM offers WHERE id='o_countered'", -1);
+
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'edited by the web app'"
+                                      " WHERE id = 'o_countered'"), 0);
+    get("/api/offers/o_countered", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char want[128];
+    snprintf(want, sizeof(want), "\"version\":%lld,", before + 1);
+    assert_non_null(strstr(r.body, want));
+    assert_non_null(strstr(r.body, "edited by the web app"));
+    http_header(&r, "ETag", etag2, sizeof(etag2));
+    assert_string_not_equal(etag1, etag2);
+    http_response_cleanup(&r);
+
+    /* The old ETag no longer matches: a poller gets the new state. */
+    char header[256];
+    snprintf(header, sizeof(header), "If-None-Match: %s", etag1);
+    get("/api/offers/o_countered", fx.buyer, header, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO counter_offers(id, offer_id, amount, from_seller)"
+                                      " VALUES ('c_outside', 'o_countered', 17000, 1)"), 0);
+    get("/api/offers/o_countered", fx.buyer, NULL, &r);
+    snprintf(want, sizeof(want), "\"version\":%lld,", before + 2);
+    assert_non_null(strstr(r.body, want));
+    assert_non_null(strstr(r.body, "\"id\":\"c_outside\",\"amount\":170"));
+    http_response_cleanup(&r);
+    assert_int_equal(seed_query_int(fx.db, "SELECT count(*) FROM offer_changes WHERE offer_id='o_countered'", 0),
+                     before + 2);
+}
+
+static void test_access_log_has_no_tokens(void **state)
+{
+    (void)state;
+    char *log = test_read_file(fx.server.log_path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "GET /api/offers/o_pending 200"));
+    assert_null(strstr(log, fx.buyer));
+    assert_null(strstr(log, "eyJ")); /* no JWT at all */
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_offer_exact_json_for_buyer_and_seller),
+        cmocka_unit_test(test_counter_offers_oldest_first),
+        cmocka_unit_test(test_conditional_get),
+        cmocka_unit_test(test_head_has_headers_no_body),
+        cmocka_unit_test(test_unauthorized),
+        cmocka_unit_test(test_session_cookie),
+        cmocka_unit_test(test_forbidden_for_strangers),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_ops_endpoints),
+        cmocka_unit_test(test_read_time_expiry_is_persisted),
+        cmocka_unit_test(test_outside_writer_is_seen),
+        cmocka_unit_test(test_access_log_has_no_tokens),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,147 @@
+/* test_config.c - flags, OFFERD_* environment and their precedence, with no real environment.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char *const *env_table;
+
+static const char *fake_env(const char *name)
+{
+    for (size_t i = 0; env_table && env_table[i]; i += 2)
+        if (strcmp(env_table[i], name) == 0)
+            return env_table[i + 1];
+    return NULL;
+}
+
+static int parse(struct config *c, const char *const *env, int argc, const char **argv, char *err)
+{
+    env_table = env;
+    return config_parse(c, argc, (char **)argv, fake_env, err, 256);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *argv[] = {"offerd"};
+    assert_int_equal(parse(&c, NULL, 1, argv, err), 0);
+    assert_int_equal(c.command, CONFIG_SERVE);
+    assert_string_equal(c.bind, "127.0.0.1");
+    assert_int_equal(c.port, 8080);
+    assert_string_equal(c.db_path, "offerd.db");
+    assert_int_equal(c.threads, 0);
+    assert_null(c.jwt_secret);
+    assert_false(c.demo);
+    assert_int_equal(c.max_body_bytes, 16384);
+    assert_true(c.access_log);
+    config_cleanup(&c);
+}
+
+static void test_flags_override_env(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *env[] = {"OFFERD_PORT", "9000", "OFFERD_DB", "/env.db", "OFFERD_BIND", "0.0.0.0",
+                         "OFFERD_CORS_ORIGIN", "https://a.example, https://b.example",
+                         "OFFERD_DEMO", "true", NULL};
+    const char *argv[] = {"offerd", "--port", "0", "--db=/flag.db", "--threads", "4"};
+    assert_int_equal(parse(&c, env, 6, argv, err), 0);
+    assert_int_equal(c.port, 0);
+    assert_string_equal(c.db_path, "/flag.db");
+    assert_string_equal(c.bind, "0.0.0.0");
+    assert_int_equal(c.threads, 4);
+    assert_true(c.demo);
+    assert_int_equal(c.cors_origin_count, 2);
+    assert_string_equal(c.cors_origins[1], "https://b.example");
+    assert_true(config_cors_allows(&c, "https://a.example"));
+    assert_false(config_cors_allows(&c, "https://a.example.evil"));
+    assert_false(config_cors_allows(&c, NULL));
+    config_cleanup(&c);
+}
+
+static void test_cors_flags_replace_env(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *env[] = {"OFFERD_CORS_ORIGIN", "https://env.example", NULL};
+    const char *argv[] = {"offerd", "--cors-origin", "https://x.example", "--cors-origin",
+                          "https://y.example"};
+    assert_int_equal(parse(&c, env, 5, argv, err), 0);
+    assert_int_equal(c.cors_origin_count, 2);
+    assert_false(config_cors_allows(&c, "https://env.example"));
+    assert_true(config_cors_allows(&c, "https://y.example"));
+    config_cleanup(&c);
+}
+
+static void test_commands(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *migrate[] = {"offerd", "migrate", "--db", "x.db"};
+    assert_int_equal(parse(&c, NULL, 4, migrate, err), 0);
+    assert_int_equal(c.command, CONFIG_MIGRATE);
+    assert_string_equal(c.db_path, "x.db");
+    config_cleanup(&c);
+    const char *help[] = {"offerd", "--port", "1", "--help"};
+    assert_int_equal(parse(&c, NULL, 4, help, err), 0);
+    assert_int_equal(c.command, CONFIG_HELP);
+    config_cleanup(&c);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *unknown[] = {"offerd", "--nope"};
+    assert_int_equal(parse(&c, NULL, 2, unknown, err), -1);
+    assert_non_null(strstr(err, "unknown option '--nope'"));
+    config_cleanup(&c);
+    const char *missing[] = {"offerd", "--db"};
+    assert_int_equal(parse(&c, NULL, 2, missing, err), -1);
+    assert_non_null(strstr(err, "--db needs a value"));
+    config_cleanup(&c);
+    const char *bad_ports[][2] = {{"--port", "65536"}, {"--port", "-1"}, {"--port", "80x"},
+                                  {"--port", ""}, {"--threads", "99999"}};
+    for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++) {
+        const char *argv[] = {"offerd", bad_ports[i][0], bad_ports[i][1]};
+        assert_int_equal(parse(&c, NULL, 3, argv, err), -1);
+        config_cleanup(&c);
+    }
+    const char *env[] = {"OFFERD_PORT", "http", NULL};
+    const char *argv[] = {"offerd"};
+    assert_int_equal(parse(&c, env, 1, argv, err), -1);
+    assert_non_null(strstr(err, "OFFERD_PORT"));
+    config_cleanup(&c);
+    const char *both[] = {"offerd", "--jwt-secret", "s", "--jwt-public-key", "k.pem"};
+    assert_int_equal(parse(&c, NULL, 5, both, err), -1);
+    config_cleanup(&c);
+    const char *bad_bool[] = {"offerd", "--demo=maybe"};
+    assert_int_equal(parse(&c, NULL, 2, bad_bool, err), -1);
+    config_cleanup(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_flags_override_env),
+        cmocka_unit_test(test_cors_flags_replace_env),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
