@@ -428,6 +428,10 @@ struct auth *auth_new_public_key(const char *pem_or_path, char *err, size_t err_
     if (!pkey) {
         if (strstr(text, "PRIVATE KEY"))
             set_err(err, err_size, "%s holds a private key; give the public key instead", source);
+        else if (strstr(text, "CERTIFICATE"))
+            set_err(err, err_size,
+                    "%s holds a certificate; give its public key (openssl x509 -pubkey -noout)",
+                    source);
         else
             set_err(err, err_size, "no PEM public key (-----BEGIN PUBLIC KEY-----) in %s", source);
         goto out;

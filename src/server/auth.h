@@ -46,10 +46,11 @@ enum auth_result {
 struct auth *auth_new_hs256(const char *secret, char *err, size_t err_size);
 
 /* A verifier pinned to the algorithm the public key implies: RSA (>= 2048 bits) -> RS256, EC on
- * P-256 -> ES256; any other key type, curve or a private key is refused. pem_or_path is PEM text
- * (SubjectPublicKeyInfo, "-----BEGIN PUBLIC KEY-----") if it starts with "-----BEGIN", else the
- * path of a file holding it (read once, here). Returns a new object, free with auth_free(); NULL
- * with a one-line reason in err on failure. */
+ * P-256 -> ES256; any other key type or curve, a private key or a certificate is refused.
+ * pem_or_path is PEM text ("BEGIN PUBLIC KEY", or PKCS#1 "BEGIN RSA PUBLIC KEY") if it starts
+ * with "-----BEGIN", else the path of a file holding it (read once, here, at most 64 KiB). Returns
+ * a new object, free with auth_free(); NULL with a one-line reason in err (if err is not NULL) on
+ * failure. */
 struct auth *auth_new_public_key(const char *pem_or_path, char *err, size_t err_size);
 
 /* Frees a verifier and scrubs its key. NULL is a no-op. */

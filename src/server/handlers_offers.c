@@ -5,10 +5,16 @@
 #include "handlers_offers.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "cursor.h"
 #include "etag.h"
+#include "money.h"
+#include "request_body.h"
 #include "log.h"
 #include "offer_codec.h"
 #include "offer_rules.h"
@@ -89,4 +95,399 @@ void handle_get_offer(struct request *r)
     else
         reply_offer(r, &o, since);
     offer_cleanup(&o);
+}
+
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT 100
+#define VERDICT_MESSAGE_SIZE 256
+
+/* The one place rule results become HTTP statuses. */
+static unsigned rule_status(enum rule_result result, bool creating)
+{
+    switch (result) {
+    case RULE_OK:
+        return 200;
+    case RULE_NOT_A_PARTY:
+        return 403;
+    case RULE_OWN_PROPOSAL:
+    case RULE_OFFER_CLOSED:
+        return 409;
+    case RULE_PRODUCT_SOLD:
+        return creating ? 400 : 409;
+    case RULE_OWN_PRODUCT:
+    case RULE_AMOUNT_OUT_OF_RANGE:
+        return 400;
+    }
+    return 500;
+}
+
+/* Why a decide/check callback refused, carried out of the store transaction. */
+struct refusal {
+    unsigned status;
+    char message[VERDICT_MESSAGE_SIZE];
+};
+
+static void refuse(struct refusal *f, unsigned status, const char *message)
+{
+    f->status = status;
+    snprintf(f->message, sizeof(f->message), "%s", message);
+}
+
+/* Parses the body as a JSON object; on failure it has answered and returns NULL. */
+static json_t *read_json_body(struct request *r)
+{
+    char err[REQUEST_BODY_ERROR_SIZE];
+    json_t *obj = NULL;
+    unsigned status = request_body_parse_object(request_header(r, "Content-Type"), r->body,
+                                                r->body_len, &obj, err);
+    if (status) {
+        reply_error(r, status, err);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Reads the "amount" field as exact minor units; on failure answers 400 and returns false. */
+static bool read_amount(struct request *r, const json_t *obj, int64_t *amount)
+{
+    const json_t *v = json_object_get(obj, "amount");
+    if (!v) {
+        reply_error(r, 400, "amount is required");
+        return false;
+    }
+    enum money_result mr = money_from_json(v, amount);
+    if (mr != MONEY_OK) {
+        reply_error(r, 400, money_result_message(mr));
+        return false;
+    }
+    return true;
+}
+
+/* Signed in, and known to the marketplace; otherwise answered (401/403). */
+static bool authenticate_member(struct request *r)
+{
+    if (!request_authenticate(r))
+        return false;
+    if (!r->user_id[0]) {
+        reply_error(r, 403, "no marketplace account belongs to this token");
+        return false;
+    }
+    return true;
+}
+
+/* Answers 200/201 with the offer as it now is. */
+static void reply_written(struct request *r, unsigned status, const struct offer *o)
+{
+    size_t len = 0;
+    char *json = offer_to_text(o, &len);
+    if (!json) {
+        log_error("cannot render offer %s", o->id);
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    char etag[ETAG_SIZE];
+    etag_make(o->version, json, len, etag);
+    if (status == 201) {
+        char location[128];
+        snprintf(location, sizeof(location), "/api/offers/%s", o->id);
+        struct reply_header h[3] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag},
+                                    {"Location", location}};
+        reply_send(r, status, "application/json; charset=utf-8", json, len, h, 3);
+        return;
+    }
+    reply_offer_json(r, status, json, len, etag);
+}
+
+static void reply_write_failure(struct request *r, enum store_result sr,
+                                const struct refusal *f, const char *not_found)
+{
+    if (sr == STORE_CONFLICT)
+        reply_error(r, f->status, f->message);
+    else
+        reply_store_failure(r, sr, not_found);
+}
+
+/* ---- POST /api/offers ---- */
+
+struct create_ctx {
+    const char *buyer_id;
+    int64_t amount;
+    struct refusal refusal;
+};
+
+static bool check_create(const struct product *p, void *userdata)
+{
+    struct create_ctx *ctx = userdata;
+    struct rule_verdict v = offer_rules_check_create(p, ctx->buyer_id, ctx->amount);
+    if (v.result == RULE_OK)
+        return true;
+    refuse(&ctx->refusal, rule_status(v.result, true), v.message);
+    return false;
+}
+
+void handle_create_offer(struct request *r)
+{
+    if (!authenticate_member(r))
+        return;
+    json_t *body = read_json_body(r);
+    if (!body)
+        return;
+    char err[REQUEST_BODY_ERROR_SIZE];
+    const json_t *product = json_object_get(body, "productId");
+    const char *message = NULL;
+    int64_t amount = 0;
+    if (!json_is_string(product) || !offer_id_is_valid(json_string_value(product))) {
+        reply_error(r, 400, "productId must be a product id (1-64 of A-Z a-z 0-9 _ -)");
+        goto out;
+    }
+    if (!read_amount(r, body, &amount))
+        goto out;
+    if (!request_body_message(body, &message, err)) {
+        reply_error(r, 400, err);
+        goto out;
+    }
+    char id[OFFER_ID_SIZE];
+    if (!request_new_id("off_", id, sizeof(id))) {
+        log_error("no randomness for a new offer id");
+        reply_error(r, 500, "internal error");
+        goto out;
+    }
+    int64_t now = clock_now_ms();
+    struct new_offer n = {id, json_string_value(product), r->user_id, amount, message, now,
+                          offer_rules_expiry_from(now)};
+    struct create_ctx ctx = {r->user_id, amount, {0, ""}};
+    struct offer created;
+    enum store_result sr = store_create_offer(r->app->store, &n, check_create, &ctx, &created);
+    if (sr == STORE_OK) {
+        reply_written(r, 201, &created);
+        offer_cleanup(&created);
+    } else if (sr == STORE_NOT_FOUND) {
+        reply_error(r, 400, "productId: no such product");
+    } else {
+        reply_write_failure(r, sr, &ctx.refusal, "no such product");
+    }
+out:
+    json_decref(body);
+}
+
+/* ---- PATCH /api/offers/{id} and POST /api/offers/{id}/counter ---- */
+
+struct decide_ctx {
+    const char *user_id;
+    const char *if_match;       /* NULL when the client sent none */
+    enum offer_action action;
+    int64_t amount;             /* counters */
+    const char *message;        /* counters */
+    char counter_id[OFFER_ID_SIZE];
+    struct refusal refusal;
+};
+
+/* Compares the client's If-Match with the ETag of the state being decided on. */
+static bool if_match_holds(const struct decide_ctx *ctx, const struct offer *current)
+{
+    if (!ctx->if_match)
+        return true;
+    size_t len = 0;
+    char *json = offer_to_text(current, &len);
+    if (!json)
+        return false;
+    char etag[ETAG_SIZE];
+    etag_make(current->version, json, len, etag);
+    free(json);
+    return etag_match(ctx->if_match, etag);
+}
+
+static bool decide(const struct offer *current, int64_t now_ms, struct offer_change *change,
+                   void *userdata)
+{
+    struct decide_ctx *ctx = userdata;
+    enum offer_party party = offer_rules_party(current, ctx->user_id);
+    if (party == OFFER_PARTY_NONE) {
+        refuse(&ctx->refusal, 403, "this offer is not yours to change");
+        return false;
+    }
+    if (!if_match_holds(ctx, current)) {
+        refuse(&ctx->refusal, 412, "the offer changed since your copy (If-Match does not match)");
+        return false;
+    }
+    struct rule_verdict v =
+        ctx->action == OFFER_ACTION_COUNTER
+            ? offer_rules_check_counter(current, ctx->user_id, ctx->amount, now_ms)
+            : offer_rules_check_decision(current, ctx->user_id, ctx->action, now_ms);
+    if (v.result != RULE_OK) {
+        refuse(&ctx->refusal, rule_status(v.result, false), v.message);
+        return false;
+    }
+    change->set_status = true;
+    switch (ctx->action) {
+    case OFFER_ACTION_ACCEPT:
+        change->status = OFFER_STATUS_ACCEPTED;
+        change->mark_product_sold = true;
+        break;
+    case OFFER_ACTION_REJECT:
+        change->status = OFFER_STATUS_REJECTED;
+        break;
+    case OFFER_ACTION_COUNTER:
+        change->status = OFFER_STATUS_COUNTERED;
+        change->set_expiry = true;
+        change->expires_at_ms = offer_rules_expiry_from(now_ms);
+        change->add_counter = true;
+        memcpy(change->counter.id, ctx->counter_id, sizeof(ctx->counter_id));
+        change->counter.amount_minor = ctx->amount;
+        change->counter.message = (char *)ctx->message; /* borrowed for the transaction */
+        change->counter.from_seller = party == OFFER_PARTY_SELLER;
+        change->counter.created_at_ms = now_ms;
+        break;
+    }
+    return true;
+}
+
+static void run_decision(struct request *r, struct decide_ctx *ctx, unsigned ok_status)
+{
+    struct offer after;
+    ctx->user_id = r->user_id;
+    ctx->if_match = request_header(r, "If-Match");
+    enum store_result sr =
+        store_update_offer(r->app->store, r->match.id, clock_now_ms(), decide, ctx, &after);
+    if (sr != STORE_OK) {
+        reply_write_failure(r, sr, &ctx->refusal, "offer not found");
+        return;
+    }
+    reply_written(r, ok_status, &after);
+    offer_cleanup(&after);
+}
+
+void handle_decide_offer(struct request *r)
+{
+    if (!authenticate_member(r))
+        return;
+    json_t *body = read_json_body(r);
+    if (!body)
+        return;
+    struct decide_ctx ctx = {0};
+    const char *status = json_string_value(json_object_get(body, "status"));
+    if (status && strcmp(status, "ACCEPTED") == 0) {
+        ctx.action = OFFER_ACTION_ACCEPT;
+    } else if (status && strcmp(status, "REJECTED") == 0) {
+        ctx.action = OFFER_ACTION_REJECT;
+    } else {
+        reply_error(r, 400, "status must be \"ACCEPTED\" or \"REJECTED\"");
+        goto out;
+    }
+    run_decision(r, &ctx, 200);
+out:
+    json_decref(body);
+}
+
+void handle_counter_offer(struct request *r)
+{
+    if (!authenticate_member(r))
+        return;
+    json_t *body = read_json_body(r);
+    if (!body)
+        return;
+    char err[REQUEST_BODY_ERROR_SIZE];
+    struct decide_ctx ctx = {0};
+    ctx.action = OFFER_ACTION_COUNTER;
+    if (!read_amount(r, body, &ctx.amount))
+        goto out;
+    if (!request_body_message(body, &ctx.message, err)) {
+        reply_error(r, 400, err);
+        goto out;
+    }
+    if (!request_new_id("ctr_", ctx.counter_id, sizeof(ctx.counter_id))) {
+        log_error("no randomness for a new counter offer id");
+        reply_error(r, 500, "internal error");
+        goto out;
+    }
+    run_decision(r, &ctx, 201);
+out:
+    json_decref(body);
+}
+
+/* ---- GET /api/offers ---- */
+
+static bool parse_limit(const char *s, size_t *limit)
+{
+    int64_t v;
+    if (!s) {
+        *limit = LIST_DEFAULT_LIMIT;
+        return true;
+    }
+    if (!parse_version(s, &v) || v < 1 || v > LIST_MAX_LIMIT)
+        return false;
+    *limit = (size_t)v;
+    return true;
+}
+
+/* {"offers":[...],"nextCursor":...} as compact text; NULL on allocation failure. */
+static char *render_list(const struct offer *offers, size_t count, bool more, size_t *len)
+{
+    json_t *root = json_object();
+    json_t *array = json_array();
+    char *text = NULL;
+    if (!root || !array || json_object_set_new(root, "offers", array) != 0) {
+        json_decref(array);
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (json_array_append_new(array, offer_to_json(&offers[i])) != 0)
+            goto out;
+    json_t *next = json_null();
+    if (more && count > 0) {
+        struct offer_cursor c = {true, offers[count - 1].created_at_ms, ""};
+        memcpy(c.id, offers[count - 1].id, sizeof(c.id));
+        char encoded[CURSOR_TEXT_SIZE];
+        cursor_encode(&c, encoded);
+        next = json_string(encoded);
+    }
+    if (json_object_set_new(root, "nextCursor", next) != 0)
+        goto out;
+    text = json_dumps(root, MONEY_JSON_DUMP_FLAGS);
+    if (text)
+        *len = strlen(text);
+out:
+    json_decref(root);
+    return text;
+}
+
+void handle_list_offers(struct request *r)
+{
+    size_t limit;
+    struct offer_cursor after = {0};
+    const char *cursor = request_query(r, "cursor");
+    if (!parse_limit(request_query(r, "limit"), &limit)) {
+        reply_error(r, 400, "limit must be a whole number from 1 to 100");
+        return;
+    }
+    if (cursor && !cursor_decode(cursor, &after)) {
+        reply_error(r, 400, "cursor is not one this server gave out");
+        return;
+    }
+    if (!request_authenticate(r))
+        return;
+    struct offer *offers = NULL;
+    size_t count = 0;
+    enum store_result sr = STORE_OK;
+    if (r->user_id[0]) /* one more than asked, to know whether there is a next page */
+        sr = store_list_offers(r->app->store, r->user_id, &after, limit + 1, clock_now_ms(),
+                               &offers, &count);
+    if (reply_store_failure(r, sr, "not found"))
+        return;
+    bool more = count > limit;
+    size_t len = 0;
+    char *json = render_list(offers, more ? limit : count, more, &len);
+    store_free_offers(offers, count);
+    if (!json) {
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    char etag[ETAG_SIZE];
+    etag_make(0, json, len, etag);
+    if (etag_none_match(request_header(r, "If-None-Match"), etag)) {
+        free(json);
+        reply_not_modified(r, etag);
+        return;
+    }
+    reply_offer_json(r, 200, json, len, etag);
 }

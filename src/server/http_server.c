@@ -29,7 +29,11 @@
 #include "store.h"
 
 const struct route http_routes[] = {
+    {HTTP_GET, "/api/offers", "offers_list", handle_list_offers},
+    {HTTP_POST, "/api/offers", "offers_create", handle_create_offer},
     {HTTP_GET, "/api/offers/{id}", "offer_get", handle_get_offer},
+    {HTTP_PATCH, "/api/offers/{id}", "offer_decide", handle_decide_offer},
+    {HTTP_POST, "/api/offers/{id}/counter", "offer_counter", handle_counter_offer},
     {HTTP_GET, "/healthz", "healthz", handle_healthz},
     {HTTP_GET, "/readyz", "readyz", handle_readyz},
     {HTTP_GET, "/metrics", "metrics", handle_metrics},
@@ -80,9 +84,13 @@ bool request_authenticate(struct request *r)
         reply_unauthorized(r, "missing bearer token", 0);
         return false;
     }
-    char sub[256];
+    char sub[AUTH_SUB_SIZE];
     enum auth_result ar =
         auth_verify(r->app->auth, token, len, clock_now_ms() / 1000, sub, sizeof(sub));
+    if (ar == AUTH_INTERNAL_ERROR) {
+        reply_error(r, 500, "internal error");
+        return false;
+    }
     if (ar != AUTH_OK) {
         reply_unauthorized(r, auth_result_message(ar), 1);
         return false;

@@ -39,9 +39,10 @@ enum money_result {
 /* Converts a JSON amount in major units (a JSON integer or real) to exact minor units:
  * 0.29 -> 29, 19.99 -> 1999, 180.5 -> 18050, 12 -> 1200, 12.0 -> 1200, 1e2 -> 10000.
  * value is borrowed and may be NULL (NOT_A_NUMBER). On MONEY_OK stores 1..MONEY_MAX_MINOR in
- * *minor_out; on any other result leaves *minor_out alone. Checks run in the order of the enum, so
- * 1e300 is TOO_LARGE and -0.5 is NOT_POSITIVE. Decimals below double precision cannot be seen: the
- * text 19.990000000000000001 parses to the same double as 19.99 and is accepted as 1999. */
+ * *minor_out; on any other result leaves *minor_out alone. Checks run type, sign, size, decimals,
+ * so -0.5 is NOT_POSITIVE and 1e300 or 10000000.001 is TOO_LARGE. Decimals below double precision
+ * cannot be seen: the text 19.990000000000000001 parses to the same double as 19.99 and is
+ * accepted as 1999. */
 enum money_result money_from_json(const json_t *value, int64_t *minor_out);
 
 /* Static text for a result, suitable for {"error": ...}: "amount must be a number", ...

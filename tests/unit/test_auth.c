@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 #include <jwt.h>
+#include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -128,6 +129,29 @@ static char *pem_of(EVP_PKEY *pkey, bool public_part)
     memcpy(s, data, (size_t)n);
     s[n] = '\0';
     BIO_free(bio);
+    return s;
+}
+
+/* The RSA public key as PKCS#1 ("-----BEGIN RSA PUBLIC KEY-----"), as some tools export it. */
+static char *pkcs1_pem_of(const char *spki_pem)
+{
+    BIO *in = BIO_new_mem_buf(spki_pem, -1);
+    EVP_PKEY *pkey = PEM_read_bio_PUBKEY(in, NULL, NULL, NULL);
+    assert_non_null(pkey);
+    OSSL_ENCODER_CTX *ctx =
+        OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_PUBLIC_KEY, "PEM", "type-specific", NULL);
+    assert_non_null(ctx);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(OSSL_ENCODER_to_data(ctx, &data, &len), 1);
+    char *s = malloc(len + 1);
+    assert_non_null(s);
+    memcpy(s, data, len);
+    s[len] = '\0';
+    OPENSSL_free(data);
+    OSSL_ENCODER_CTX_free(ctx);
+    EVP_PKEY_free(pkey);
+    BIO_free(in);
     return s;
 }
 
@@ -321,6 +345,19 @@ static void test_new_public_key(void **state)
     assert_string_equal(auth_algorithm_name(ec), "ES256");
     auth_free(ec);
 
+    /* PKCS#1 input works too: libjwt gets our SubjectPublicKeyInfo re-encoding */
+    char *pkcs1 = pkcs1_pem_of(k->rsa_pub);
+    assert_non_null(strstr(pkcs1, "-----BEGIN RSA PUBLIC KEY-----"));
+    rsa = auth_new_public_key(pkcs1, err, sizeof(err));
+    assert_non_null(rsa);
+    assert_string_equal(auth_algorithm_name(rsa), "RS256");
+    char *token = libjwt_sign(JWT_ALG_RS256, k->rsa_priv, "{\"sub\":\"u\",\"exp\":1767229200}");
+    char sub[AUTH_SUB_SIZE];
+    assert_int_equal(auth_verify(rsa, token, strlen(token), NOW, sub, sizeof(sub)), AUTH_OK);
+    free(token);
+    free(pkcs1);
+    auth_free(rsa);
+
     /* from a file */
     char path[] = "/tmp/offerd-test-auth-XXXXXX";
     int fd = mkstemp(path);
@@ -349,6 +386,7 @@ static void test_new_public_key_refused(void **state)
         {k->ed25519_pub, "unsupported"},
         {k->rsa1024_pub, "bits"},
         {"-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n", "PEM"},
+        {"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "certificate"},
         {"/nonexistent/offerd/key.pem", "/nonexistent/offerd/key.pem"},
         {"", "no public key"},
     };
