@@ -518,7 +518,10 @@ static void test_racing_decisions_one_wins(void **state)
     (void)state;
     char id[80];
     struct race races[16];
-    create(fx.buyer, "p_bag", "75", id);
+    /* Its own product: whether ACCEPTED (product sold) or REJECTED wins is up to the race. */
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO products(id, user_id, title, price) VALUES"
+                                      " ('p_race', 'u_seller', 'Push cart', 10000)"), 0);
+    create(fx.buyer, "p_race", "75", id);
     for (size_t i = 0; i < 16; i++)
         races[i] = (struct race){"", fx.seller,
                                  i % 2 ? "{\"status\":\"ACCEPTED\"}" : "{\"status\":\"REJECTED\"}",
