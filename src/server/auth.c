@@ -186,7 +186,7 @@ static bool numeric_date(json_t *claims, const char *name, bool round_up, bool *
 }
 
 static enum auth_result check_claims(json_t *claims, jwt_t *jwt, int64_t now_s, char *sub_out,
-                                     size_t sub_size)
+                                     size_t sub_size, int64_t *exp_out)
 {
     bool has_exp, has_nbf;
     int64_t exp = 0, nbf = 0;
@@ -202,6 +202,8 @@ static enum auth_result check_claims(json_t *claims, jwt_t *jwt, int64_t now_s, 
         return AUTH_EXPIRED;
     if (has_nbf && nbf > latest)
         return AUTH_NOT_YET_VALID;
+    if (exp_out)
+        *exp_out = exp;
 
     json_t *sub = json_object_get(claims, "sub");
     const char *s = json_string_value(sub);
@@ -480,6 +482,12 @@ const char *auth_algorithm_name(const struct auth *a)
 enum auth_result auth_verify(const struct auth *a, const char *token, size_t len, int64_t now_s,
                              char *sub_out, size_t sub_size)
 {
+    return auth_verify_exp(a, token, len, now_s, sub_out, sub_size, NULL);
+}
+
+enum auth_result auth_verify_exp(const struct auth *a, const char *token, size_t len,
+                                 int64_t now_s, char *sub_out, size_t sub_size, int64_t *exp_out)
+{
     enum auth_result r = AUTH_MALFORMED;
     json_t *header = NULL, *claims = NULL;
     jwt_t *jwt = NULL;
@@ -538,7 +546,7 @@ enum auth_result auth_verify(const struct auth *a, const char *token, size_t len
         r = AUTH_WRONG_ALGORITHM;
         goto out;
     }
-    r = check_claims(claims, jwt, now_s, sub_out, sub_size);
+    r = check_claims(claims, jwt, now_s, sub_out, sub_size, exp_out);
 
 out:
     if (r != AUTH_OK && sub_out && sub_size > 0)

@@ -68,6 +68,11 @@ const char *auth_algorithm_name(const struct auth *a);
 enum auth_result auth_verify(const struct auth *a, const char *token, size_t len, int64_t now_s,
                              char *sub_out, size_t sub_size);
 
+/* auth_verify, also giving the token's exp (Unix seconds) in *exp_out on AUTH_OK (exp_out may be
+ * NULL): held requests and streams end when the token they were admitted with expires. */
+enum auth_result auth_verify_exp(const struct auth *a, const char *token, size_t len,
+                                 int64_t now_s, char *sub_out, size_t sub_size, int64_t *exp_out);
+
 /* A static, human-readable sentence for r, never NULL and never containing a token. */
 const char *auth_result_message(enum auth_result r);
 

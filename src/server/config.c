@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_STRING, OPT_INT, OPT_BOOL, OPT_ORIGINS };
+enum opt_kind { OPT_STRING, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_ORIGINS };
 
 struct option_spec {
     const char *flag;
@@ -46,10 +46,22 @@ static const struct option_spec options[] = {
      "S       close idle connections after S seconds (default 60)"},
     {"--busy-timeout-ms", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0, 600000,
      "MS      wait this long for the database write lock before 503 (default 5000)"},
-    {"--max-body", "OFFERD_MAX_BODY", OPT_INT, FIELD(max_body_bytes), 64, 1048576,
+    {"--max-body", "OFFERD_MAX_BODY", OPT_SIZE, FIELD(max_body_bytes), 64, 1048576,
      "BYTES   largest request body accepted, else 413 (default 16384)"},
     {"--access-log", "OFFERD_ACCESS_LOG", OPT_BOOL, FIELD(access_log), 0, 0,
      "        one line per request on stderr (default on; OFFERD_ACCESS_LOG=0 turns it off)"},
+    {"--max-connections", "OFFERD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections), 16, 1000000,
+     "N       open connections at most, held ones included (default 20000)"},
+    {"--connection-memory", "OFFERD_CONNECTION_MEMORY", OPT_SIZE, FIELD(connection_memory), 4096,
+     1048576, "BYTES   per-connection buffer for request headers (default 16384)"},
+    {"--max-held", "OFFERD_MAX_HELD", OPT_INT, FIELD(max_held), 0, 1000000,
+     "N       held long-polls and SSE streams in total, else 429 (default 15000)"},
+    {"--max-held-per-user", "OFFERD_MAX_HELD_PER_USER", OPT_INT, FIELD(max_held_per_user), 0,
+     100000, "N       held long-polls and SSE streams per user, else 429 (default 32)"},
+    {"--sse-heartbeat", "OFFERD_SSE_HEARTBEAT", OPT_INT, FIELD(sse_heartbeat_s), 1, 3600,
+     "S       heartbeat comment on idle SSE streams every S seconds (default 15)"},
+    {"--change-poll-ms", "OFFERD_CHANGE_POLL_MS", OPT_INT, FIELD(change_poll_ms), 1, 10000,
+     "MS      how often outside writes and expiries are looked for (default 25)"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -63,6 +75,12 @@ static void set_defaults(struct config *c)
     c->busy_timeout_ms = 5000;
     c->max_body_bytes = 16384;
     c->access_log = true;
+    c->max_connections = 20000;
+    c->connection_memory = 16384;
+    c->max_held = 15000;
+    c->max_held_per_user = 32;
+    c->sse_heartbeat_s = 15;
+    c->change_poll_ms = 25;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -122,15 +140,16 @@ static int apply(struct config *c, const struct option_spec *o, const char *valu
         *slot = copy;
         return 0;
     }
-    case OPT_INT: {
+    case OPT_INT:
+    case OPT_SIZE: {
         int v;
         if (parse_int(value, o->min, o->max, &v) != 0) {
             snprintf(err, err_size, "%s: '%s' is not a whole number from %d to %d", source, value,
                      o->min, o->max);
             return -1;
         }
-        if (o->offset == FIELD(max_body_bytes))
-            c->max_body_bytes = (size_t)v;
+        if (o->kind == OPT_SIZE)
+            *(size_t *)(base + o->offset) = (size_t)v;
         else
             *(int *)(base + o->offset) = v;
         return 0;

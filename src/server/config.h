@@ -31,6 +31,12 @@ struct config {
     int busy_timeout_ms;        /* how long a write waits for the SQLite lock before 503 */
     size_t max_body_bytes;      /* request bodies past this get 413 */
     bool access_log;            /* one line per request on stderr */
+    int max_connections;        /* open connections, held ones included */
+    size_t connection_memory;   /* libmicrohttpd's per-connection pool, bytes */
+    int max_held;               /* held long-polls and streams, in total */
+    int max_held_per_user;
+    int sse_heartbeat_s;        /* comment line on idle streams, under proxies' idle cut-offs */
+    int change_poll_ms;         /* how often the change log and expiries are checked */
 };
 
 /* Looks up an environment variable; getenv in production, a table in tests. */

@@ -13,7 +13,9 @@
 
 #include "cursor.h"
 #include "etag.h"
+#include "longpoll.h"
 #include "money.h"
+#include "notify.h"
 #include "request_body.h"
 #include "log.h"
 #include "offer_codec.h"
@@ -55,45 +57,65 @@ static bool parse_version(const char *s, int64_t *out)
     return true;
 }
 
-/* Renders the offer and answers 200, or 304 when the caller already has this representation. */
-static void reply_offer(struct request *r, const struct offer *o, int64_t since)
+/* Parses ?wait=N: 0 when absent, -1 when malformed or out of 1..LONGPOLL_MAX_WAIT_S. */
+static int parse_wait(const char *s)
 {
-    size_t len = 0;
-    char *json = offer_to_text(o, &len);
-    if (!json) {
-        log_error("cannot render offer %s", o->id);
-        reply_error(r, 500, "internal error");
-        return;
-    }
-    char etag[ETAG_SIZE];
-    etag_make(o->version, json, len, etag);
-    if (etag_none_match(request_header(r, "If-None-Match"), etag) ||
-        (since >= 0 && o->version <= since)) {
-        free(json);
-        reply_not_modified(r, etag);
-        return;
-    }
-    reply_offer_json(r, 200, json, len, etag);
+    int64_t v;
+    if (!s)
+        return 0;
+    if (!parse_version(s, &v) || v < 1 || v > LONGPOLL_MAX_WAIT_S)
+        return -1;
+    return (int)v;
 }
 
 void handle_get_offer(struct request *r)
 {
     int64_t since = -1;
     const char *since_arg = request_query(r, "since");
+    int wait_s = parse_wait(request_query(r, "wait"));
     if (since_arg && !parse_version(since_arg, &since)) {
         reply_error(r, 400, "since must be a non-negative whole number (an offer version)");
         return;
     }
+    if (wait_s < 0) {
+        reply_error(r, 400, "wait must be a whole number of seconds from 1 to 60");
+        return;
+    }
+    /* Runs again when a held request is woken: the token and the offer are checked afresh. */
     if (!request_authenticate(r))
         return;
+    uint64_t seen = notify_seq(r->app->notify); /* before the read: no change slips between */
     struct offer o;
     enum store_result sr = store_get_offer(r->app->store, r->match.id, clock_now_ms(), &o);
     if (reply_store_failure(r, sr, "offer not found"))
         return;
-    if (offer_rules_party(&o, r->user_id) == OFFER_PARTY_NONE)
+    if (offer_rules_party(&o, r->user_id) == OFFER_PARTY_NONE) {
         reply_error(r, 403, "this offer is not yours to see");
-    else
-        reply_offer(r, &o, since);
+        offer_cleanup(&o);
+        return;
+    }
+    size_t len = 0;
+    char *json = offer_to_text(&o, &len);
+    if (!json) {
+        log_error("cannot render offer %s", o.id);
+        reply_error(r, 500, "internal error");
+        offer_cleanup(&o);
+        return;
+    }
+    char etag[ETAG_SIZE];
+    etag_make(o.version, json, len, etag);
+    const char *if_none_match = request_header(r, "If-None-Match");
+    bool current = etag_none_match(if_none_match, etag) || (since >= 0 && o.version <= since);
+    bool has_validator = if_none_match || since >= 0;
+    if (!current) {
+        reply_offer_json(r, 200, json, len, etag);
+    } else {
+        free(json);
+        /* Hold while the client's copy is current and its wait is not over; else 304. */
+        if (!(wait_s > 0 && has_validator && !longpoll_is_over(r) &&
+              longpoll_hold(r, o.id, wait_s, seen)))
+            reply_not_modified(r, etag);
+    }
     offer_cleanup(&o);
 }
 

@@ -5,9 +5,11 @@
 #include "handlers_ops.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
+#include "notify.h"
 #include "reply.h"
 #include "store.h"
 
@@ -39,10 +41,21 @@ void handle_metrics(struct request *r)
 {
     size_t len = 0;
     char *text = metrics_render(r->app->metrics, &len);
-    if (!text) {
+    char held[256];
+    int n = snprintf(held, sizeof(held),
+                     "# HELP offerd_held_requests Long-polls and SSE streams being held now.\n"
+                     "# TYPE offerd_held_requests gauge\n"
+                     "offerd_held_requests %zu\n",
+                     notify_held(r->app->notify));
+    char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
+    if (!all) {
+        free(text);
         reply_error(r, 500, "internal error");
         return;
     }
+    memcpy(all + len, held, (size_t)n + 1);
+    text = all;
+    len += (size_t)n;
     struct reply_header h = {"Cache-Control", "no-store"};
     reply_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, &h, 1);
 }

@@ -21,9 +21,11 @@
 
 #include "auth.h"
 #include "config.h"
+#include "handlers_events.h"
 #include "handlers_offers.h"
 #include "handlers_ops.h"
 #include "log.h"
+#include "longpoll.h"
 #include "metrics.h"
 #include "reply.h"
 #include "store.h"
@@ -31,7 +33,9 @@
 const struct route http_routes[] = {
     {HTTP_GET, "/api/offers", "offers_list", handle_list_offers},
     {HTTP_POST, "/api/offers", "offers_create", handle_create_offer},
+    {HTTP_GET, "/api/offers/events", "offers_events", handle_all_events},
     {HTTP_GET, "/api/offers/{id}", "offer_get", handle_get_offer},
+    {HTTP_GET, "/api/offers/{id}/events", "offer_events", handle_offer_events},
     {HTTP_PATCH, "/api/offers/{id}", "offer_decide", handle_decide_offer},
     {HTTP_POST, "/api/offers/{id}/counter", "offer_counter", handle_counter_offer},
     {HTTP_GET, "/healthz", "healthz", handle_healthz},
@@ -40,10 +44,6 @@ const struct route http_routes[] = {
 };
 const size_t http_route_count = sizeof(http_routes) / sizeof(http_routes[0]);
 
-/* Per-connection memory pool: headers plus MHD's bookkeeping. 32 KiB is MHD's default; kept
- * explicit because it dominates the memory of every idle and held connection. */
-#define CONNECTION_MEMORY_LIMIT (32 * 1024)
-#define CONNECTION_LIMIT 10000
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -75,6 +75,18 @@ const char *request_query(const struct request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+void request_suspend(struct request *r)
+{
+    MHD_suspend_connection(r->conn);
+    r->suspended = true;
+}
+
+void request_resume(void *request)
+{
+    struct request *r = request;
+    MHD_resume_connection(r->conn);
+}
+
 bool request_authenticate(struct request *r)
 {
     const char *token;
@@ -85,8 +97,8 @@ bool request_authenticate(struct request *r)
         return false;
     }
     char sub[AUTH_SUB_SIZE];
-    enum auth_result ar =
-        auth_verify(r->app->auth, token, len, clock_now_ms() / 1000, sub, sizeof(sub));
+    enum auth_result ar = auth_verify_exp(r->app->auth, token, len, clock_now_ms() / 1000, sub,
+                                          sizeof(sub), &r->token_exp_s);
     if (ar == AUTH_INTERNAL_ERROR) {
         reply_error(r, 500, "internal error");
         return false;
@@ -186,8 +198,9 @@ static void dispatch(struct request *r)
             reply_error(r, 413, "request body too large");
             return;
         }
+        r->suspended = false;
         r->match.route->handler(r);
-        if (!r->responded) {
+        if (!r->responded && !r->suspended) {
             log_error("handler for %s %s answered nothing", r->method_name, r->path);
             reply_error(r, 500, "internal error");
         }
@@ -238,6 +251,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     int64_t duration = clock_monotonic_us() - r->start_us;
     size_t route = r->match.route ? r->match.route_index : metrics_route_none(s->app->metrics);
+    longpoll_finish(r);
     metrics_request_finished(s->app->metrics, route, r->status, duration);
     log_request(r->method_name, r->path, r->status, duration, r->bytes);
     free(r->body);
@@ -295,8 +309,8 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
@@ -314,6 +328,15 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
 uint16_t http_server_port(const struct http_server *s)
 {
     return s->port;
+}
+
+void http_server_quiesce(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
 }
 
 void http_server_stop(struct http_server *s)

@@ -23,6 +23,9 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
 /* The port actually bound (the chosen one when the config asked for 0). */
 uint16_t http_server_port(const struct http_server *s);
 
+/* Stops accepting new connections; those open keep being served. */
+void http_server_quiesce(struct http_server *s);
+
 /* Stops accepting, finishes what is in flight, joins the workers and frees s. NULL is a no-op. */
 void http_server_stop(struct http_server *s);
 

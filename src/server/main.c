@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "auth.h"
 #include "config.h"
@@ -15,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "notify.h"
 #include "store.h"
 
 #define OFFERD_VERSION "0.1.0"
@@ -58,6 +61,35 @@ static struct auth *make_auth(struct config *cfg, char *err, size_t err_size)
     return auth_new_hs256(cfg->jwt_secret, err, err_size);
 }
 
+/* Held requests each keep a socket open: allow as many descriptors as the hard limit permits. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_info("cannot raise the open-file limit; held connections are capped by it");
+    }
+}
+
+static void publish_change(const char *offer_id, int64_t version, const char *buyer_id,
+                           const char *seller_id, void *userdata)
+{
+    notify_publish(userdata, offer_id, version, buyer_id, seller_id);
+}
+
+/* Stop accepting, answer every held request, give them a moment to be written, then stop. */
+static void drain(struct http_server *server, struct notify *notify)
+{
+    http_server_quiesce(server);
+    notify_shutdown(notify);
+    struct timespec tick = {0, 20 * 1000000L};
+    for (int waited_ms = 0; notify_held(notify) > 0 && waited_ms < 5000; waited_ms += 20)
+        nanosleep(&tick, NULL);
+    if (notify_held(notify) > 0)
+        log_error("%zu held requests still open at shutdown", notify_held(notify));
+}
+
 static int run_migrate(const struct config *cfg)
 {
     char err[512];
@@ -75,6 +107,7 @@ static int serve(struct config *cfg)
     int status = 1;
     struct store *store = NULL;
     struct metrics *metrics = NULL;
+    struct notify *notify = NULL;
     struct http_server *server = NULL;
     struct auth *auth = make_auth(cfg, err, sizeof(err));
     if (!auth)
@@ -96,6 +129,13 @@ static int serve(struct config *cfg)
         goto out;
     }
     log_set_access(cfg->access_log);
+    raise_fd_limit();
+    struct notify_options nopts = {cfg->change_poll_ms, (size_t)cfg->max_held,
+                                   (size_t)cfg->max_held_per_user};
+    notify = notify_new(store, &nopts, err, sizeof(err));
+    if (!notify)
+        goto out;
+    store_set_change_hook(store, publish_change, notify);
 
     /* Block the stop signals before any thread starts, so only sigwait below sees them. */
     sigset_t stop_signals;
@@ -105,7 +145,7 @@ static int serve(struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct app app = {cfg, store, auth, metrics, http_routes, http_route_count};
+    struct app app = {cfg, store, auth, metrics, notify, http_routes, http_route_count};
     server = http_server_start(&app, err, sizeof(err));
     if (!server)
         goto out;
@@ -121,11 +161,15 @@ static int serve(struct config *cfg)
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    drain(server, notify);
     status = 0;
 out:
     if (status != 0 && err[0])
         fprintf(stderr, "offerd: %s\n", err);
     http_server_stop(server);
+    if (store)
+        store_set_change_hook(store, NULL, NULL);
+    notify_free(notify);
     store_close(store);
     metrics_free(metrics);
     auth_free(auth);

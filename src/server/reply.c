@@ -120,3 +120,15 @@ void reply_preflight(struct request *r, const char *allow)
     }
     reply_send(r, 204, NULL, NULL, 0, h, n);
 }
+
+void reply_queue_stream(struct request *r, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    add_cors(r, resp);
+    if (MHD_queue_response(r->conn, 200, resp) == MHD_YES) {
+        r->responded = true;
+        r->status = 200;
+    } else {
+        log_error("cannot queue a stream for %s %s", r->method_name, r->path);
+    }
+}

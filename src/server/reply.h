@@ -42,6 +42,11 @@ void reply_unauthorized(struct request *r, const char *message, int token_given)
 /* 503 with Retry-After: 1, for a busy database. */
 void reply_busy(struct request *r);
 
+/* Queues a streaming 200 response built by the caller (MHD_Response, not consumed): adds the
+ * common and CORS headers. */
+struct MHD_Response;
+void reply_queue_stream(struct request *r, struct MHD_Response *resp);
+
 /* OPTIONS: 204 with Allow and, for an allowed Origin, the preflight CORS headers. */
 void reply_preflight(struct request *r, const char *allow);
 

@@ -21,6 +21,8 @@ struct config;
 struct store;
 struct auth;
 struct metrics;
+struct notify;
+struct longpoll;
 
 /* Everything a handler may use; shared by all threads, read-only while serving. */
 struct app {
@@ -28,6 +30,7 @@ struct app {
     struct store *store;
     struct auth *auth;
     struct metrics *metrics;
+    struct notify *notify;
     const struct route *routes;
     size_t route_count;
 };
@@ -48,6 +51,9 @@ struct request {
     unsigned status;                /* what was answered, for the log and metrics */
     uint64_t bytes;
     char user_id[OFFER_ID_SIZE];    /* users.id after request_authenticate; "" if unknown user */
+    int64_t token_exp_s;            /* the token's exp, after request_authenticate */
+    bool suspended;                 /* the handler suspended the connection; it runs again */
+    struct longpoll *longpoll;      /* a held long-poll's state, freed when the request ends */
 };
 
 /* Monotonic microseconds, for durations. */
@@ -61,6 +67,12 @@ const char *request_header(const struct request *r, const char *name);
 
 /* A query-string argument's value, borrowed until the request completes; NULL when absent. */
 const char *request_query(const struct request *r, const char *name);
+
+/* Suspends the connection (no thread is held) until request_resume. Only from a handler. */
+void request_suspend(struct request *r);
+
+/* Resumes a suspended request: its handler runs again. Any thread; a notify_wake_fn. */
+void request_resume(void *request);
 
 /* Verifies the caller's token and finds their users.id. On failure it has already answered
  * (401 with WWW-Authenticate, or 503/500) and returns false. */

@@ -12,10 +12,11 @@ void store_set_change_hook(struct store *s, store_change_fn fn, void *userdata)
     s->on_change_userdata = userdata;
 }
 
-void store_report_change(struct store *s, const char *offer_id, int64_t version)
+void store_report_change(struct store *s, const struct offer *after)
 {
     if (s->on_change)
-        s->on_change(offer_id, version, s->on_change_userdata);
+        s->on_change(after->id, after->version, after->buyer_id, after->seller_id,
+                     s->on_change_userdata);
 }
 
 void store_close(struct store *s)
@@ -71,6 +72,32 @@ enum store_result store_check_ready(struct store *s, char *why, size_t why_size)
 enum store_result store_exec_script(struct store *s, const char *sql)
 {
     return s->ops->exec_script(s, sql);
+}
+
+enum store_result store_poll_changes(struct store *s, bool *changed)
+{
+    return s->ops->poll_changes(s, changed);
+}
+
+enum store_result store_last_change_seq(struct store *s, int64_t *seq)
+{
+    return s->ops->last_change_seq(s, seq);
+}
+
+enum store_result store_changes_since(struct store *s, int64_t after_seq, int64_t *last_seq,
+                                      store_change_fn fn, void *userdata)
+{
+    return s->ops->changes_since(s, after_seq, last_seq, fn, userdata);
+}
+
+enum store_result store_next_expiry(struct store *s, bool *any, int64_t *at_ms)
+{
+    return s->ops->next_expiry(s, any, at_ms);
+}
+
+enum store_result store_expire_due(struct store *s, int64_t now_ms, size_t *expired)
+{
+    return s->ops->expire_due(s, now_ms, expired);
 }
 
 const char *store_result_name(enum store_result r)

@@ -35,6 +35,11 @@ enum stmt_id {
     ST_INSERT_COUNTER,
     ST_MARK_SOLD,
     ST_LIST_OFFERS,
+    ST_DATA_VERSION,
+    ST_LAST_CHANGE,
+    ST_CHANGES_SINCE,
+    ST_NEXT_EXPIRY,
+    ST_EXPIRE_DUE,
     ST_COUNT
 };
 
@@ -81,11 +86,25 @@ static const char *const stmt_sql[ST_COUNT] = {
         " SELECT id, created_at FROM offers WHERE seller_id = ?1 AND buyer_id <> ?1"
         "  AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))"
         ") ORDER BY created_at DESC, id DESC LIMIT ?4",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_LAST_CHANGE] = "SELECT coalesce(max(seq), 0) FROM offer_changes",
+    [ST_CHANGES_SINCE] =
+        "SELECT c.seq, c.offer_id, c.version, o.buyer_id, o.seller_id"
+        " FROM offer_changes c LEFT JOIN offers o ON o.id = c.offer_id"
+        " WHERE c.seq > ?1 ORDER BY c.seq LIMIT 512",
+    [ST_NEXT_EXPIRY] =
+        "SELECT min(expires_at) FROM offers"
+        " WHERE status IN ('PENDING', 'COUNTERED') AND expires_at IS NOT NULL",
+    [ST_EXPIRE_DUE] =
+        "UPDATE offers SET status = 'EXPIRED', version = version + 1, updated_at = ?1"
+        " WHERE status IN ('PENDING', 'COUNTERED') AND expires_at IS NOT NULL"
+        " AND expires_at <= ?1",
 };
 
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT];
+    int64_t data_version;       /* last PRAGMA data_version seen by poll_changes */
     struct conn *next;
 };
 
@@ -377,7 +396,7 @@ static enum store_result read_offer(struct sqlite_store *ss, struct conn *c, con
         return r;
     }
     if (expired)
-        store_report_change(&ss->base, out->id, out->version);
+        store_report_change(&ss->base, out);
     return STORE_OK;
 }
 
@@ -503,7 +522,7 @@ static enum store_result sqlite_create_offer(struct store *s, const struct new_o
     if (r != STORE_OK)
         goto fail;
     product_cleanup(&product);
-    store_report_change(s, out->id, out->version);
+    store_report_change(s, out);
     return STORE_OK;
 fail:
     product_cleanup(&product);
@@ -586,7 +605,7 @@ static enum store_result sqlite_update_offer(struct store *s, const char *offer_
         if (!expired)
             rollback(c);
         else
-            store_report_change(s, cur.id, cur.version);
+            store_report_change(s, &cur);
         offer_cleanup(&cur);
         return STORE_CONFLICT;
     }
@@ -598,7 +617,7 @@ static enum store_result sqlite_update_offer(struct store *s, const char *offer_
     if (r != STORE_OK)
         goto fail;
     offer_cleanup(&cur);
-    store_report_change(s, out->id, out->version);
+    store_report_change(s, out);
     return STORE_OK;
 fail:
     offer_cleanup(&cur);
@@ -687,6 +706,96 @@ static enum store_result sqlite_check_ready(struct store *s, char *why, size_t w
     return STORE_OK;
 }
 
+static enum store_result sqlite_poll_changes(struct store *s, bool *changed)
+{
+    *changed = false;
+    struct conn *c = get_conn(as_sqlite(s));
+    sqlite3_stmt *st = c ? stmt(c, ST_DATA_VERSION) : NULL;
+    if (!st)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        *changed = v != c->data_version;
+        c->data_version = v;
+    }
+    sqlite3_reset(st);
+    return result_of(c, rc);
+}
+
+static enum store_result sqlite_last_change_seq(struct store *s, int64_t *seq)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    sqlite3_stmt *st = c ? stmt(c, ST_LAST_CHANGE) : NULL;
+    if (!st)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return result_of(c, rc);
+}
+
+static enum store_result sqlite_changes_since(struct store *s, int64_t after_seq,
+                                              int64_t *last_seq, store_change_fn fn,
+                                              void *userdata)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    if (!c)
+        return STORE_ERROR;
+    *last_seq = after_seq;
+    for (;;) {
+        sqlite3_stmt *st = stmt(c, ST_CHANGES_SINCE);
+        if (!st)
+            return STORE_ERROR;
+        sqlite3_bind_int64(st, 1, *last_seq);
+        int rows = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            rows++;
+            *last_seq = sqlite3_column_int64(st, 0);
+            fn((const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+               (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4),
+               userdata);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return result_of(c, rc);
+        if (rows < 512)
+            return STORE_OK;
+    }
+}
+
+static enum store_result sqlite_next_expiry(struct store *s, bool *any, int64_t *at_ms)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    sqlite3_stmt *st = c ? stmt(c, ST_NEXT_EXPIRY) : NULL;
+    if (!st)
+        return STORE_ERROR;
+    *any = false;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *any = true;
+        *at_ms = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return result_of(c, rc);
+}
+
+static enum store_result sqlite_expire_due(struct store *s, int64_t now_ms, size_t *expired)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    sqlite3_stmt *st = c ? stmt(c, ST_EXPIRE_DUE) : NULL;
+    if (!st)
+        return STORE_ERROR;
+    *expired = 0;
+    sqlite3_bind_int64(st, 1, now_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        *expired = (size_t)sqlite3_changes(c->db);
+    sqlite3_reset(st);
+    return result_of(c, rc);
+}
+
 static enum store_result sqlite_exec_script(struct store *s, const char *sql)
 {
     struct conn *c = get_conn(as_sqlite(s));
@@ -731,6 +840,11 @@ static const struct store_ops sqlite_ops = {
     .list_offers = sqlite_list_offers,
     .check_ready = sqlite_check_ready,
     .exec_script = sqlite_exec_script,
+    .poll_changes = sqlite_poll_changes,
+    .last_change_seq = sqlite_last_change_seq,
+    .changes_since = sqlite_changes_since,
+    .next_expiry = sqlite_next_expiry,
+    .expire_due = sqlite_expire_due,
 };
 
 /* Opens the file on a short-lived connection and brings its schema up to date. */

@@ -1,0 +1,84 @@
+/* longpoll.c - suspended GETs woken by notify: a deadline of their own, caps, exact counts.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "longpoll.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "notify.h"
+#include "reply.h"
+
+struct longpoll {
+    struct notify_waiter waiter;
+    int64_t deadline_ms;        /* monotonic */
+    bool admitted;
+};
+
+bool longpoll_is_over(const struct request *r)
+{
+    const struct longpoll *lp = r->longpoll;
+    if (!lp)
+        return false;
+    return lp->waiter.reason == NOTIFY_DEADLINE || lp->waiter.reason == NOTIFY_SHUTDOWN ||
+           notify_now_ms() >= lp->deadline_ms;
+}
+
+static void reply_too_many(struct request *r, enum notify_admit why)
+{
+    struct reply_header h = {"Retry-After", "5"};
+    reply_error_with(r, 429,
+                     why == NOTIFY_TOO_MANY_FOR_USER
+                         ? "too many held requests for this user; poll without wait or retry later"
+                         : "too many held requests; poll without wait or retry later",
+                     &h, 1);
+}
+
+bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t seen_seq)
+{
+    struct notify *n = r->app->notify;
+    struct longpoll *lp = r->longpoll;
+    if (!lp) {
+        enum notify_admit admit = notify_admit(n, r->user_id);
+        if (admit == NOTIFY_SHUTTING_DOWN)
+            return false;
+        if (admit != NOTIFY_ADMITTED) {
+            reply_too_many(r, admit);
+            return true;
+        }
+        lp = calloc(1, sizeof(*lp));
+        if (!lp) {
+            notify_release(n, r->user_id);
+            reply_error(r, 500, "internal error");
+            return true;
+        }
+        lp->admitted = true;
+        int64_t now = notify_now_ms();
+        lp->deadline_ms = now + (int64_t)wait_s * 1000;
+        /* A held request never outlives the token it was admitted with. */
+        int64_t token_left_ms = (r->token_exp_s - clock_now_ms() / 1000) * 1000;
+        if (token_left_ms >= 0 && now + token_left_ms < lp->deadline_ms)
+            lp->deadline_ms = now + token_left_ms;
+        lp->waiter.wake = request_resume;
+        lp->waiter.userdata = r;
+        r->longpoll = lp;
+    }
+    lp->waiter.deadline_ms = lp->deadline_ms;
+    request_suspend(r);
+    const char *ids[1] = {offer_id};
+    notify_wait(n, &lp->waiter, ids, 1, NULL, seen_seq);
+    return true;
+}
+
+void longpoll_finish(struct request *r)
+{
+    struct longpoll *lp = r->longpoll;
+    if (!lp)
+        return;
+    notify_cancel(r->app->notify, &lp->waiter);
+    if (lp->admitted)
+        notify_release(r->app->notify, r->user_id);
+    free(lp);
+    r->longpoll = NULL;
+}

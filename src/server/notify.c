@@ -1,0 +1,540 @@
+/* notify.c - waiters by key, a deadline heap, and the thread that follows the change log.
+ *
+ * One mutex guards everything; wake callbacks run after it is released. Keys are "o:<offer id>"
+ * and "u:<user id>" in a chained hash table whose entries keep the last published version and
+ * sequence; each entry heads a doubly linked list of links, one per (waiter, key), so firing and
+ * cancelling are O(keys of the waiter). Deadlines live in a binary min-heap of waiters.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "notify.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+#define KEY_BUCKETS 8192
+#define USER_BUCKETS 1024
+#define KEY_SIZE (OFFER_ID_SIZE + 2)
+
+struct notify_link {
+    struct notify_link *prev, *next;
+    struct notify_waiter *waiter;
+};
+
+struct key_entry {
+    struct key_entry *chain;
+    uint64_t last_seq;          /* publish sequence of the last change on this key */
+    int64_t last_version;       /* offer keys: the newest version published */
+    struct notify_link head;    /* sentinel of the waiters' circular list */
+    char key[KEY_SIZE];
+};
+
+struct user_count {
+    struct user_count *chain;
+    size_t held;
+    char user_id[OFFER_ID_SIZE];
+};
+
+struct notify {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;        /* wakes the thread: earlier deadline, or stop */
+    struct key_entry *keys[KEY_BUCKETS];
+    struct user_count *users[USER_BUCKETS];
+    struct notify_waiter **heap;
+    size_t heap_len, heap_cap;
+    uint64_t seq;
+    size_t held;
+    bool shutting_down;
+    bool stop;
+    struct store *store;
+    struct notify_options opts;
+    pthread_t thread;
+    /* Thread-only state: */
+    int64_t log_seq;
+    bool has_next_expiry;
+    int64_t next_expiry_ms;
+};
+
+int64_t notify_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* ---- keys ---- */
+
+static struct key_entry *key_find(struct notify *n, const char *key, bool create)
+{
+    uint32_t b = hash(key) % KEY_BUCKETS;
+    for (struct key_entry *e = n->keys[b]; e; e = e->chain)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    struct key_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->head.prev = e->head.next = &e->head;
+    e->chain = n->keys[b];
+    n->keys[b] = e;
+    return e;
+}
+
+static void make_key(char out[KEY_SIZE], char kind, const char *id)
+{
+    snprintf(out, KEY_SIZE, "%c:%s", kind, id);
+}
+
+/* ---- deadline heap ---- */
+
+static void heap_swap(struct notify *n, size_t a, size_t b)
+{
+    struct notify_waiter *t = n->heap[a];
+    n->heap[a] = n->heap[b];
+    n->heap[b] = t;
+    n->heap[a]->heap_index = a;
+    n->heap[b]->heap_index = b;
+}
+
+static void heap_up(struct notify *n, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (n->heap[parent]->deadline_ms <= n->heap[i]->deadline_ms)
+            break;
+        heap_swap(n, i, parent);
+        i = parent;
+    }
+}
+
+static void heap_down(struct notify *n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n->heap_len && n->heap[l]->deadline_ms < n->heap[m]->deadline_ms)
+            m = l;
+        if (r < n->heap_len && n->heap[r]->deadline_ms < n->heap[m]->deadline_ms)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(n, i, m);
+        i = m;
+    }
+}
+
+static bool heap_push(struct notify *n, struct notify_waiter *w)
+{
+    if (n->heap_len == n->heap_cap) {
+        size_t cap = n->heap_cap ? n->heap_cap * 2 : 256;
+        struct notify_waiter **h = realloc(n->heap, cap * sizeof(*h));
+        if (!h)
+            return false;
+        n->heap = h;
+        n->heap_cap = cap;
+    }
+    w->heap_index = n->heap_len;
+    n->heap[n->heap_len++] = w;
+    heap_up(n, w->heap_index);
+    return true;
+}
+
+static void heap_remove(struct notify *n, struct notify_waiter *w)
+{
+    size_t i = w->heap_index;
+    if (i >= n->heap_len || n->heap[i] != w)
+        return;
+    n->heap_len--;
+    if (i != n->heap_len) {
+        n->heap[i] = n->heap[n->heap_len];
+        n->heap[i]->heap_index = i;
+        heap_down(n, i);
+        heap_up(n, i);
+    }
+}
+
+/* ---- waiters ---- */
+
+static void unregister_locked(struct notify *n, struct notify_waiter *w)
+{
+    for (size_t i = 0; i < w->link_count; i++) {
+        struct notify_link *l = &w->links[i];
+        if (l->prev) {
+            l->prev->next = l->next;
+            l->next->prev = l->prev;
+        }
+    }
+    free(w->links);
+    w->links = NULL;
+    w->link_count = 0;
+    heap_remove(n, w);
+    w->registered = false;
+}
+
+/* Fires w: off every list, reason and changed offer noted, queued for its wake. */
+static void fire_locked(struct notify *n, struct notify_waiter *w, enum notify_reason reason,
+                        const char *changed_offer, struct notify_waiter **fired)
+{
+    unregister_locked(n, w);
+    w->reason = reason;
+    if (changed_offer) {
+        if (w->changed_count < NOTIFY_CHANGED_MAX)
+            snprintf(w->changed[w->changed_count++], OFFER_ID_SIZE, "%s", changed_offer);
+        else
+            w->changed_overflow = true;
+    }
+    w->fire_next = *fired;
+    *fired = w;
+}
+
+static void run_wakes(struct notify_waiter *fired)
+{
+    while (fired) {
+        struct notify_waiter *next = fired->fire_next;
+        fired->fire_next = NULL;
+        fired->wake(fired->userdata);
+        fired = next;
+    }
+}
+
+static void fire_key_locked(struct notify *n, struct key_entry *e, const char *offer_id,
+                            struct notify_waiter **fired)
+{
+    while (e->head.next != &e->head)
+        fire_locked(n, e->head.next->waiter, NOTIFY_CHANGED, offer_id, fired);
+}
+
+void notify_publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
+                    const char *seller_id)
+{
+    char key[KEY_SIZE];
+    struct notify_waiter *fired = NULL;
+    make_key(key, 'o', offer_id);
+    pthread_mutex_lock(&n->lock);
+    struct key_entry *e = key_find(n, key, true);
+    if (!e || version <= e->last_version) {
+        pthread_mutex_unlock(&n->lock);
+        return;
+    }
+    e->last_version = version;
+    e->last_seq = ++n->seq;
+    fire_key_locked(n, e, offer_id, &fired);
+    const char *users[2] = {buyer_id, seller_id};
+    for (int i = 0; i < 2; i++) {
+        if (!users[i] || !users[i][0])
+            continue;
+        make_key(key, 'u', users[i]);
+        struct key_entry *u = key_find(n, key, true);
+        if (!u)
+            continue;
+        u->last_seq = n->seq;
+        fire_key_locked(n, u, offer_id, &fired);
+    }
+    pthread_mutex_unlock(&n->lock);
+    run_wakes(fired);
+}
+
+uint64_t notify_seq(struct notify *n)
+{
+    pthread_mutex_lock(&n->lock);
+    uint64_t s = n->seq;
+    pthread_mutex_unlock(&n->lock);
+    return s;
+}
+
+/* Links w into key's list; true if the key changed after seen_seq. */
+static bool link_key_locked(struct notify *n, struct notify_waiter *w, const char *key,
+                            uint64_t seen_seq, bool *oom)
+{
+    struct key_entry *e = key_find(n, key, true);
+    if (!e) {
+        *oom = true;
+        return false;
+    }
+    struct notify_link *l = &w->links[w->link_count++];
+    l->waiter = w;
+    l->next = &e->head;
+    l->prev = e->head.prev;
+    e->head.prev->next = l;
+    e->head.prev = l;
+    return e->last_seq > seen_seq;
+}
+
+bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *offer_ids,
+                 size_t offer_count, const char *user_id, uint64_t seen_seq)
+{
+    struct notify_waiter *fired = NULL;
+    bool oom = false;
+    char key[KEY_SIZE];
+    w->reason = NOTIFY_WAITING;
+    w->changed_count = 0;
+    w->changed_overflow = false;
+    w->fire_next = NULL;
+    if (offer_count > NOTIFY_MAX_KEYS)
+        offer_count = NOTIFY_MAX_KEYS;
+    pthread_mutex_lock(&n->lock);
+    w->links = calloc(offer_count + 1, sizeof(*w->links));
+    w->link_count = 0;
+    w->registered = true;
+    if (!w->links || !heap_push(n, w)) {
+        oom = true;
+        w->heap_index = SIZE_MAX;
+    }
+    bool changed = false;
+    const char *changed_offer = NULL;
+    for (size_t i = 0; !oom && i < offer_count; i++) {
+        make_key(key, 'o', offer_ids[i]);
+        if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
+            changed = true;
+            changed_offer = offer_ids[i];
+        }
+    }
+    if (!oom && user_id) {
+        make_key(key, 'u', user_id);
+        if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
+            changed = true;
+            w->changed_overflow = true; /* which of the user's offers is not known here */
+        }
+    }
+    if (n->shutting_down)
+        fire_locked(n, w, NOTIFY_SHUTDOWN, NULL, &fired);
+    else if (oom)
+        fire_locked(n, w, NOTIFY_DEADLINE, NULL, &fired);
+    else if (changed)
+        fire_locked(n, w, NOTIFY_CHANGED, changed_offer, &fired);
+    else if (n->heap_len && n->heap[0] == w)
+        pthread_cond_signal(&n->cond); /* the thread may sleep past this deadline */
+    pthread_mutex_unlock(&n->lock);
+    run_wakes(fired);
+    return !oom;
+}
+
+void notify_cancel(struct notify *n, struct notify_waiter *w)
+{
+    pthread_mutex_lock(&n->lock);
+    if (w->registered)
+        unregister_locked(n, w);
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* ---- admission ---- */
+
+static struct user_count *user_find(struct notify *n, const char *user_id, bool create)
+{
+    uint32_t b = hash(user_id) % USER_BUCKETS;
+    struct user_count **p = &n->users[b];
+    for (; *p; p = &(*p)->chain)
+        if (strcmp((*p)->user_id, user_id) == 0)
+            return *p;
+    if (!create)
+        return NULL;
+    struct user_count *u = calloc(1, sizeof(*u));
+    if (u) {
+        snprintf(u->user_id, sizeof(u->user_id), "%s", user_id);
+        *p = u;
+    }
+    return u;
+}
+
+enum notify_admit notify_admit(struct notify *n, const char *user_id)
+{
+    enum notify_admit result = NOTIFY_ADMITTED;
+    pthread_mutex_lock(&n->lock);
+    struct user_count *u = user_find(n, user_id, true);
+    if (n->shutting_down)
+        result = NOTIFY_SHUTTING_DOWN;
+    else if (n->held >= n->opts.max_held || !u)
+        result = NOTIFY_TOO_MANY;
+    else if (u->held >= n->opts.max_held_per_user)
+        result = NOTIFY_TOO_MANY_FOR_USER;
+    if (result == NOTIFY_ADMITTED) {
+        n->held++;
+        u->held++;
+    }
+    pthread_mutex_unlock(&n->lock);
+    return result;
+}
+
+void notify_release(struct notify *n, const char *user_id)
+{
+    pthread_mutex_lock(&n->lock);
+    struct user_count *u = user_find(n, user_id, false);
+    if (u && u->held)
+        u->held--;
+    if (n->held)
+        n->held--;
+    pthread_cond_broadcast(&n->cond);
+    pthread_mutex_unlock(&n->lock);
+}
+
+size_t notify_held(struct notify *n)
+{
+    pthread_mutex_lock(&n->lock);
+    size_t held = n->held;
+    pthread_mutex_unlock(&n->lock);
+    return held;
+}
+
+void notify_shutdown(struct notify *n)
+{
+    struct notify_waiter *fired = NULL;
+    pthread_mutex_lock(&n->lock);
+    n->shutting_down = true;
+    while (n->heap_len)
+        fire_locked(n, n->heap[0], NOTIFY_SHUTDOWN, NULL, &fired);
+    pthread_mutex_unlock(&n->lock);
+    run_wakes(fired);
+}
+
+/* ---- the thread: deadlines, the change log, expiries ---- */
+
+static void publish_row(const char *offer_id, int64_t version, const char *buyer_id,
+                        const char *seller_id, void *userdata)
+{
+    notify_publish(userdata, offer_id, version, buyer_id, seller_id);
+}
+
+static void read_changes(struct notify *n)
+{
+    if (store_changes_since(n->store, n->log_seq, &n->log_seq, publish_row, n) != STORE_OK)
+        return; /* logged by the store; retried next round */
+    bool any = false;
+    int64_t at = 0;
+    if (store_next_expiry(n->store, &any, &at) == STORE_OK) {
+        n->has_next_expiry = any;
+        n->next_expiry_ms = at;
+    }
+}
+
+static void check_store(struct notify *n)
+{
+    bool changed = false;
+    if (store_poll_changes(n->store, &changed) == STORE_OK && changed)
+        read_changes(n);
+    if (n->has_next_expiry && wall_now_ms() >= n->next_expiry_ms) {
+        size_t expired = 0;
+        if (store_expire_due(n->store, wall_now_ms(), &expired) == STORE_OK)
+            read_changes(n); /* our own write: data_version will not show it to us */
+    }
+}
+
+static void fire_due_locked(struct notify *n, struct notify_waiter **fired)
+{
+    int64_t now = notify_now_ms();
+    while (n->heap_len && n->heap[0]->deadline_ms <= now)
+        fire_locked(n, n->heap[0], NOTIFY_DEADLINE, NULL, fired);
+}
+
+static void *notify_thread(void *arg)
+{
+    struct notify *n = arg;
+    pthread_mutex_lock(&n->lock);
+    while (!n->stop) {
+        struct notify_waiter *fired = NULL;
+        fire_due_locked(n, &fired);
+        pthread_mutex_unlock(&n->lock);
+        run_wakes(fired);
+        check_store(n);
+        pthread_mutex_lock(&n->lock);
+        if (n->stop)
+            break;
+        int64_t until = notify_now_ms() + n->opts.poll_interval_ms;
+        if (n->heap_len && n->heap[0]->deadline_ms < until)
+            until = n->heap[0]->deadline_ms;
+        struct timespec ts = {until / 1000, (long)(until % 1000) * 1000000L};
+        pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+    }
+    pthread_mutex_unlock(&n->lock);
+    return NULL;
+}
+
+struct notify *notify_new(struct store *store, const struct notify_options *opts, char *err,
+                          size_t err_size)
+{
+    struct notify *n = calloc(1, sizeof(*n));
+    if (!n) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    n->store = store;
+    n->opts = *opts;
+    if (n->opts.poll_interval_ms <= 0)
+        n->opts.poll_interval_ms = 25;
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&n->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (store_last_change_seq(store, &n->log_seq) != STORE_OK) {
+        snprintf(err, err_size, "cannot read the change log");
+        goto fail;
+    }
+    bool any = false;
+    if (store_next_expiry(store, &any, &n->next_expiry_ms) != STORE_OK) {
+        snprintf(err, err_size, "cannot read the next expiry");
+        goto fail;
+    }
+    n->has_next_expiry = any;
+    if (pthread_create(&n->thread, NULL, notify_thread, n) != 0) {
+        snprintf(err, err_size, "cannot start the notify thread");
+        goto fail;
+    }
+    return n;
+fail:
+    pthread_cond_destroy(&n->cond);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+    return NULL;
+}
+
+void notify_free(struct notify *n)
+{
+    if (!n)
+        return;
+    pthread_mutex_lock(&n->lock);
+    n->stop = true;
+    pthread_cond_broadcast(&n->cond);
+    pthread_mutex_unlock(&n->lock);
+    pthread_join(n->thread, NULL);
+    for (size_t b = 0; b < KEY_BUCKETS; b++) {
+        while (n->keys[b]) {
+            struct key_entry *next = n->keys[b]->chain;
+            free(n->keys[b]);
+            n->keys[b] = next;
+        }
+    }
+    for (size_t b = 0; b < USER_BUCKETS; b++) {
+        while (n->users[b]) {
+            struct user_count *next = n->users[b]->chain;
+            free(n->users[b]);
+            n->users[b] = next;
+        }
+    }
+    free(n->heap);
+    pthread_cond_destroy(&n->cond);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+}

@@ -1,0 +1,119 @@
+/* notify.h - change notification: who waits for which offer, and waking them when it changes.
+ *
+ * Held requests (long-polls, SSE streams) register a waiter on offer keys ("this offer") or a user
+ * key ("any offer of this user") with a deadline. A publish of (offer, version) newer than any seen
+ * before fires every waiter on that offer and on its buyer's and seller's user keys; a deadline or
+ * shutdown fires a waiter too. Firing is one-shot: the waiter leaves every list and its wake
+ * callback runs once (on the publishing or notify thread, outside the lock), which resumes the
+ * suspended connection; the handler then looks at reason and changed and may wait again.
+ *
+ * Publishes come from two places: the store's change hook (offerd's own writes, at once) and a
+ * background thread that follows the store's change log (writes by anything else, within the poll
+ * interval). The same thread expires offers at their expiresAt, so the change reaches watchers on
+ * time whether or not anyone reads the offer. Versions are deduplicated per offer, so an offer
+ * seen both ways fires once.
+ *
+ * No wakeup is lost: a handler captures notify_seq() before it reads the store, and passes it to
+ * notify_wait; anything published on its keys after that point fires the waiter at once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_NOTIFY_H
+#define OFFERD_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "offer.h"
+
+struct store;
+struct notify;
+struct notify_link;
+
+#define NOTIFY_MAX_KEYS 64          /* offers one waiter can watch (SSE ?ids=) */
+#define NOTIFY_CHANGED_MAX 16       /* changed offer ids remembered per firing */
+
+enum notify_reason {
+    NOTIFY_WAITING = 0,
+    NOTIFY_CHANGED,
+    NOTIFY_DEADLINE,
+    NOTIFY_SHUTDOWN,
+};
+
+typedef void (*notify_wake_fn)(void *userdata);
+
+/* Caller-owned (embed it in the request state); zero it once before first use. */
+struct notify_waiter {
+    notify_wake_fn wake;        /* set by the caller */
+    void *userdata;             /* set by the caller */
+    int64_t deadline_ms;        /* monotonic ms (notify_now_ms); set by the caller */
+    /* Filled when fired; read them after the wake: */
+    enum notify_reason reason;
+    char changed[NOTIFY_CHANGED_MAX][OFFER_ID_SIZE];
+    size_t changed_count;
+    bool changed_overflow;      /* more offers changed than fit: re-read everything watched */
+    /* Internal: */
+    struct notify_link *links;
+    size_t link_count;
+    size_t heap_index;
+    bool registered;
+    struct notify_waiter *fire_next;
+};
+
+struct notify_options {
+    int poll_interval_ms;       /* how often the change log and expiries are checked */
+    size_t max_held;            /* held requests (long-polls + streams) in total */
+    size_t max_held_per_user;
+};
+
+enum notify_admit {
+    NOTIFY_ADMITTED,
+    NOTIFY_TOO_MANY_FOR_USER,
+    NOTIFY_TOO_MANY,
+    NOTIFY_SHUTTING_DOWN,
+};
+
+/* Starts following store's change log from its current end, and the expiry clock. New object,
+ * free with notify_free (after notify_shutdown and after every held request is gone). NULL with a
+ * reason in err on failure. */
+struct notify *notify_new(struct store *store, const struct notify_options *opts, char *err,
+                          size_t err_size);
+
+/* Stops the thread and frees everything. NULL is a no-op. */
+void notify_free(struct notify *n);
+
+/* Monotonic milliseconds, the clock deadlines use. */
+int64_t notify_now_ms(void);
+
+/* The publish sequence now: capture it before reading the store, pass it to notify_wait. */
+uint64_t notify_seq(struct notify *n);
+
+/* offer_id reached version (buyer_id and seller_id may be NULL). Fires its waiters if the version
+ * is newer than any published before for that offer. Thread-safe; cheap when nobody waits. */
+void notify_publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
+                    const char *seller_id);
+
+/* Counts a held request (a long-poll while held, or a stream for its life) against the caps.
+ * Every NOTIFY_ADMITTED must be matched by one notify_release with the same user_id. */
+enum notify_admit notify_admit(struct notify *n, const char *user_id);
+void notify_release(struct notify *n, const char *user_id);
+
+/* Held requests admitted and not yet released. */
+size_t notify_held(struct notify *n);
+
+/* Registers w (which must not be registered) on the given offers and/or user (user_id NULL for
+ * none), with w->deadline_ms, w->wake and w->userdata set. If any of those keys was published
+ * after seen_seq, or notify is shutting down, w fires at once (its wake runs before this returns).
+ * Returns false only when out of memory (w then fires with NOTIFY_DEADLINE at once). */
+bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *offer_ids,
+                 size_t offer_count, const char *user_id, uint64_t seen_seq);
+
+/* Unregisters w if it is still waiting (no wake will follow); a no-op if it already fired. */
+void notify_cancel(struct notify *n, struct notify_waiter *w);
+
+/* Fires every waiter with NOTIFY_SHUTDOWN, and makes later waits fire at once the same way and
+ * notify_admit refuse. */
+void notify_shutdown(struct notify *n);
+
+#endif

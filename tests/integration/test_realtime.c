@@ -1,0 +1,524 @@
+/* test_realtime.c - long-polling, SSE, expiry pushed on time, caps and shutdown, over real HTTP.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "spawn_offerd.h"
+#include "test_http.h"
+#include "test_seed.h"
+#include "test_sse.h"
+#include "test_tokens.h"
+
+struct fixture {
+    char *dir;
+    char db[512];
+    struct offerd_proc server;
+    char *buyer, *seller, *stranger;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+    (void)state;
+    fx.dir = test_tmpdir_new();
+    if (!fx.dir)
+        return -1;
+    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
+    const char *extra[] = {"--sse-heartbeat", "1", "--max-held-per-user", "6", NULL};
+    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
+        return -1;
+    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
+    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
+    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int status = offerd_stop(&fx.server);
+    free(fx.buyer);
+    free(fx.seller);
+    free(fx.stranger);
+    test_tmpdir_remove(fx.dir);
+    free(fx.dir);
+    return status == 0 ? 0 : -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static long long version_of(const char *id)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT version FROM offers WHERE id = '%s'", id);
+    return seed_query_int(fx.db, sql, -1);
+}
+
+static void get(const char *path, const char *token, const char *extra, struct http_response *r)
+{
+    char url[512], auth[4096];
+    const char *headers[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[n++] = auth;
+    }
+    if (extra)
+        headers[n++] = extra;
+    assert_int_equal(http_request("GET", url, headers, NULL, r), 0);
+}
+
+/* An outside SQL write (or an API write) made from another thread after a delay. */
+struct delayed {
+    long delay_ms;
+    const char *sql;
+    const char *path;   /* API: POST/PATCH this path with body as token */
+    const char *method;
+    const char *body;
+    const char *token;
+    long status;
+};
+
+static void *delayed_write(void *arg)
+{
+    struct delayed *d = arg;
+    sleep_ms(d->delay_ms);
+    if (d->sql) {
+        seed_exec(fx.db, d->sql);
+        return NULL;
+    }
+    char url[512], auth[4096];
+    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, d->path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->token);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    struct http_response r;
+    http_request(d->method, url, headers, d->body, &r);
+    d->status = r.status;
+    http_response_cleanup(&r);
+    return NULL;
+}
+
+static void test_longpoll_times_out_with_304(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char path[128], h[128];
+    snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=1", version_of("o_pending"));
+    double t0 = now_s();
+    get(path, fx.buyer, NULL, &r);
+    double took = now_s() - t0;
+    assert_int_equal(r.status, 304);
+    assert_non_null(http_header(&r, "ETag", h, sizeof(h)));
+    assert_true(took >= 0.95 && took < 5.0);
+    http_response_cleanup(&r);
+}
+
+static void test_longpoll_answers_at_once_when_stale(void **state)
+{
+    (void)state;
+    struct http_response r;
+    double t0 = now_s();
+    get("/api/offers/o_pending?since=0&wait=30", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(now_s() - t0 < 1.0);
+    http_response_cleanup(&r);
+    get("/api/offers/o_pending?wait=30", fx.buyer, "If-None-Match: \"1-0000000000000000\"", &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    /* wait without any validator: the client has nothing, so it gets the offer now */
+    get("/api/offers/o_pending?wait=30", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+}
+
+static void test_longpoll_bad_wait(void **state)
+{
+    (void)state;
+    struct http_response r;
+    const char *bad[] = {"/api/offers/o_pending?since=1&wait=0", "/api/offers/o_pending?since=1&wait=61",
+                         "/api/offers/o_pending?since=1&wait=abc", "/api/offers/o_pending?since=1&wait=-1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        get(bad[i], fx.buyer, NULL, &r);
+        assert_int_equal(r.status, 400);
+        http_response_cleanup(&r);
+    }
+    /* Authorization is checked before holding: strangers are refused at once. */
+    double t0 = now_s();
+    get("/api/offers/o_pending?since=99&wait=5", fx.stranger, NULL, &r);
+    assert_int_equal(r.status, 403);
+    assert_true(now_s() - t0 < 1.0);
+    http_response_cleanup(&r);
+}
+
+static void test_longpoll_wakes_on_outside_write(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char path[128];
+    long long v = version_of("o_pending");
+    snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=10", v);
+    struct delayed d = {300, "UPDATE offers SET message = 'from the web app' WHERE id = 'o_pending'",
+                        NULL, NULL, NULL, NULL, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, delayed_write, &d);
+    double t0 = now_s();
+    get(path, fx.buyer, NULL, &r);
+    double took = now_s() - t0;
+    pthread_join(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "from the web app"));
+    /* Woken by the write, not by its 10 s deadline. (How fast is measured in bench/, not here.) */
+    assert_true(took >= 0.25 && took < 5.0);
+    http_response_cleanup(&r);
+}
+
+static void test_longpoll_wakes_on_api_write_with_weak_etag(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char etag[128], header[200];
+    get("/api/offers/o_countered", fx.seller, NULL, &r);
+    http_header(&r, "ETag", etag, sizeof(etag));
+    http_response_cleanup(&r);
+    snprintf(header, sizeof(header), "If-None-Match: W/%s", etag); /* as a gzip proxy sends it */
+    /* o_countered: the buyer countered 140 last, so it is the seller's turn. */
+    struct delayed d = {300, NULL, "/api/offers/o_countered/counter", "POST", "{\"amount\":170}",
+                        fx.seller, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, delayed_write, &d);
+    double t0 = now_s();
+    get("/api/offers/o_countered?wait=10", fx.buyer, header, &r);
+    double took = now_s() - t0;
+    pthread_join(t, NULL);
+    assert_int_equal(d.status, 201);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"amount\":170"));
+    assert_true(took < 5.0); /* woken by the write, not by its 10 s deadline */
+    http_response_cleanup(&r);
+}
+
+static void test_expiry_reaches_a_waiting_longpoll(void **state)
+{
+    (void)state;
+    /* An outside writer sets the expiry 700 ms ahead; the scheduler re-arms and expires it then. */
+    char sql[256];
+    long long now_ms = (long long)time(NULL) * 1000;
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
+                                      " VALUES ('o_soon', 15000, 'p_driver', 'u_buyer', 'u_seller')"), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    snprintf(sql, sizeof(sql), "UPDATE offers SET expires_at = %lld WHERE id = 'o_soon'", now_ms + 700);
+    assert_int_equal(seed_exec(fx.db, sql), 0);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/offers/o_soon?since=%lld&wait=10", version_of("o_soon"));
+    struct sse_reader *s;
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/o_soon/events", fx.server.base_url);
+    s = sse_open(url, fx.buyer, NULL);
+    assert_true(sse_wait_for(s, "\"status\":\"PENDING\"", 0, 3000) > 0);
+    struct http_response r;
+    get(path, fx.buyer, NULL, &r);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long answered = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"status\":\"EXPIRED\""));
+    /* At its expiresAt, not before, and long before the 10 s deadline (latency: bench/). */
+    assert_true(answered >= now_ms + 700 - 50 && answered <= now_ms + 700 + 5000);
+    http_response_cleanup(&r);
+    assert_true(sse_wait_for(s, "\"status\":\"EXPIRED\"", 0, 2000) > 0);
+    sse_close(s);
+}
+
+static void test_sse_initial_changes_heartbeat_resume(void **state)
+{
+    (void)state;
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/o_pending/events", fx.server.base_url);
+    struct sse_reader *s = sse_open(url, fx.buyer, NULL);
+    long long v = version_of("o_pending");
+    char want[64];
+    snprintf(want, sizeof(want), "event: offer\nid: %lld\ndata: {\"id\":\"o_pending\"", v);
+    size_t at = sse_wait_for(s, want, 0, 3000);
+    assert_true(at > 0);
+    assert_int_equal(sse_status(s), 0); /* still open */
+
+    /* An outside write and an API write each arrive as the next event. */
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'sse one' WHERE id = 'o_pending'"), 0);
+    snprintf(want, sizeof(want), "id: %lld\n", v + 1);
+    at = sse_wait_for(s, want, at, 2000);
+    assert_true(at > 0);
+    assert_true(sse_wait_for(s, "sse one", at, 100) > 0);
+    assert_true(sse_wait_for(s, ": heartbeat\n\n", 0, 3000) > 0);
+    char *text = sse_text(s);
+    assert_null(strstr(text, "retry:")); /* no retry hint except at shutdown */
+    free(text);
+    sse_close(s);
+
+    /* Resuming at the current version sends nothing until the next change... */
+    char header[64];
+    snprintf(header, sizeof(header), "Last-Event-ID: %lld", v + 1);
+    s = sse_open(url, fx.buyer, header);
+    assert_true(sse_wait_for(s, ": heartbeat", 0, 3000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 0);
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'sse two' WHERE id = 'o_pending'"), 0);
+    assert_true(sse_wait_for(s, "sse two", 0, 2000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 1);
+    sse_close(s);
+    /* ...and resuming from an older version sends the current state at once. */
+    snprintf(header, sizeof(header), "Last-Event-ID: %lld", v);
+    s = sse_open(url, fx.buyer, header);
+    assert_true(sse_wait_for(s, "sse two", 0, 2000) > 0);
+    sse_close(s);
+}
+
+static void test_sse_headers_and_refusals(void **state)
+{
+    (void)state;
+    struct http_response r;
+    get("/api/offers/o_pending/events", fx.stranger, NULL, &r);
+    assert_int_equal(r.status, 403);
+    http_response_cleanup(&r);
+    get("/api/offers/o_nope/events", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 404);
+    http_response_cleanup(&r);
+    get("/api/offers/o_pending/events", NULL, NULL, &r);
+    assert_int_equal(r.status, 401);
+    http_response_cleanup(&r);
+    get("/api/offers/events?ids=o_pending,o_nope", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 404);
+    http_response_cleanup(&r);
+    get("/api/offers/events?ids=o_pending,bad.id", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 400);
+    http_response_cleanup(&r);
+    get("/api/offers/events?ids=o_pending", fx.stranger, NULL, &r);
+    assert_int_equal(r.status, 403);
+    http_response_cleanup(&r);
+    get("/api/offers/events?ids=", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 400);
+    http_response_cleanup(&r);
+}
+
+static void test_sse_multiplexed_carries_only_the_callers_offers(void **state)
+{
+    (void)state;
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/events", fx.server.base_url);
+    struct sse_reader *all = sse_open(url, fx.buyer, NULL);
+    assert_true(sse_wait_for(all, "\"id\":\"o_pending\"", 0, 3000) > 0);
+    assert_true(sse_wait_for(all, "\"id\":\"o_countered\"", 0, 1000) > 0);
+    snprintf(url, sizeof(url), "%s/api/offers/events?ids=o_countered", fx.server.base_url);
+    struct sse_reader *some = sse_open(url, fx.buyer, NULL);
+    assert_true(sse_wait_for(some, "\"id\":\"o_countered\"", 0, 3000) > 0);
+
+    /* Someone else's offer changes: neither stream hears of it. */
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
+                                      " VALUES ('o_other', 15000, 'p_driver', 'u_buyer2', 'u_seller')"), 0);
+    /* A new offer of the buyer's appears on the all-offers stream only. */
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
+                                      " VALUES ('o_fresh', 16000, 'p_driver', 'u_buyer', 'u_seller')"), 0);
+    assert_true(sse_wait_for(all, "\"id\":\"o_fresh\"", 0, 2000) > 0);
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'mux' WHERE id = 'o_countered'"), 0);
+    assert_true(sse_wait_for(some, "\"message\":\"mux\"", 0, 2000) > 0);
+    assert_true(sse_wait_for(all, "\"message\":\"mux\"", 0, 2000) > 0);
+    sleep_ms(200);
+    char *a = sse_text(all), *b = sse_text(some);
+    assert_null(strstr(a, "o_other"));
+    assert_null(strstr(b, "o_other"));
+    assert_null(strstr(b, "o_fresh"));
+    assert_null(strstr(b, "o_pending"));
+    free(a);
+    free(b);
+    sse_close(all);
+    sse_close(some);
+}
+
+static void test_storm_ends_on_final_state(void **state)
+{
+    (void)state;
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/o_pending/events", fx.server.base_url);
+    struct sse_reader *s = sse_open(url, fx.seller, NULL);
+    assert_true(sse_wait_for(s, "event: offer", 0, 3000) > 0);
+    char poll_path[128];
+    snprintf(poll_path, sizeof(poll_path), "/api/offers/o_pending?since=%lld&wait=10",
+             version_of("o_pending"));
+    for (int i = 0; i < 60; i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'storm %d' WHERE id = 'o_pending'", i);
+        assert_int_equal(seed_exec(fx.db, sql), 0);
+    }
+    long long final = version_of("o_pending");
+    char want[64];
+    snprintf(want, sizeof(want), "id: %lld\n", final);
+    assert_true(sse_wait_for(s, want, 0, 3000) > 0);
+    assert_true(sse_wait_for(s, "storm 59", 0, 100) > 0);
+    sse_close(s);
+    struct http_response r;
+    get(poll_path, fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "storm 59"));
+    http_response_cleanup(&r);
+}
+
+struct held {
+    const char *path;
+    const char *token;
+    long status;
+    double took;
+};
+
+static void *held_get(void *arg)
+{
+    struct held *h = arg;
+    struct http_response r;
+    double t0 = now_s();
+    get(h->path, h->token, NULL, &r);
+    h->took = now_s() - t0;
+    h->status = r.status;
+    http_response_cleanup(&r);
+    return NULL;
+}
+
+/* Waits (bounded) until the server holds nothing: closed streams are noticed at their next
+ * heartbeat, since a suspended connection cannot see its peer leave. */
+static long held_now(void)
+{
+    struct http_response r;
+    get("/metrics", NULL, NULL, &r);
+    const char *g = strstr(r.body, "\nofferd_held_requests ");
+    long v = g ? strtol(g + strlen("\nofferd_held_requests "), NULL, 10) : -1;
+    http_response_cleanup(&r);
+    return v;
+}
+
+static void wait_until_nothing_held(void)
+{
+    for (int i = 0; i < 100 && held_now() != 0; i++)
+        sleep_ms(50);
+    assert_int_equal(held_now(), 0);
+}
+
+static void test_caps_give_429(void **state)
+{
+    (void)state;
+    wait_until_nothing_held();
+    /* --max-held-per-user 6: six long-polls hold, the seventh is refused with Retry-After. */
+    char path[128];
+    snprintf(path, sizeof(path), "/api/offers/o_countered?since=%lld&wait=2", version_of("o_countered"));
+    struct held held[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        held[i] = (struct held){path, fx.buyer, 0, 0};
+        pthread_create(&t[i], NULL, held_get, &held[i]);
+    }
+    sleep_ms(500);
+    struct http_response r;
+    char h[32];
+    get(path, fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 429);
+    assert_non_null(http_header(&r, "Retry-After", h, sizeof(h)));
+    http_response_cleanup(&r);
+    get(path, fx.seller, NULL, &r); /* another user is not affected */
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(held[i].status, 304);
+    }
+    /* Released: holding works again, and the count is back to zero. */
+    get(path, fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+    assert_int_equal(held_now(), 0);
+}
+
+struct lp_args {
+    const char *url;
+    const char *token;
+    long status;
+};
+
+static void *run_lp(void *arg)
+{
+    struct lp_args *a = arg;
+    struct http_response r;
+    if (http_get(a->url, a->token, &r) == 0)
+        a->status = r.status;
+    http_response_cleanup(&r);
+    return NULL;
+}
+
+static void test_shutdown_answers_held_requests(void **state)
+{
+    (void)state;
+    /* A server of its own, so the group's server keeps running. */
+    char db[600];
+    snprintf(db, sizeof(db), "%s/shutdown.db", fx.dir);
+    struct offerd_proc p;
+    assert_int_equal(offerd_start(&p, db, NULL), 0);
+    assert_int_equal(seed_fixture(db), 0);
+    char lp_url[256], sse_url[256];
+    snprintf(lp_url, sizeof(lp_url), "%s/api/offers/o_pending?since=1&wait=30", p.base_url);
+    snprintf(sse_url, sizeof(sse_url), "%s/api/offers/o_pending/events", p.base_url);
+    struct sse_reader *s = sse_open(sse_url, fx.buyer, NULL);
+    assert_true(sse_wait_for(s, "event: offer", 0, 3000) > 0);
+    struct lp_args lp = {lp_url, fx.buyer, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, run_lp, &lp);
+    sleep_ms(400); /* the long-poll is held now */
+
+    double t0 = now_s();
+    int status = offerd_stop(&p);
+    double stop_took = now_s() - t0;
+    pthread_join(t, NULL);
+    assert_int_equal(status, 0);
+    assert_true(stop_took < 6.0);
+    assert_int_equal(lp.status, 304);           /* answered, not reset */
+    assert_true(sse_wait_end(s, 3000));         /* the stream ended cleanly... */
+    assert_true(sse_wait_for(s, "retry: ", 0, 100) > 0); /* ...with a reconnect hint */
+    sse_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_longpoll_times_out_with_304),
+        cmocka_unit_test(test_longpoll_answers_at_once_when_stale),
+        cmocka_unit_test(test_longpoll_bad_wait),
+        cmocka_unit_test(test_longpoll_wakes_on_outside_write),
+        cmocka_unit_test(test_longpoll_wakes_on_api_write_with_weak_etag),
+        cmocka_unit_test(test_expiry_reaches_a_waiting_longpoll),
+        cmocka_unit_test(test_sse_initial_changes_heartbeat_resume),
+        cmocka_unit_test(test_sse_headers_and_refusals),
+        cmocka_unit_test(test_sse_multiplexed_carries_only_the_callers_offers),
+        cmocka_unit_test(test_storm_ends_on_final_state),
+        cmocka_unit_test(test_caps_give_429),
+        cmocka_unit_test(test_shutdown_answers_held_requests),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
