@@ -1,0 +1,553 @@
+/* watch.c - watches: the public handle, and the engine that schedules their requests.
+ *
+ * Any thread changes a watch's settings under the client lock and wakes the worker; only the worker
+ * starts or cancels requests (it alone touches the multi handle), in op_watch_plan, and only the
+ * worker makes callbacks, with no lock held, after checking under the lock that the watch still
+ * runs. A thread that stops a watch with a request in flight waits for the worker to cancel it,
+ * and every stop waits while the worker is busy finishing that watch: together these give "after
+ * stop returns, no callback runs and nothing is in flight". On the worker itself (inside a
+ * callback) stop acts at once and free is deferred until the callback has returned.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "internal.h"
+
+/* Until longpoll.c and sse.c exist, every mode polls (the documented fallback). */
+static const struct op_transport *const transports[] = {
+    [OFFERPOLL_MODE_POLL] = &op_transport_poll,
+    [OFFERPOLL_MODE_LONGPOLL] = &op_transport_poll,
+    [OFFERPOLL_MODE_SSE] = &op_transport_poll,
+    [OFFERPOLL_MODE_AUTO] = &op_transport_poll,
+};
+
+static bool id_is_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        char ch = id[n];
+        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                  ch == '_' || ch == '-';
+        if (!ok || n >= OP_ID_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+static void unlink_watch(struct offerpoll_watch *w)
+{
+    offerpoll_client *c = w->client;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}
+
+/* Worker, lock held: sends W's next request. A failure to even build it is retried a second
+ * later (it can only be memory or libcurl trouble, not the server). */
+static void start_request(struct offerpoll_watch *w, int64_t now)
+{
+    if (w->transport->prepare(w) != OFFERPOLL_OK ||
+        curl_multi_add_handle(w->client->multi, w->x.easy) != CURLM_OK) {
+        w->next_due_ms = now + 1000;
+        return;
+    }
+    w->in_flight = true;
+    w->last_start_ms = now;
+    w->next_due_ms = OP_NEVER;
+}
+
+/* Lock held: may a finished request of W still be reported? */
+static bool accepting(const struct offerpoll_watch *w)
+{
+    return w->state == OP_WATCH_RUNNING && w->enabled && !w->client->quit;
+}
+
+/* Lock held: bookkeeping shared by every successful exchange. */
+static void succeeded(struct offerpoll_watch *w)
+{
+    w->stats.requests++;
+    w->failures = 0;
+    w->loading = false;
+    w->last_code = OFFERPOLL_OK;
+    w->last_http_status = 0;
+    if (w->refetch_after) {
+        w->refetch_after = false;
+        w->next_due_ms = op_now_ms();
+    } else {
+        w->next_due_ms = w->last_start_ms + w->transport->next_delay_ms(w);
+    }
+}
+
+static bool same_state(const offerpoll_offer *a, const offerpoll_offer *b)
+{
+    return a->json_len == b->json_len && memcmp(a->json, b->json, a->json_len) == 0;
+}
+
+/* Lock held, W running. Stops W now when on the worker, else asks the worker and waits. */
+static void stop_running(struct offerpoll_watch *w)
+{
+    offerpoll_client *c = w->client;
+    if (op_on_worker(c) || !w->in_flight) {
+        op_watch_cancel(w);
+        w->state = OP_WATCH_STOPPED;
+        return;
+    }
+    w->stop_requested = true;
+    op_client_wake(c);
+    while (w->state != OP_WATCH_STOPPED)
+        pthread_cond_wait(&c->cond, &c->lock);
+}
+
+/* Lock held: stops W (any state) and, off the worker, waits until the worker is not finishing
+ * W's last request, so nothing of W runs once this returns. */
+static void stop_locked(struct offerpoll_watch *w)
+{
+    offerpoll_client *c = w->client;
+    if (w->state == OP_WATCH_NEW)
+        w->state = OP_WATCH_STOPPED;
+    else if (w->state == OP_WATCH_RUNNING)
+        stop_running(w);
+    if (!op_on_worker(c)) {
+        while (c->busy == w)
+            pthread_cond_wait(&c->cond, &c->lock);
+    }
+}
+
+const struct op_transport *op_transport_for_mode(enum offerpoll_mode mode)
+{
+    if ((unsigned)mode >= sizeof transports / sizeof transports[0])
+        return &op_transport_poll;
+    return transports[mode];
+}
+
+void op_watch_request(const struct offerpoll_watch *w, struct op_request *req)
+{
+    const offerpoll_client *c = w->client;
+    *req = (struct op_request){
+        .url = w->url,
+        .token = c->token,
+        .if_none_match = w->latest ? w->latest->etag : NULL,
+        .connect_timeout_ms = c->connect_timeout_ms,
+        .request_timeout_ms = c->request_timeout_ms,
+    };
+}
+
+void op_watch_cancel(struct offerpoll_watch *w)
+{
+    if (!w->in_flight)
+        return;
+    curl_multi_remove_handle(w->client->multi, w->x.easy);
+    w->in_flight = false;
+}
+
+void op_watch_plan(struct offerpoll_watch *w, int64_t now, int64_t *timeout_ms)
+{
+    if (w->stop_requested && w->state == OP_WATCH_RUNNING) {
+        op_watch_cancel(w);
+        w->state = OP_WATCH_STOPPED;
+        pthread_cond_broadcast(&w->client->cond);
+    }
+    if (w->free_requested && w->state == OP_WATCH_STOPPED) {
+        unlink_watch(w);
+        op_watch_destroy(w);
+        return;
+    }
+    if (w->state != OP_WATCH_RUNNING)
+        return;
+    if (!w->enabled) {
+        op_watch_cancel(w);
+        w->next_due_ms = OP_NEVER;
+        w->replan = w->fetch_now = w->refetch_after = false;
+        return;
+    }
+    if (w->replan) {
+        w->replan = false;
+        if (w->fetch_now) {
+            w->fetch_now = false;
+            if (w->in_flight)
+                w->refetch_after = true;
+            else
+                w->next_due_ms = now;
+        } else if (!w->in_flight && w->failures == 0 && w->last_start_ms >= 0) {
+            /* the interval changed: count it from the start of the last request */
+            w->next_due_ms = w->last_start_ms + w->transport->next_delay_ms(w);
+        }
+    }
+    if (!w->in_flight && w->next_due_ms <= now)
+        start_request(w, now);
+    if (!w->in_flight && w->next_due_ms != OP_NEVER) {
+        int64_t wait = w->next_due_ms > now ? w->next_due_ms - now : 0;
+        if (wait < *timeout_ms)
+            *timeout_ms = wait;
+    }
+}
+
+void op_watch_destroy(struct offerpoll_watch *w)
+{
+    op_exchange_cleanup(&w->x);
+    offerpoll_offer_free(w->latest);
+    free(w->url);
+    free(w);
+}
+
+void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer)
+{
+    offerpoll_client *c = w->client;
+    pthread_mutex_lock(&c->lock);
+    if (!accepting(w)) {
+        pthread_mutex_unlock(&c->lock);
+        offerpoll_offer_free(offer);
+        return;
+    }
+    succeeded(w);
+    offerpoll_offer *old = w->latest;
+    bool changed = !old || !same_state(old, offer);
+    w->latest = offer; /* an unchanged body may still bring a new validator: keep the newest */
+    if (changed)
+        w->stats.updates++;
+    else
+        w->stats.not_modified++;
+    offerpoll_update_fn cb = changed ? w->on_update : NULL;
+    pthread_mutex_unlock(&c->lock);
+
+    offerpoll_offer_free(old);
+    if (cb)
+        cb(w, offer, w->userdata);
+}
+
+void op_watch_not_modified(struct offerpoll_watch *w)
+{
+    offerpoll_client *c = w->client;
+    pthread_mutex_lock(&c->lock);
+    if (accepting(w)) {
+        succeeded(w);
+        w->stats.not_modified++;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r)
+{
+    offerpoll_client *c = w->client;
+    pthread_mutex_lock(&c->lock);
+    if (!accepting(w)) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    w->stats.requests++;
+    w->stats.errors++;
+    if (w->failures < 1000000)
+        w->failures++;
+    w->loading = false;
+    w->last_code = r->code;
+    w->last_http_status = r->http_status;
+    int64_t delay = op_backoff_delay_ms(w->failures, w->interval_ms, c->backoff_initial_ms,
+                                        c->backoff_max_ms, r->retry_after_ms, op_rng_next(&c->rng));
+    if (w->refetch_after) {
+        w->refetch_after = false;
+        delay = 0;
+    }
+    w->next_due_ms = op_now_ms() + delay;
+    offerpoll_error err = {
+        .code = r->code,
+        .http_status = r->http_status,
+        .transport_code = r->transport_code,
+        .message = r->message,
+        .failures = w->failures,
+        .retry_in_ms = delay,
+    };
+    offerpoll_error_fn cb = w->on_error;
+    pthread_mutex_unlock(&c->lock);
+
+    if (cb)
+        cb(w, &err, w->userdata);
+}
+
+enum offerpoll_code offerpoll_watch_new(offerpoll_client *client, const char *offer_id,
+                                        offerpoll_watch **out)
+{
+    if (!out)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!client)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    if (!offer_id || !id_is_valid(offer_id))
+        return op_fail(client, OFFERPOLL_ERR_INVALID_ARGUMENT,
+                       "offer id must match [A-Za-z0-9_-]{1,64}");
+
+    struct offerpoll_watch *w = calloc(1, sizeof *w);
+    size_t url_len = strlen(client->base_url) + strlen("/api/offers/") + strlen(offer_id) + 1;
+    char *url = malloc(url_len);
+    if (!w || !url) {
+        free(w);
+        free(url);
+        return op_fail(client, OFFERPOLL_ERR_NO_MEMORY, "out of memory");
+    }
+    snprintf(url, url_len, "%s/api/offers/%s", client->base_url, offer_id);
+    snprintf(w->id, sizeof w->id, "%s", offer_id);
+    w->client = client;
+    w->url = url;
+    w->mode = OFFERPOLL_MODE_POLL;
+    w->transport = &op_transport_poll;
+    w->state = OP_WATCH_NEW;
+    w->enabled = true;
+    w->interval_ms = OP_DEFAULT_INTERVAL_MS;
+    w->last_start_ms = -1;
+    w->next_due_ms = OP_NEVER;
+
+    pthread_mutex_lock(&client->lock);
+    if (client->quit) {
+        pthread_mutex_unlock(&client->lock);
+        op_watch_destroy(w);
+        return op_fail(client, OFFERPOLL_ERR_BAD_STATE, "the client is being freed");
+    }
+    w->next = client->watches;
+    if (w->next)
+        w->next->prev = w;
+    client->watches = w;
+    pthread_mutex_unlock(&client->lock);
+    *out = w;
+    return OFFERPOLL_OK;
+}
+
+enum offerpoll_code offerpoll_watch_set_callbacks(offerpoll_watch *watch,
+                                                  offerpoll_update_fn on_update,
+                                                  offerpoll_error_fn on_error, void *userdata)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    enum offerpoll_code code = OFFERPOLL_OK;
+    pthread_mutex_lock(&c->lock);
+    if (watch->state == OP_WATCH_NEW) {
+        watch->on_update = on_update;
+        watch->on_error = on_error;
+        watch->userdata = userdata;
+    } else {
+        code = op_fail(c, OFFERPOLL_ERR_BAD_STATE, "callbacks can only be set before start");
+    }
+    pthread_mutex_unlock(&c->lock);
+    return code;
+}
+
+enum offerpoll_code offerpoll_watch_set_mode(offerpoll_watch *watch, enum offerpoll_mode mode)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    if ((unsigned)mode > OFFERPOLL_MODE_AUTO)
+        return op_fail(c, OFFERPOLL_ERR_INVALID_ARGUMENT, "unknown mode %d", (int)mode);
+    enum offerpoll_code code = OFFERPOLL_OK;
+    pthread_mutex_lock(&c->lock);
+    if (watch->state == OP_WATCH_NEW) {
+        watch->mode = mode;
+        watch->transport = op_transport_for_mode(mode);
+    } else {
+        code = op_fail(c, OFFERPOLL_ERR_BAD_STATE, "the mode can only be set before start");
+    }
+    pthread_mutex_unlock(&c->lock);
+    return code;
+}
+
+enum offerpoll_code offerpoll_watch_set_enabled(offerpoll_watch *watch, bool enabled)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    bool wake = false;
+    if (watch->enabled != enabled) {
+        watch->enabled = enabled;
+        watch->fetch_now = enabled;
+        watch->replan = true;
+        wake = watch->state == OP_WATCH_RUNNING;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (wake)
+        op_client_wake(c);
+    return OFFERPOLL_OK;
+}
+
+enum offerpoll_code offerpoll_watch_set_interval_ms(offerpoll_watch *watch, uint32_t interval_ms)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    if (interval_ms == 0)
+        return op_fail(c, OFFERPOLL_ERR_INVALID_ARGUMENT, "the interval must be at least 1 ms");
+    pthread_mutex_lock(&c->lock);
+    bool wake = false;
+    if (watch->interval_ms != interval_ms) {
+        watch->interval_ms = interval_ms;
+        watch->replan = true;
+        wake = watch->state == OP_WATCH_RUNNING;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (wake)
+        op_client_wake(c);
+    return OFFERPOLL_OK;
+}
+
+enum offerpoll_code offerpoll_watch_start(offerpoll_watch *watch)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    enum offerpoll_code code = OFFERPOLL_OK;
+    if (watch->state != OP_WATCH_NEW || c->quit) {
+        code = op_fail(c, OFFERPOLL_ERR_BAD_STATE, "a watch can only be started once");
+        goto out;
+    }
+    code = op_client_ensure_thread(c);
+    if (code != OFFERPOLL_OK) {
+        op_fail(c, code, "could not start the client's thread");
+        goto out;
+    }
+    watch->state = OP_WATCH_RUNNING;
+    watch->loading = true;
+    watch->replan = watch->fetch_now = false;
+    watch->next_due_ms = watch->enabled ? op_now_ms() : OP_NEVER;
+out:
+    pthread_mutex_unlock(&c->lock);
+    if (code == OFFERPOLL_OK)
+        op_client_wake(c);
+    return code;
+}
+
+enum offerpoll_code offerpoll_watch_refetch(offerpoll_watch *watch)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    enum offerpoll_code code = OFFERPOLL_OK;
+    if (watch->state != OP_WATCH_RUNNING || !watch->enabled || c->quit) {
+        code = op_fail(c, OFFERPOLL_ERR_BAD_STATE, "refetch needs a started, enabled watch");
+    } else {
+        watch->fetch_now = true;
+        watch->replan = true;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (code == OFFERPOLL_OK)
+        op_client_wake(c);
+    return code;
+}
+
+void offerpoll_watch_stop(offerpoll_watch *watch)
+{
+    if (!watch)
+        return;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    stop_locked(watch);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void offerpoll_watch_free(offerpoll_watch *watch)
+{
+    if (!watch)
+        return;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    stop_locked(watch);
+    if (op_on_worker(c)) {
+        watch->free_requested = true; /* op_watch_plan releases it after the callback */
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    unlink_watch(watch);
+    pthread_mutex_unlock(&c->lock);
+    op_watch_destroy(watch);
+}
+
+offerpoll_offer *offerpoll_watch_get_offer(const offerpoll_watch *watch)
+{
+    if (!watch)
+        return NULL;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    offerpoll_offer *copy = offerpoll_offer_dup(watch->latest);
+    pthread_mutex_unlock(&c->lock);
+    return copy;
+}
+
+bool offerpoll_watch_is_loading(const offerpoll_watch *watch)
+{
+    if (!watch)
+        return false;
+    pthread_mutex_lock(&watch->client->lock);
+    bool loading = watch->loading && watch->state == OP_WATCH_RUNNING;
+    pthread_mutex_unlock(&watch->client->lock);
+    return loading;
+}
+
+enum offerpoll_code offerpoll_watch_last_error(const offerpoll_watch *watch, long *http_status)
+{
+    if (!watch) {
+        if (http_status)
+            *http_status = 0;
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    }
+    pthread_mutex_lock(&watch->client->lock);
+    enum offerpoll_code code = watch->last_code;
+    if (http_status)
+        *http_status = watch->last_http_status;
+    pthread_mutex_unlock(&watch->client->lock);
+    return code;
+}
+
+bool offerpoll_watch_is_enabled(const offerpoll_watch *watch)
+{
+    if (!watch)
+        return false;
+    pthread_mutex_lock(&watch->client->lock);
+    bool enabled = watch->enabled;
+    pthread_mutex_unlock(&watch->client->lock);
+    return enabled;
+}
+
+uint32_t offerpoll_watch_get_interval_ms(const offerpoll_watch *watch)
+{
+    if (!watch)
+        return 0;
+    pthread_mutex_lock(&watch->client->lock);
+    uint32_t interval = watch->interval_ms;
+    pthread_mutex_unlock(&watch->client->lock);
+    return interval;
+}
+
+const char *offerpoll_watch_offer_id(const offerpoll_watch *watch)
+{
+    return watch ? watch->id : NULL;
+}
+
+const char *offerpoll_watch_transport(const offerpoll_watch *watch)
+{
+    if (!watch)
+        return op_transport_poll.name;
+    pthread_mutex_lock(&watch->client->lock);
+    const char *name = watch->transport->name;
+    pthread_mutex_unlock(&watch->client->lock);
+    return name;
+}
+
+enum offerpoll_code offerpoll_watch_get_stats(const offerpoll_watch *watch,
+                                              offerpoll_watch_stats *out, size_t size)
+{
+    if (!watch || !out || size == 0)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&watch->client->lock);
+    offerpoll_watch_stats stats = watch->stats;
+    pthread_mutex_unlock(&watch->client->lock);
+    memcpy(out, &stats, size < sizeof stats ? size : sizeof stats);
+    return OFFERPOLL_OK;
+}

@@ -1,0 +1,37 @@
+# check_exports.cmake - run as cmake -DLIB=libofferpoll.so -DHEADER=offerpoll.h -P check_exports.cmake
+#
+# Fails unless the shared library's dynamic symbol table defines exactly the functions the header
+# declares with OFFERPOLL_API: nothing without the offerpoll_ prefix leaks (jansson check-exports),
+# and nothing declared is missing.
+find_program(NM nm REQUIRED)
+execute_process(COMMAND ${NM} -D --defined-only ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${LIB}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(exported "")
+foreach(line IN LISTS lines)
+  if(line MATCHES "^[0-9a-fA-F]* *[A-Za-z] ([^ ]+)$")
+    set(sym ${CMAKE_MATCH_1})
+    string(REGEX REPLACE "@.*$" "" sym "${sym}")
+    if(NOT sym MATCHES "^offerpoll_")
+      message(FATAL_ERROR "exported symbol without the offerpoll_ prefix: ${sym}")
+    endif()
+    list(APPEND exported ${sym})
+  endif()
+endforeach()
+
+file(READ ${HEADER} header)
+string(REGEX MATCHALL "OFFERPOLL_API[^;(]*[ *](offerpoll_[a-z0-9_]+)\\(" decls "${header}")
+set(declared "")
+foreach(d IN LISTS decls)
+  string(REGEX MATCH "(offerpoll_[a-z0-9_]+)\\($" m "${d}")
+  list(APPEND declared ${CMAKE_MATCH_1})
+endforeach()
+list(SORT exported)
+list(SORT declared)
+if(NOT exported STREQUAL declared)
+  message(FATAL_ERROR "exports and header differ\n exported: ${exported}\n declared: ${declared}")
+endif()
+list(LENGTH exported n)
+message(STATUS "${n} symbols, all offerpoll_*, all declared in offerpoll.h")
