@@ -109,12 +109,11 @@ void handle_get_offer(struct request *r)
     bool has_validator = if_none_match || since >= 0;
     if (!current) {
         reply_offer_json(r, 200, json, len, etag);
+    } else if (wait_s > 0 && has_validator && !longpoll_is_over(r) &&
+               longpoll_hold(r, o.id, wait_s, seen)) {
+        free(json); /* held (or refused with 429): answered later */
     } else {
-        free(json);
-        /* Hold while the client's copy is current and its wait is not over; else 304. */
-        if (!(wait_s > 0 && has_validator && !longpoll_is_over(r) &&
-              longpoll_hold(r, o.id, wait_s, seen)))
-            reply_not_modified(r, etag);
+        reply_not_modified(r, etag, json, len);
     }
     offer_cleanup(&o);
 }
@@ -507,8 +506,7 @@ void handle_list_offers(struct request *r)
     char etag[ETAG_SIZE];
     etag_make(0, json, len, etag);
     if (etag_none_match(request_header(r, "If-None-Match"), etag)) {
-        free(json);
-        reply_not_modified(r, etag);
+        reply_not_modified(r, etag, json, len);
         return;
     }
     reply_offer_json(r, 200, json, len, etag);
