@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_STRING, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_ORIGINS };
+enum opt_kind { OPT_STRING, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_BOOL, OPT_ORIGINS };
 
 struct option_spec {
     const char *flag;
@@ -62,6 +62,13 @@ static const struct option_spec options[] = {
      "S       heartbeat comment on idle SSE streams every S seconds (default 15)"},
     {"--change-poll-ms", "OFFERD_CHANGE_POLL_MS", OPT_INT, FIELD(change_poll_ms), 1, 10000,
      "MS      how often outside writes and expiries are looked for (default 25)"},
+    {"--max-connections-per-ip", "OFFERD_MAX_CONNECTIONS_PER_IP", OPT_INT,
+     FIELD(max_connections_per_ip), 0, 1000000,
+     "N       open connections per client address; 0 = no limit (default 0)"},
+    {"--rate-limit", "OFFERD_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), 0, 1000000,
+     "R       requests per second per user, else 429; 0 = off (default 20)"},
+    {"--rate-burst", "OFFERD_RATE_BURST", OPT_INT, FIELD(rate_burst), 1, 1000000,
+     "N       requests a user may make at once before the rate applies (default 40)"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -81,6 +88,8 @@ static void set_defaults(struct config *c)
     c->max_held_per_user = 32;
     c->sse_heartbeat_s = 15;
     c->change_poll_ms = 25;
+    c->rate_limit = 20;
+    c->rate_burst = 40;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -152,6 +161,18 @@ static int apply(struct config *c, const struct option_spec *o, const char *valu
             *(size_t *)(base + o->offset) = (size_t)v;
         else
             *(int *)(base + o->offset) = v;
+        return 0;
+    }
+    case OPT_DOUBLE: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(value, &end);
+        if (errno || end == value || *end || !(d >= o->min && d <= o->max)) {
+            snprintf(err, err_size, "%s: '%s' is not a number from %d to %d", source, value,
+                     o->min, o->max);
+            return -1;
+        }
+        *(double *)(base + o->offset) = d;
         return 0;
     }
     case OPT_BOOL:

@@ -37,6 +37,9 @@ struct config {
     int max_held_per_user;
     int sse_heartbeat_s;        /* comment line on idle streams, under proxies' idle cut-offs */
     int change_poll_ms;         /* how often the change log and expiries are checked */
+    int max_connections_per_ip; /* 0: no limit (behind a load balancer every peer is the LB) */
+    double rate_limit;          /* requests per second per user; 0 turns it off */
+    int rate_burst;             /* requests a user may make at once before the rate applies */
 };
 
 /* Looks up an environment variable; getenv in production, a table in tests. */

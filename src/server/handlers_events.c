@@ -19,24 +19,13 @@ static bool check_offer(struct request *r, const char *id)
 {
     struct offer o;
     enum store_result sr = store_get_offer(r->app->store, id, clock_now_ms(), &o);
-    if (sr == STORE_NOT_FOUND) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "offer %s not found", id);
-        reply_error(r, 404, msg);
+    char msg[128];
+    snprintf(msg, sizeof(msg), "offer %s not found", id);
+    if (reply_store_failure(r, sr, msg))
         return false;
-    }
-    if (sr == STORE_BUSY) {
-        reply_busy(r);
-        return false;
-    }
-    if (sr != STORE_OK) {
-        reply_error(r, 500, "internal error");
-        return false;
-    }
     bool mine = offer_rules_party(&o, r->user_id) != OFFER_PARTY_NONE;
     offer_cleanup(&o);
     if (!mine) {
-        char msg[128];
         snprintf(msg, sizeof(msg), "offer %s is not yours to watch", id);
         reply_error(r, 403, msg);
     }

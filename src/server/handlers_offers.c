@@ -23,26 +23,6 @@
 #include "reply.h"
 #include "store.h"
 
-/* Answers a store failure other than OK; true when it answered. */
-static bool reply_store_failure(struct request *r, enum store_result sr, const char *not_found)
-{
-    switch (sr) {
-    case STORE_OK:
-        return false;
-    case STORE_NOT_FOUND:
-        reply_error(r, 404, not_found);
-        return true;
-    case STORE_BUSY:
-        reply_busy(r);
-        return true;
-    case STORE_CONFLICT:
-    case STORE_ERROR:
-        break;
-    }
-    reply_error(r, 500, "internal error");
-    return true;
-}
-
 /* Parses a non-negative decimal integer with nothing after it. */
 static bool parse_version(const char *s, int64_t *out)
 {

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "longpoll.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "reply.h"
 #include "store.h"
 
@@ -107,20 +108,22 @@ bool request_authenticate(struct request *r)
         reply_unauthorized(r, auth_result_message(ar), 1);
         return false;
     }
-    enum store_result sr = store_find_user_by_clerk_id(r->app->store, sub, r->user_id);
-    switch (sr) {
-    case STORE_OK:
-        return true;
-    case STORE_NOT_FOUND:
-        r->user_id[0] = '\0'; /* signed in, but a party to nothing */
-        return true;
-    case STORE_BUSY:
-        reply_busy(r);
-        return false;
-    default:
-        reply_error(r, 500, "internal error");
+    /* A held request woken again is the same request: it is not counted twice. */
+    int retry_after_s = 1;
+    if (!r->longpoll &&
+        !ratelimit_take(r->app->ratelimit, sub, clock_monotonic_us() / 1000, &retry_after_s)) {
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%d", retry_after_s);
+        struct reply_header h = {"Retry-After", retry};
+        reply_error_with(r, 429, "too many requests; slow down", &h, 1);
         return false;
     }
+    enum store_result sr = store_find_user_by_clerk_id(r->app->store, sub, r->user_id);
+    if (sr == STORE_NOT_FOUND) {
+        r->user_id[0] = '\0'; /* signed in, but a party to nothing */
+        return true;
+    }
+    return !reply_store_failure(r, sr, "not found");
 }
 
 static bool method_has_body(enum http_method m)
@@ -312,6 +315,7 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (!s->daemon) {

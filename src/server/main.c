@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
+#include "ratelimit.h"
 #include "store.h"
 
 #define OFFERD_VERSION "0.1.0"
@@ -108,6 +109,7 @@ static int serve(struct config *cfg)
     struct store *store = NULL;
     struct metrics *metrics = NULL;
     struct notify *notify = NULL;
+    struct ratelimit *ratelimit = NULL;
     struct http_server *server = NULL;
     struct auth *auth = make_auth(cfg, err, sizeof(err));
     if (!auth)
@@ -136,6 +138,11 @@ static int serve(struct config *cfg)
     if (!notify)
         goto out;
     store_set_change_hook(store, publish_change, notify);
+    ratelimit = ratelimit_new(cfg->rate_limit, cfg->rate_burst);
+    if (!ratelimit) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
 
     /* Block the stop signals before any thread starts, so only sigwait below sees them. */
     sigset_t stop_signals;
@@ -144,8 +151,10 @@ static int serve(struct config *cfg)
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk to SQLite, not a crash */
 
-    struct app app = {cfg, store, auth, metrics, notify, http_routes, http_route_count};
+    struct app app = {cfg, store, auth, metrics, notify, ratelimit, http_routes,
+                      http_route_count};
     server = http_server_start(&app, err, sizeof(err));
     if (!server)
         goto out;
@@ -170,6 +179,7 @@ out:
     if (store)
         store_set_change_hook(store, NULL, NULL);
     notify_free(notify);
+    ratelimit_free(ratelimit);
     store_close(store);
     metrics_free(metrics);
     auth_free(auth);

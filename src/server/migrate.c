@@ -129,16 +129,18 @@ enum migrate_result migrate_apply(sqlite3 *db, int *applied_out, char *err, size
     int applied = 0;
     if (applied_out)
         *applied_out = 0;
-    if (sqlite3_exec(db, create_table_sql, NULL, NULL, NULL) != SQLITE_OK) {
+    int current = migrate_current_version(db);
+    if (current == 0 && sqlite3_exec(db, create_table_sql, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot create schema_migrations: %s", sqlite3_errmsg(db));
         return MIGRATE_ERROR;
     }
-    int current = migrate_current_version(db);
     if (current < 0) {
         snprintf(err, err_size, "cannot read the schema version: %s", sqlite3_errmsg(db));
         return MIGRATE_ERROR;
     }
     int latest = migrate_latest_version();
+    if (current == latest)
+        return MIGRATE_OK; /* nothing to do: no write lock taken, so a read-only file starts */
     if (current > latest) {
         snprintf(err, err_size,
                  "database schema version %d is newer than this offerd knows (latest %d); "

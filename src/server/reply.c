@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "offer_codec.h"
+#include "store.h"
 
 static const char json_content_type[] = "application/json; charset=utf-8";
 
@@ -109,6 +110,30 @@ void reply_busy(struct request *r)
 {
     struct reply_header h = {"Retry-After", "1"};
     reply_error_with(r, 503, "the database is busy; retry shortly", &h, 1);
+}
+
+bool reply_store_failure(struct request *r, enum store_result sr, const char *not_found)
+{
+    struct reply_header later = {"Retry-After", "5"};
+    switch (sr) {
+    case STORE_OK:
+        return false;
+    case STORE_NOT_FOUND:
+        reply_error(r, 404, not_found);
+        return true;
+    case STORE_BUSY:
+        reply_busy(r);
+        return true;
+    case STORE_UNAVAILABLE:
+        reply_error_with(r, 503, "the database cannot take changes right now; retry later",
+                         &later, 1);
+        return true;
+    case STORE_CONFLICT:
+    case STORE_ERROR:
+        break;
+    }
+    reply_error(r, 500, "internal error");
+    return true;
 }
 
 void reply_preflight(struct request *r, const char *allow)

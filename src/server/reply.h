@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "request.h"
+#include "store.h"
 
 struct reply_header {
     const char *name;
@@ -42,6 +43,11 @@ void reply_unauthorized(struct request *r, const char *message, int token_given)
 
 /* 503 with Retry-After: 1, for a busy database. */
 void reply_busy(struct request *r);
+
+/* Answers a store result other than STORE_OK the one way it is answered everywhere: NOT_FOUND ->
+ * 404 with not_found, BUSY -> 503 Retry-After 1, UNAVAILABLE (read-only, disk full, I/O) -> 503
+ * Retry-After 5, anything else -> 500. Returns true when it answered, false for STORE_OK. */
+bool reply_store_failure(struct request *r, enum store_result sr, const char *not_found);
 
 /* Queues a streaming 200 response built by the caller (MHD_Response, not consumed): adds the
  * common and CORS headers. */

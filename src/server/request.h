@@ -23,6 +23,7 @@ struct auth;
 struct metrics;
 struct notify;
 struct longpoll;
+struct ratelimit;
 
 /* Everything a handler may use; shared by all threads, read-only while serving. */
 struct app {
@@ -31,6 +32,7 @@ struct app {
     struct auth *auth;
     struct metrics *metrics;
     struct notify *notify;
+    struct ratelimit *ratelimit;
     const struct route *routes;
     size_t route_count;
 };

@@ -108,6 +108,7 @@ const char *store_result_name(enum store_result r)
     case STORE_CONFLICT: return "conflict";
     case STORE_BUSY: return "busy";
     case STORE_ERROR: return "error";
+    case STORE_UNAVAILABLE: return "unavailable";
     }
     return "unknown";
 }

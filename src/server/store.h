@@ -26,6 +26,7 @@ enum store_result {
     STORE_CONFLICT,     /* the decide/check function refused; its userdata says why */
     STORE_BUSY,         /* the database stayed locked past the busy timeout: retry later */
     STORE_ERROR,        /* a real fault, logged by the store */
+    STORE_UNAVAILABLE,  /* cannot write now: read-only file, disk full, I/O error (logged) */
 };
 
 /* What a decision changes. Zero-initialised means "nothing"; the version is always bumped. */

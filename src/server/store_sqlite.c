@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,8 @@ struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT];
     int64_t data_version;       /* last PRAGMA data_version seen by poll_changes */
+    unsigned generation;        /* the store's generation when opened; older ones reopen */
+    atomic_uint *store_generation;
     struct conn *next;
 };
 
@@ -113,6 +116,10 @@ struct sqlite_store {
     char *path;
     int busy_timeout_ms;
     pthread_key_t key;
+    /* Bumped on a read-only fault: every thread then reopens its connection before its next use,
+     * since connections in one process share SQLite's -shm mapping, which stays read-only while
+     * any of them holds it. */
+    atomic_uint generation;
     pthread_mutex_t lock;   /* guards conns */
     struct conn *conns;     /* every thread's connection, closed at store close */
 };
@@ -141,18 +148,44 @@ static void conn_close(struct conn *c)
     free(c);
 }
 
-/* This thread's connection, opened on first use; NULL on failure (logged). */
+static void unlink_conn(struct sqlite_store *ss, struct conn *c)
+{
+    pthread_mutex_lock(&ss->lock);
+    for (struct conn **p = &ss->conns; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ss->lock);
+}
+
+/* This thread's connection, opened on first use (and again after a read-only fault, so that
+ * writes work as soon as the fault clears); NULL on failure (logged). */
 static struct conn *get_conn(struct sqlite_store *ss)
 {
     struct conn *c = pthread_getspecific(ss->key);
-    if (c)
+    unsigned generation = atomic_load(&ss->generation);
+    if (c && c->generation == generation)
         return c;
+    if (c) {
+        unlink_conn(ss, c);
+        pthread_setspecific(ss->key, NULL);
+        conn_close(c);
+    }
     c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    c->generation = generation;
+    c->store_generation = &ss->generation;
     int rc = sqlite3_open_v2(ss->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
         rc = configure(c->db, ss->busy_timeout_ms);
+        /* SQLite opens a write-protected file read-only without saying so; its pragmas may then
+         * fail, but reads still work, and the first write reports the fault. */
+        if (rc != SQLITE_OK && sqlite3_db_readonly(c->db, "main") == 1)
+            rc = SQLITE_OK;
+    }
     if (rc != SQLITE_OK) {
         log_error("sqlite: cannot open %s: %s", ss->path,
                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -194,6 +227,20 @@ static enum store_result result_of(struct conn *c, int rc)
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return STORE_BUSY;
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        log_error("sqlite: the database cannot be written (read-only?): %s (%d)",
+                  sqlite3_errmsg(c->db), rc);
+        atomic_fetch_add(c->store_generation, 1); /* reopen everywhere once the fault clears */
+        return STORE_UNAVAILABLE;
+    case SQLITE_FULL:
+        log_error("sqlite: disk full: %s (%d)", sqlite3_errmsg(c->db), rc);
+        return STORE_UNAVAILABLE;
+    case SQLITE_IOERR:
+        log_error("sqlite: write failed (disk full, or an I/O error): %s (%d)",
+                  sqlite3_errmsg(c->db), rc);
+        return STORE_UNAVAILABLE;
     default:
         log_error("sqlite: %s (%d)", sqlite3_errmsg(c->db), rc);
         return STORE_ERROR;

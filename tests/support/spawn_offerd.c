@@ -83,6 +83,10 @@ static int exit_status(int wstatus)
     return -1;
 }
 
+/* uid/gid the next spawn runs as (0: as we are); set by offerd_start_as. */
+static uid_t spawn_uid;
+static gid_t spawn_gid;
+
 static pid_t spawn(const char *const *argv_tail, const char *out_path, const char *err_path)
 {
     const char *argv[64];
@@ -102,6 +106,8 @@ static pid_t spawn(const char *const *argv_tail, const char *out_path, const cha
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, STDIN_FILENO);
+        if (spawn_uid && (setgid(spawn_gid) != 0 || setuid(spawn_uid) != 0))
+            _exit(126);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -145,13 +151,26 @@ int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *co
 
 int offerd_start(struct offerd_proc *p, const char *db_path, const char *const *extra_args)
 {
-    const char *argv[64] = {"--bind", "127.0.0.1", "--port",       "0",
-                            "--db",   db_path,     "--jwt-secret", TEST_JWT_SECRET};
-    size_t n = 8;
+    /* Tests hammer one user on purpose; the rate limit has its own tests (extra args win). */
+    const char *argv[64] = {"--bind",       "127.0.0.1",     "--port",       "0",
+                            "--db",         db_path,         "--jwt-secret", TEST_JWT_SECRET,
+                            "--rate-limit", "0"};
+    size_t n = 10;
     for (size_t i = 0; extra_args && extra_args[i] && n < 63; i++)
         argv[n++] = extra_args[i];
     argv[n] = NULL;
     return offerd_start_argv(p, db_path, argv);
+}
+
+int offerd_start_as(struct offerd_proc *p, const char *db_path, uid_t uid, gid_t gid,
+                    const char *const *extra_args)
+{
+    spawn_uid = uid;
+    spawn_gid = gid;
+    int rc = offerd_start(p, db_path, extra_args);
+    spawn_uid = 0;
+    spawn_gid = 0;
+    return rc;
 }
 
 int offerd_stop(struct offerd_proc *p)

@@ -23,13 +23,19 @@ char *test_tmpdir_new(void);
 /* Removes the directory made by test_tmpdir_new and everything in it. NULL is a no-op. */
 void test_tmpdir_remove(const char *dir);
 
-/* Starts OFFERD_BINARY --bind 127.0.0.1 --port 0 --db DB_PATH --jwt-secret TEST_JWT_SECRET followed by
- * extra_args (NULL-terminated, may be NULL), stdout and stderr into files beside DB_PATH, and waits
- * (up to 20 s) for the "listening on http://..." line. Returns 0 and fills *p, or -1. */
+/* Starts OFFERD_BINARY --bind 127.0.0.1 --port 0 --db DB_PATH --jwt-secret TEST_JWT_SECRET
+ * --rate-limit 0, then extra_args (NULL-terminated, may be NULL; later flags win), with stdout and
+ * stderr in files beside DB_PATH, and waits (up to 20 s) for the "listening on http://..." line.
+ * Returns 0 and fills *p, or -1. */
 int offerd_start(struct offerd_proc *p, const char *db_path, const char *const *extra_args);
 
 /* Same, with the full argument list after the binary name given by the caller (NULL-terminated). */
 int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *const *argv_tail);
+
+/* offerd_start, with the server running as uid/gid (tests of file permissions need a user that
+ * permissions apply to; root ignores them). The files must be reachable by that user. */
+int offerd_start_as(struct offerd_proc *p, const char *db_path, uid_t uid, gid_t gid,
+                    const char *const *extra_args);
 
 /* SIGTERM, then waits up to 15 s (SIGKILL after). Returns the exit status (0 is a clean exit),
  * 128+signal if it died of a signal, or -1. */

@@ -30,8 +30,24 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+static int perform(const char *method, const char *url, const char *const *headers,
+                   const char *body, long timeout_ms, struct http_response *out);
+
 int http_request(const char *method, const char *url, const char *const *headers,
                  const char *body, struct http_response *out)
+{
+    return perform(method, url, headers, body, 70000, out);
+}
+
+int http_request_timeout(const char *method, const char *url, const char *const *headers,
+                         const char *body, long timeout_ms, struct http_response *out)
+{
+    perform(method, url, headers, body, timeout_ms, out);
+    return out->status ? 0 : -1;
+}
+
+static int perform(const char *method, const char *url, const char *const *headers,
+                   const char *body, long timeout_ms, struct http_response *out)
 {
     memset(out, 0, sizeof(*out));
     CURL *c = curl_easy_init();
@@ -54,10 +70,10 @@ int http_request(const char *method, const char *url, const char *const *headers
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &bs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 70000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
+    if (rc == CURLE_OK || rc == CURLE_OPERATION_TIMEDOUT)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(list);
     curl_easy_cleanup(c);
@@ -65,7 +81,8 @@ int http_request(const char *method, const char *url, const char *const *headers
     out->body = bs.data ? bs.data : strdup("");
     out->body_len = bs.len;
     if (rc != CURLE_OK) {
-        fprintf(stderr, "%s %s: %s\n", method, url, curl_easy_strerror(rc));
+        if (timeout_ms >= 70000)
+            fprintf(stderr, "%s %s: %s\n", method, url, curl_easy_strerror(rc));
         return -1;
     }
     return 0;

@@ -20,6 +20,11 @@ struct http_response {
 int http_request(const char *method, const char *url, const char *const *headers,
                  const char *body, struct http_response *out);
 
+/* Like http_request, but gives up after timeout_ms and still reports the status line if one
+ * arrived (for endpoints that stream). Returns 0 when a status arrived. */
+int http_request_timeout(const char *method, const char *url, const char *const *headers,
+                         const char *body, long timeout_ms, struct http_response *out);
+
 /* GET with an optional bearer token (NULL for none). */
 int http_get(const char *url, const char *token, struct http_response *out);
 

@@ -1,0 +1,639 @@
+/* test_hardening.c - limits, faults and the authorization matrix, against a real offerd.
+ *
+ * Each limit is checked at its edge (the request past it is refused, the others are served, the
+ * server keeps serving); each fault is injected for real (a held SQLite lock, a write-protected
+ * file, a file-size limit standing in for a full disk, SIGTERM under load, clients vanishing);
+ * every endpoint is tried with every kind of caller.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <sqlite3.h>
+
+#include "spawn_offerd.h"
+#include "test_http.h"
+#include "test_seed.h"
+#include "test_tokens.h"
+
+struct fixture {
+    char *dir;
+    char db[512];
+    struct offerd_proc server;
+    char *buyer, *seller, *stranger;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+    (void)state;
+    fx.dir = test_tmpdir_new();
+    if (!fx.dir)
+        return -1;
+    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
+    const char *extra[] = {"--idle-timeout", "2", "--sse-heartbeat", "1", NULL};
+    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
+        return -1;
+    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
+    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
+    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int status = offerd_stop(&fx.server);
+    free(fx.buyer);
+    free(fx.seller);
+    free(fx.stranger);
+    test_tmpdir_remove(fx.dir);
+    free(fx.dir);
+    return status == 0 ? 0 : -1;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void req(const char *base, const char *method, const char *path, const char *token,
+                const char *body, struct http_response *r)
+{
+    char url[512], auth[8192];
+    const char *headers[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[n++] = auth;
+    }
+    if (body)
+        headers[n++] = "Content-Type: application/json";
+    http_request_timeout(method, url, headers, body, 10000, r);
+}
+
+static long metric(const char *base, const char *name)
+{
+    struct http_response r;
+    char needle[128];
+    req(base, "GET", "/metrics", NULL, NULL, &r);
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    const char *p = strstr(r.body, needle);
+    long v = p ? strtol(p + strlen(needle), NULL, 10) : -1;
+    http_response_cleanup(&r);
+    return v;
+}
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void raw_send(int fd, const char *text)
+{
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+/* True when the server closed fd (read returns 0 or an error) within ms. */
+static bool closed_by_server(int fd, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return errno == ECONNRESET;
+    }
+}
+
+static struct offerd_proc start_own(const char *name, const char *const *extra, char *db_out)
+{
+    struct offerd_proc p;
+    snprintf(db_out, 600, "%s/%s.db", fx.dir, name);
+    assert_int_equal(offerd_start(&p, db_out, extra), 0);
+    assert_int_equal(seed_fixture(db_out), 0);
+    return p;
+}
+
+/* ---- limits ---- */
+
+static void test_rate_limit_per_user(void **state)
+{
+    (void)state;
+    char db[600];
+    const char *extra[] = {"--rate-limit", "2", "--rate-burst", "5", NULL};
+    struct offerd_proc p = start_own("rate", extra, db);
+    struct http_response r;
+    char h[32];
+    for (int i = 0; i < 5; i++) {
+        req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+        assert_int_equal(r.status, 200);
+        http_response_cleanup(&r);
+    }
+    req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 429);
+    assert_non_null(http_header(&r, "Retry-After", h, sizeof(h)));
+    assert_true(atoi(h) >= 1);
+    assert_null(strstr(r.body, "Would you")); /* throttled, not served */
+    http_response_cleanup(&r);
+    /* Another user has a bucket of their own. */
+    req(p.base_url, "GET", "/api/offers/o_pending", fx.seller, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    /* The bucket refills at the rate: after Retry-After, served again. */
+    sleep_ms(1000L * atoi(h) + 100);
+    req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
+static void test_connections_per_ip(void **state)
+{
+    (void)state;
+    char db[600];
+    const char *extra[] = {"--max-connections-per-ip", "4", NULL};
+    struct offerd_proc p = start_own("perip", extra, db);
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = raw_connect(p.port);
+        assert_true(fds[i] >= 0);
+    }
+    sleep_ms(200);
+    int extra_fd = raw_connect(p.port);
+    assert_true(extra_fd >= 0);                   /* the kernel accepts... */
+    assert_true(closed_by_server(extra_fd, 2000)); /* ...offerd closes the fifth at once */
+    close(extra_fd);
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    sleep_ms(300);
+    struct http_response r;
+    req(p.base_url, "GET", "/healthz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
+static void test_oversized_headers_refused(void **state)
+{
+    (void)state;
+    char *big = malloc(40000);
+    strcpy(big, "X-Junk: ");
+    memset(big + 8, 'a', 39000);
+    big[39008] = '\0';
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/o_pending", fx.server.base_url);
+    const char *headers[] = {big, NULL};
+    struct http_response r;
+    http_request_timeout("GET", url, headers, NULL, 5000, &r);
+    assert_true(r.status == 431 || r.status == 413 || r.status == 0);
+    assert_null(strstr(r.body, "Would you"));
+    http_response_cleanup(&r);
+    free(big);
+    req(fx.server.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+}
+
+static void test_slow_clients_do_not_block_others(void **state)
+{
+    (void)state;
+    enum { SLOW = 100 };
+    int fds[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = raw_connect(fx.server.port);
+        assert_true(fds[i] >= 0);
+        raw_send(fds[i], "POST /api/offers HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"); /* half */
+    }
+    /* Normal requests are answered meanwhile. */
+    for (int i = 0; i < 20; i++) {
+        struct http_response r;
+        req(fx.server.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+        assert_int_equal(r.status, 200);
+        http_response_cleanup(&r);
+    }
+    /* And the slow ones are cut off by the idle timeout (2 s here). */
+    size_t closed = 0;
+    for (int i = 0; i < SLOW; i++) {
+        closed += closed_by_server(fds[i], 6000);
+        close(fds[i]);
+    }
+    assert_int_equal(closed, SLOW);
+}
+
+static void test_disconnects_release_everything(void **state)
+{
+    (void)state;
+    char request[4096];
+    /* A long-poll held, then abandoned. */
+    snprintf(request, sizeof(request),
+             "GET /api/offers/o_pending?since=99&wait=2 HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n", fx.buyer);
+    int lp = raw_connect(fx.server.port);
+    raw_send(lp, request);
+    /* An SSE stream, abandoned. */
+    snprintf(request, sizeof(request),
+             "GET /api/offers/o_pending/events HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n", fx.buyer);
+    int sse = raw_connect(fx.server.port);
+    raw_send(sse, request);
+    /* A body cut off halfway. */
+    snprintf(request, sizeof(request),
+             "POST /api/offers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"productId\":", fx.buyer);
+    int body = raw_connect(fx.server.port);
+    raw_send(body, request);
+    sleep_ms(300);
+    assert_int_equal(metric(fx.server.base_url, "offerd_held_requests"), 2);
+    close(lp);
+    close(sse);
+    close(body);
+    /* Noticed at the long-poll's deadline and the stream's next heartbeat; counts are exact. */
+    long held = -1, in_flight = -1;
+    for (int i = 0; i < 100; i++) {
+        held = metric(fx.server.base_url, "offerd_held_requests");
+        in_flight = metric(fx.server.base_url, "offerd_http_requests_in_flight");
+        if (held == 0 && in_flight == 1)
+            break;
+        sleep_ms(100);
+    }
+    assert_int_equal(held, 0);
+    assert_int_equal(in_flight, 1); /* just the /metrics request itself */
+}
+
+/* ---- faults ---- */
+
+static void *hold_lock(void *arg)
+{
+    const char *db_path = arg;
+    sqlite3 *db = NULL;
+    sqlite3_open(db_path, &db);
+    sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE offers SET message = 'half' WHERE id = 'o_pending';",
+                 NULL, NULL, NULL);
+    sleep_ms(10000);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static void test_write_lock_held_for_10s(void **state)
+{
+    (void)state;
+    char db[600];
+    const char *extra[] = {"--busy-timeout-ms", "1000", NULL};
+    struct offerd_proc p = start_own("locked", extra, db);
+    pthread_t t;
+    pthread_create(&t, NULL, hold_lock, db);
+    sleep_ms(300);
+    int reads = 0, refused = 0;
+    for (int i = 0; i < 4; i++) {
+        struct http_response r;
+        char h[16];
+        req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+        reads += r.status == 200 && strstr(r.body, "half") == NULL; /* never the uncommitted edit */
+        http_response_cleanup(&r);
+        req(p.base_url, "POST", "/api/offers/o_pending/counter", fx.seller, "{\"amount\":190}", &r);
+        if (r.status == 503 && http_header(&r, "Retry-After", h, sizeof(h)))
+            refused++;
+        assert_null(strstr(r.body, "sqlite"));
+        http_response_cleanup(&r);
+    }
+    assert_int_equal(reads, 4);
+    assert_int_equal(refused, 4);
+    pthread_join(t, NULL);
+    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM counter_offers WHERE offer_id = 'o_pending'", -1), 0);
+    struct http_response r;
+    req(p.base_url, "POST", "/api/offers/o_pending/counter", fx.seller, "{\"amount\":190}", &r);
+    assert_int_equal(r.status, 201); /* the lock is gone: writes work again */
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
+static void test_read_only_database(void **state)
+{
+    (void)state;
+    /* Permissions bind only non-root users, so this server runs as nobody. */
+    char dir[600], db[700], side[720];
+    snprintf(dir, sizeof(dir), "%s/ro", fx.dir);
+    mkdir(dir, 0777);
+    chmod(dir, 0777);
+    chmod(fx.dir, 0755);
+    snprintf(db, sizeof(db), "%s/ro.db", dir);
+    const char *migrate[] = {"migrate", "--db", db, NULL};
+    char *out = NULL;
+    assert_int_equal(offerd_run(migrate, &out), 0);
+    free(out);
+    assert_int_equal(seed_fixture(db), 0);
+    /* The main web app has the database open (so its -wal and -shm exist, writable)... */
+    sqlite3 *webapp = NULL;
+    assert_int_equal(sqlite3_open(db, &webapp), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(webapp, "SELECT count(*) FROM offers", NULL, NULL, NULL), SQLITE_OK);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof(side), "%s%s", db, suffixes[i]);
+        assert_int_equal(chown(side, 65534, 65534), 0);
+    }
+    chmod(db, 0444); /* ...and the fault: the database file itself is write-protected */
+    struct offerd_proc p;
+    assert_int_equal(offerd_start_as(&p, db, 65534, 65534, NULL), 0);
+    struct http_response r;
+    req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200); /* reads keep working */
+    http_response_cleanup(&r);
+    for (int i = 0; i < 3; i++) {
+        req(p.base_url, "POST", "/api/offers/o_pending/counter", fx.seller, "{\"amount\":190}", &r);
+        assert_int_equal(r.status, 503);
+        assert_null(strstr(r.body, ".db"));
+        assert_null(strstr(r.body, "sqlite"));
+        http_response_cleanup(&r);
+    }
+    char *log = test_read_file(p.log_path);
+    assert_non_null(strstr(log, "cannot be written"));
+    free(log);
+    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM counter_offers WHERE offer_id = 'o_pending'", -1), 0);
+    /* The fault clears: every thread reopens its connection, and writes work without a restart. */
+    chmod(db, 0644);
+    long status = 0;
+    for (int i = 0; i < 20 && status != 201; i++) {
+        req(p.base_url, "POST", "/api/offers/o_pending/counter", fx.seller, "{\"amount\":190}", &r);
+        status = r.status;
+        http_response_cleanup(&r);
+        if (status != 201)
+            sleep_ms(50);
+    }
+    assert_int_equal(status, 201);
+    assert_int_equal(offerd_stop(&p), 0);
+    sqlite3_close(webapp);
+}
+
+static void set_fsize_limit(pid_t pid, const char *limit)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "prlimit --pid %d --fsize=%s", (int)pid, limit);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_disk_full(void **state)
+{
+    (void)state;
+    char db[600];
+    struct offerd_proc p = start_own("full", NULL, db);
+    struct http_response r;
+    set_fsize_limit(p.pid, "4096:unlimited"); /* no file may grow past 4 KiB: a full disk */
+    size_t refused = 0;
+    for (int i = 0; i < 3; i++) {
+        req(p.base_url, "POST", "/api/offers", fx.buyer, "{\"productId\":\"p_driver\",\"amount\":150}", &r);
+        refused += r.status == 503;
+        http_response_cleanup(&r);
+    }
+    assert_int_equal(refused, 3);
+    req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200); /* reads keep working */
+    http_response_cleanup(&r);
+    char *log = test_read_file(p.log_path);
+    assert_non_null(strstr(log, "disk full"));
+    free(log);
+    set_fsize_limit(p.pid, "unlimited:unlimited"); /* space again */
+    req(p.base_url, "POST", "/api/offers", fx.buyer, "{\"productId\":\"p_driver\",\"amount\":150}", &r);
+    assert_int_equal(r.status, 201);
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM offers", -1), 4); /* 3 seeded + 1 */
+}
+
+struct loader {
+    const char *base;
+    const char *token;
+    atomic_bool *stop;
+    long ok, refused, broken;
+};
+
+static void *load(void *arg)
+{
+    struct loader *l = arg;
+    char url[256], auth[4096];
+    snprintf(url, sizeof(url), "%s/api/offers/o_pending", l->base);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", l->token);
+    const char *headers[] = {auth, NULL};
+    while (!atomic_load(l->stop)) {
+        struct http_response r;
+        if (http_request_timeout("GET", url, headers, NULL, 5000, &r) == 0 && r.status == 200)
+            l->ok++;
+        else if (r.status == 0)
+            l->refused++; /* after the listener closed: connection refused */
+        else
+            l->broken++;
+        http_response_cleanup(&r);
+    }
+    return NULL;
+}
+
+static void test_sigterm_under_load(void **state)
+{
+    (void)state;
+    char db[600];
+    struct offerd_proc p = start_own("term", NULL, db);
+    atomic_bool stop = false;
+    struct loader l[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        l[i] = (struct loader){p.base_url, fx.buyer, &stop, 0, 0, 0};
+        pthread_create(&t[i], NULL, load, &l[i]);
+    }
+    struct http_response r;
+    char lp_path[128];
+    snprintf(lp_path, sizeof(lp_path), "/api/offers/o_pending?since=99&wait=30");
+    sleep_ms(500);
+    pid_t pid = p.pid;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = offerd_stop(&p);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    atomic_store(&stop, true);
+    long ok = 0, broken = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ok += l[i].ok;
+        broken += l[i].broken;
+    }
+    (void)pid;
+    (void)r;
+    assert_int_equal(status, 0);
+    assert_true(ok > 50);
+    assert_int_equal(broken, 0); /* every answered request was a whole 200 */
+    assert_true((t1.tv_sec - t0.tv_sec) < 8);
+}
+
+/* ---- security ---- */
+
+static char *rs256_token(const char *sub)
+{
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+    char *pem = NULL;
+    long len = BIO_get_mem_data(bio, &pem);
+    jwt_t *jwt = NULL;
+    jwt_new(&jwt);
+    jwt_add_grant(jwt, "sub", sub);
+    jwt_add_grant_int(jwt, "exp", (long)time(NULL) + 3600);
+    jwt_set_alg(jwt, JWT_ALG_RS256, (const unsigned char *)pem, (int)len);
+    char *out = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    BIO_free(bio);
+    EVP_PKEY_free(key);
+    return out;
+}
+
+struct endpoint {
+    const char *method;
+    const char *path;       /* %s: a fresh offer id */
+    const char *body;
+    long stranger, buyer, seller;
+};
+
+static void test_authorization_matrix(void **state)
+{
+    (void)state;
+    const struct endpoint endpoints[] = {
+        {"GET", "/api/offers/%s", NULL, 403, 200, 200},
+        {"GET", "/api/offers/%s?since=0&wait=1", NULL, 403, 200, 200},
+        {"GET", "/api/offers", NULL, 200, 200, 200},
+        {"POST", "/api/offers", "{\"productId\":\"p_driver\",\"amount\":150}", 201, 201, 400},
+        {"PATCH", "/api/offers/%s", "{\"status\":\"REJECTED\"}", 403, 409, 200},
+        {"POST", "/api/offers/%s/counter", "{\"amount\":180}", 403, 409, 201},
+        {"GET", "/api/offers/%s/events", NULL, 403, 200, 200},
+        {"GET", "/api/offers/events?ids=%s", NULL, 403, 200, 200},
+        {"GET", "/api/offers/events", NULL, 200, 200, 200},
+    };
+    char *bad_sig = test_token_with_secret(SEED_BUYER_TOKEN_SUB, 3600, "a-different-secret-of-some-length");
+    char *expired = test_token(SEED_BUYER_TOKEN_SUB, -3600);
+    char *none = test_token_alg_none(SEED_BUYER_TOKEN_SUB);
+    char *rs256 = rs256_token(SEED_BUYER_TOKEN_SUB);
+    const char *unauthorized[] = {NULL, bad_sig, expired, none, rs256, "garbage"};
+    for (size_t e = 0; e < sizeof(endpoints) / sizeof(endpoints[0]); e++) {
+        const struct endpoint *ep = &endpoints[e];
+        char id[32], path[256], sql[512];
+        snprintf(id, sizeof(id), "o_matrix_%zu", e);
+        snprintf(sql, sizeof(sql), "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id,"
+                 " expires_at) VALUES ('%s', 15000, 'p_driver', 'u_buyer', 'u_seller', %lld)",
+                 id, (long long)time(NULL) * 1000 + 86400000LL);
+        assert_int_equal(seed_exec(fx.db, sql), 0);
+        const char *hole = strstr(ep->path, "%s");
+        if (hole)
+            snprintf(path, sizeof(path), "%.*s%s%s", (int)(hole - ep->path), ep->path, id, hole + 2);
+        else
+            snprintf(path, sizeof(path), "%s", ep->path);
+        for (size_t t = 0; t < sizeof(unauthorized) / sizeof(unauthorized[0]); t++) {
+            struct http_response r;
+            char h[128];
+            req(fx.server.base_url, ep->method, path, unauthorized[t], ep->body, &r);
+            if (r.status != 401)
+                fail_msg("%s %s with bad token %zu: %ld", ep->method, path, t, r.status);
+            assert_non_null(http_header(&r, "WWW-Authenticate", h, sizeof(h)));
+            assert_null(strstr(r.body, id));
+            assert_null(strstr(r.body, "amount"));
+            http_response_cleanup(&r);
+        }
+        const char *tokens[] = {fx.stranger, fx.buyer, fx.seller};
+        const long want[] = {ep->stranger, ep->buyer, ep->seller};
+        for (size_t t = 0; t < 3; t++) {
+            struct http_response r;
+            req(fx.server.base_url, ep->method, path, tokens[t], ep->body, &r);
+            if (r.status != want[t])
+                fail_msg("%s %s as %s: want %ld, got %ld %s", ep->method, path,
+                         t == 0 ? "stranger" : t == 1 ? "buyer" : "seller", want[t], r.status, r.body);
+            if (r.status >= 400) { /* no offer data in any denial (the id asked for may echo) */
+                assert_null(strstr(r.body, "\"amount\""));
+                assert_null(strstr(r.body, "Bea"));
+                assert_null(strstr(r.body, "Titleist"));
+            }
+            http_response_cleanup(&r);
+        }
+    }
+    free(bad_sig);
+    free(expired);
+    free(none);
+    free(rs256);
+}
+
+static void test_logs_hold_no_tokens_or_cookies(void **state)
+{
+    (void)state;
+    char cookie[4096], url[256];
+    snprintf(cookie, sizeof(cookie), "Cookie: __session=%s; theme=dark", fx.seller);
+    snprintf(url, sizeof(url), "%s/api/offers/o_pending?token=%s", fx.server.base_url, "querysecret");
+    const char *headers[] = {cookie, NULL};
+    struct http_response r;
+    http_request("GET", url, headers, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    char *log = test_read_file(fx.server.log_path);
+    assert_non_null(log);
+    assert_null(strstr(log, fx.buyer));
+    assert_null(strstr(log, fx.seller));
+    assert_null(strstr(log, "eyJ"));
+    assert_null(strstr(log, "querysecret"));
+    assert_null(strstr(log, "__session"));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rate_limit_per_user),
+        cmocka_unit_test(test_connections_per_ip),
+        cmocka_unit_test(test_oversized_headers_refused),
+        cmocka_unit_test(test_slow_clients_do_not_block_others),
+        cmocka_unit_test(test_disconnects_release_everything),
+        cmocka_unit_test(test_write_lock_held_for_10s),
+        cmocka_unit_test(test_read_only_database),
+        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_sigterm_under_load),
+        cmocka_unit_test(test_authorization_matrix),
+        cmocka_unit_test(test_logs_hold_no_tokens_or_cookies),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
