@@ -89,11 +89,12 @@ void handle_get_offer(struct request *r)
     bool has_validator = if_none_match || since >= 0;
     if (!current) {
         reply_offer_json(r, 200, json, len, etag);
-    } else if (wait_s > 0 && has_validator && !longpoll_is_over(r) &&
-               longpoll_hold(r, o.id, wait_s, seen)) {
-        free(json); /* held (or refused with 429): answered later */
     } else {
-        reply_not_modified(r, etag, json, len);
+        free(json);
+        /* Hold while the client's copy is current and its wait is not over; else 304. */
+        if (!(wait_s > 0 && has_validator && !longpoll_is_over(r) &&
+              longpoll_hold(r, o.id, wait_s, seen)))
+            reply_not_modified(r, etag);
     }
     offer_cleanup(&o);
 }
@@ -486,7 +487,8 @@ void handle_list_offers(struct request *r)
     char etag[ETAG_SIZE];
     etag_make(0, json, len, etag);
     if (etag_none_match(request_header(r, "If-None-Match"), etag)) {
-        reply_not_modified(r, etag, json, len);
+        free(json);
+        reply_not_modified(r, etag);
         return;
     }
     reply_offer_json(r, 200, json, len, etag);

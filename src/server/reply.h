@@ -29,9 +29,8 @@ void reply_send(struct request *r, unsigned status, const char *content_type, ch
 void reply_offer_json(struct request *r, unsigned status, char *json, size_t len,
                       const char *etag);
 
-/* 304 with the ETag and no body. Steals full_body, the 200's body (len bytes), whose length
- * becomes the Content-Length as RFC 9110 requires of a 304 that has one. */
-void reply_not_modified(struct request *r, const char *etag, char *full_body, size_t len);
+/* 304 with the ETag and no body. */
+void reply_not_modified(struct request *r, const char *etag);
 
 /* {"error": message} with status; extra headers may be NULL/0. */
 void reply_error_with(struct request *r, unsigned status, const char *message,
