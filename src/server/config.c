@@ -69,6 +69,10 @@ static const struct option_spec options[] = {
      "R       requests per second per user, else 429; 0 = off (default 20)"},
     {"--rate-burst", "OFFERD_RATE_BURST", OPT_INT, FIELD(rate_burst), 1, 1000000,
      "N       requests a user may make at once before the rate applies (default 40)"},
+    {"--offer-cache", "OFFERD_OFFER_CACHE", OPT_INT, FIELD(offer_cache_entries), 0, 10000000,
+     "N       rendered offers kept in memory for polls; 0 = off (default 20000)"},
+    {"--token-cache", "OFFERD_TOKEN_CACHE", OPT_INT, FIELD(token_cache_entries), 0, 10000000,
+     "N       verified tokens remembered until they expire; 0 = off (default 16384)"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -90,6 +94,8 @@ static void set_defaults(struct config *c)
     c->change_poll_ms = 25;
     c->rate_limit = 20;
     c->rate_burst = 40;
+    c->offer_cache_entries = 20000;
+    c->token_cache_entries = 16384;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -182,6 +188,13 @@ static int apply(struct config *c, const struct option_spec *o, const char *valu
         }
         return 0;
     case OPT_ORIGINS:
+        if (source[0] == '-' && !c->cors_origins_from_flags) {
+            /* Flags replace what the environment gave, so they are counted on their own. */
+            for (size_t i = 0; i < c->cors_origin_count; i++)
+                free(c->cors_origins[i]);
+            c->cors_origin_count = 0;
+            c->cors_origins_from_flags = true;
+        }
         for (const char *p = value;;) {
             const char *comma = strchr(p, ',');
             size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -266,17 +279,8 @@ int config_parse(struct config *c, int argc, char **argv, config_getenv_fn env, 
         if (v && *v && apply(c, &options[i], v, options[i].env, err, err_size) != 0)
             return -1;
     }
-    /* Flags replace what the environment gave for list options too. */
-    size_t env_origins = c->cors_origin_count;
     if (parse_args(c, argc, argv, err, err_size) != 0)
         return -1;
-    if (env_origins && c->cors_origin_count > env_origins) {
-        for (size_t i = 0; i < env_origins; i++)
-            free(c->cors_origins[i]);
-        memmove(c->cors_origins, c->cors_origins + env_origins,
-                (c->cors_origin_count - env_origins) * sizeof(char *));
-        c->cors_origin_count -= env_origins;
-    }
     if (dup_default(&c->bind, "127.0.0.1") || dup_default(&c->db_path, "offerd.db")) {
         snprintf(err, err_size, "out of memory");
         return -1;

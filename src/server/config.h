@@ -26,6 +26,7 @@ struct config {
     char *jwt_public_key;       /* PEM text or path (RS256/ES256), or NULL */
     char *cors_origins[CONFIG_MAX_CORS_ORIGINS];
     size_t cors_origin_count;
+    bool cors_origins_from_flags;   /* internal: the first --cors-origin replaces the env's list */
     bool demo;
     int idle_timeout_s;         /* idle keep-alive connections are closed after this */
     int busy_timeout_ms;        /* how long a write waits for the SQLite lock before 503 */
@@ -40,6 +41,8 @@ struct config {
     int max_connections_per_ip; /* 0: no limit (behind a load balancer every peer is the LB) */
     double rate_limit;          /* requests per second per user; 0 turns it off */
     int rate_burst;             /* requests a user may make at once before the rate applies */
+    int offer_cache_entries;    /* rendered offers kept for polls; 0 turns the cache off */
+    int token_cache_entries;    /* verified tokens kept until they expire; 0 turns it off */
 };
 
 /* Looks up an environment variable; getenv in production, a table in tests. */

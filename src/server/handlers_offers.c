@@ -16,6 +16,7 @@
 #include "longpoll.h"
 #include "money.h"
 #include "notify.h"
+#include "offer_cache.h"
 #include "request_body.h"
 #include "log.h"
 #include "offer_codec.h"
@@ -48,6 +49,48 @@ static int parse_wait(const char *s)
     return (int)v;
 }
 
+/* The offer as this poll should see it: from the cache when its current rendering is there,
+ * else read, rendered and cached. *json is a new copy only when want_json (or on a store read);
+ * the caller frees it. On failure it has answered and returns false. */
+static bool load_rendered(struct request *r, bool want_json, struct cached_offer *meta,
+                          char **json, size_t *len)
+{
+    struct offer_cache *cache = r->app->offer_cache;
+    const char *id = r->match.id;
+    int64_t now = clock_now_ms();
+    *json = NULL;
+    if (offer_cache_get(cache, id, now, meta, want_json ? json : NULL, len))
+        return true;
+    uint64_t ticket = offer_cache_ticket(cache, id); /* before the read: no change slips by */
+    struct offer o;
+    enum store_result sr = store_get_offer(r->app->store, id, now, &o);
+    if (reply_store_failure(r, sr, "offer not found"))
+        return false;
+    *json = offer_to_text(&o, len);
+    if (!*json) {
+        log_error("cannot render offer %s", o.id);
+        reply_error(r, 500, "internal error");
+        offer_cleanup(&o);
+        return false;
+    }
+    memset(meta, 0, sizeof(*meta));
+    meta->version = o.version;
+    etag_make(o.version, *json, *len, meta->etag);
+    memcpy(meta->buyer_id, o.buyer_id, sizeof(meta->buyer_id));
+    memcpy(meta->seller_id, o.seller_id, sizeof(meta->seller_id));
+    meta->expires = offer_status_is_live(o.status) && o.has_expiry;
+    meta->expires_at_ms = o.expires_at_ms;
+    offer_cache_put(cache, id, ticket, meta, *json, *len);
+    offer_cleanup(&o);
+    return true;
+}
+
+static bool is_party(const struct cached_offer *meta, const char *user_id)
+{
+    return user_id[0] &&
+           (strcmp(meta->buyer_id, user_id) == 0 || strcmp(meta->seller_id, user_id) == 0);
+}
+
 void handle_get_offer(struct request *r)
 {
     int64_t since = -1;
@@ -65,38 +108,32 @@ void handle_get_offer(struct request *r)
     if (!request_authenticate(r))
         return;
     uint64_t seen = notify_seq(r->app->notify); /* before the read: no change slips between */
-    struct offer o;
-    enum store_result sr = store_get_offer(r->app->store, r->match.id, clock_now_ms(), &o);
-    if (reply_store_failure(r, sr, "offer not found"))
-        return;
-    if (offer_rules_party(&o, r->user_id) == OFFER_PARTY_NONE) {
-        reply_error(r, 403, "this offer is not yours to see");
-        offer_cleanup(&o);
-        return;
-    }
-    size_t len = 0;
-    char *json = offer_to_text(&o, &len);
-    if (!json) {
-        log_error("cannot render offer %s", o.id);
-        reply_error(r, 500, "internal error");
-        offer_cleanup(&o);
-        return;
-    }
-    char etag[ETAG_SIZE];
-    etag_make(o.version, json, len, etag);
     const char *if_none_match = request_header(r, "If-None-Match");
-    bool current = etag_none_match(if_none_match, etag) || (since >= 0 && o.version <= since);
     bool has_validator = if_none_match || since >= 0;
-    if (!current) {
-        reply_offer_json(r, 200, json, len, etag);
-    } else {
+    struct cached_offer meta;
+    char *json = NULL;
+    size_t len = 0;
+    /* A conditional poll usually ends in a 304, which needs no body: ask for one only if not. */
+    if (!load_rendered(r, !has_validator, &meta, &json, &len))
+        return;
+    if (!is_party(&meta, r->user_id)) {
         free(json);
-        /* Hold while the client's copy is current and its wait is not over; else 304. */
-        if (!(wait_s > 0 && has_validator && !longpoll_is_over(r) &&
-              longpoll_hold(r, o.id, wait_s, seen)))
-            reply_not_modified(r, etag);
+        reply_error(r, 403, "this offer is not yours to see");
+        return;
     }
-    offer_cleanup(&o);
+    bool current = etag_none_match(if_none_match, meta.etag) ||
+                   (since >= 0 && meta.version <= since);
+    if (!current && !json && !load_rendered(r, true, &meta, &json, &len))
+        return;
+    if (!current) {
+        reply_offer_json(r, 200, json, len, meta.etag);
+        return;
+    }
+    free(json);
+    /* Hold while the client's copy is current and its wait is not over; else 304. */
+    if (!(wait_s > 0 && has_validator && !longpoll_is_over(r) &&
+          longpoll_hold(r, r->match.id, wait_s, seen)))
+        reply_not_modified(r, meta.etag);
 }
 
 #define LIST_DEFAULT_LIMIT 20

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "auth_cache.h"
 #include "config.h"
 #include "handlers_events.h"
 #include "handlers_offers.h"
@@ -88,6 +89,36 @@ void request_resume(void *request)
     MHD_resume_connection(r->conn);
 }
 
+/* Verifies the token, or finds it verified before; fills sub and r->token_exp_s. A cached
+ * user row still fresh is copied to r->user_id and *user_known set. */
+static bool verify_token(struct request *r, const char *token, size_t len,
+                         char sub[AUTH_SUB_SIZE], bool *user_known)
+{
+    int64_t now_s = clock_now_ms() / 1000;
+    struct auth_cache_hit hit;
+    *user_known = false;
+    if (auth_cache_get(r->app->auth_cache, token, len, now_s, clock_monotonic_us() / 1000, &hit)) {
+        snprintf(sub, AUTH_SUB_SIZE, "%s", hit.sub);
+        r->token_exp_s = hit.exp_s;
+        if (hit.user_fresh) {
+            *user_known = true;
+            memcpy(r->user_id, hit.user_id, sizeof(r->user_id));
+        }
+        return true;
+    }
+    enum auth_result ar =
+        auth_verify_exp(r->app->auth, token, len, now_s, sub, AUTH_SUB_SIZE, &r->token_exp_s);
+    if (ar == AUTH_INTERNAL_ERROR) {
+        reply_error(r, 500, "internal error");
+        return false;
+    }
+    if (ar != AUTH_OK) {
+        reply_unauthorized(r, auth_result_message(ar), 1);
+        return false;
+    }
+    return true;
+}
+
 bool request_authenticate(struct request *r)
 {
     const char *token;
@@ -98,16 +129,9 @@ bool request_authenticate(struct request *r)
         return false;
     }
     char sub[AUTH_SUB_SIZE];
-    enum auth_result ar = auth_verify_exp(r->app->auth, token, len, clock_now_ms() / 1000, sub,
-                                          sizeof(sub), &r->token_exp_s);
-    if (ar == AUTH_INTERNAL_ERROR) {
-        reply_error(r, 500, "internal error");
+    bool user_known;
+    if (!verify_token(r, token, len, sub, &user_known))
         return false;
-    }
-    if (ar != AUTH_OK) {
-        reply_unauthorized(r, auth_result_message(ar), 1);
-        return false;
-    }
     /* A held request woken again is the same request: it is not counted twice. */
     int retry_after_s = 1;
     if (!r->longpoll &&
@@ -118,12 +142,16 @@ bool request_authenticate(struct request *r)
         reply_error_with(r, 429, "too many requests; slow down", &h, 1);
         return false;
     }
-    enum store_result sr = store_find_user_by_clerk_id(r->app->store, sub, r->user_id);
-    if (sr == STORE_NOT_FOUND) {
-        r->user_id[0] = '\0'; /* signed in, but a party to nothing */
+    if (user_known)
         return true;
-    }
-    return !reply_store_failure(r, sr, "not found");
+    enum store_result sr = store_find_user_by_clerk_id(r->app->store, sub, r->user_id);
+    if (sr == STORE_NOT_FOUND)
+        r->user_id[0] = '\0'; /* signed in, but a party to nothing */
+    else if (reply_store_failure(r, sr, "not found"))
+        return false;
+    auth_cache_put(r->app->auth_cache, token, len, sub, r->token_exp_s, r->user_id[0] != '\0',
+                   r->user_id, clock_monotonic_us() / 1000);
+    return true;
 }
 
 static bool method_has_body(enum http_method m)
@@ -261,6 +289,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     free(r);
     *req_cls = NULL;
 }
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -57,6 +57,9 @@ void log_request(const char *method, const char *path, unsigned status, int64_t 
 }
 
 static void vlog(const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vlog(const char *level, const char *fmt, va_list ap)
 {
     char line[2048];
     size_t n = stamp(line, sizeof(line));

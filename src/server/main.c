@@ -17,7 +17,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "auth_cache.h"
 #include "notify.h"
+#include "offer_cache.h"
 #include "ratelimit.h"
 #include "store.h"
 
@@ -79,6 +81,12 @@ static void publish_change(const char *offer_id, int64_t version, const char *bu
     notify_publish(userdata, offer_id, version, buyer_id, seller_id);
 }
 
+static void invalidate_offer(const char *offer_id, void *userdata)
+{
+    if (userdata)
+        offer_cache_invalidate(userdata, offer_id);
+}
+
 /* Stop accepting, answer every held request, give them a moment to be written, then stop. */
 static void drain(struct http_server *server, struct notify *notify)
 {
@@ -110,6 +118,8 @@ static int serve(struct config *cfg)
     struct metrics *metrics = NULL;
     struct notify *notify = NULL;
     struct ratelimit *ratelimit = NULL;
+    struct offer_cache *offer_cache = NULL;
+    struct auth_cache *auth_cache = NULL;
     struct http_server *server = NULL;
     struct auth *auth = make_auth(cfg, err, sizeof(err));
     if (!auth)
@@ -139,7 +149,9 @@ static int serve(struct config *cfg)
         goto out;
     store_set_change_hook(store, publish_change, notify);
     ratelimit = ratelimit_new(cfg->rate_limit, cfg->rate_burst);
-    if (!ratelimit) {
+    offer_cache = offer_cache_new((size_t)cfg->offer_cache_entries);
+    auth_cache = auth_cache_new((size_t)cfg->token_cache_entries);
+    if (!ratelimit || !offer_cache || !auth_cache) {
         snprintf(err, sizeof(err), "out of memory");
         goto out;
     }
@@ -153,8 +165,9 @@ static int serve(struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk to SQLite, not a crash */
 
-    struct app app = {cfg, store, auth, metrics, notify, ratelimit, http_routes,
-                      http_route_count};
+    notify_set_version_hook(notify, invalidate_offer, offer_cache);
+    struct app app = {cfg,         store,      auth,           metrics, notify, ratelimit,
+                      offer_cache, auth_cache, http_routes, http_route_count};
     server = http_server_start(&app, err, sizeof(err));
     if (!server)
         goto out;
@@ -180,6 +193,8 @@ out:
         store_set_change_hook(store, NULL, NULL);
     notify_free(notify);
     ratelimit_free(ratelimit);
+    offer_cache_free(offer_cache);
+    auth_cache_free(auth_cache);
     store_close(store);
     metrics_free(metrics);
     auth_free(auth);

@@ -10,6 +10,7 @@
 #include "notify.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,14 @@ struct notify {
     struct user_count *users[USER_BUCKETS];
     struct notify_waiter **heap;
     size_t heap_len, heap_cap;
-    uint64_t seq;
+    _Atomic uint64_t seq;       /* written under lock; read without it by every poll */
     size_t held;
     bool shutting_down;
     bool stop;
     struct store *store;
     struct notify_options opts;
+    notify_version_fn on_version;
+    void *on_version_userdata;
     pthread_t thread;
     /* Thread-only state: */
     int64_t log_seq;
@@ -241,6 +244,8 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
     e->last_version = version;
     e->last_seq = ++n->seq;
     fire_key_locked(n, e, offer_id, &fired);
+    notify_version_fn on_version = n->on_version;
+    void *on_version_userdata = n->on_version_userdata;
     const char *users[2] = {buyer_id, seller_id};
     for (int i = 0; i < 2; i++) {
         if (!users[i] || !users[i][0])
@@ -253,15 +258,24 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
         fire_key_locked(n, u, offer_id, &fired);
     }
     pthread_mutex_unlock(&n->lock);
+    if (on_version)
+        on_version(offer_id, on_version_userdata); /* before the woken re-read the offer */
     run_wakes(fired);
+}
+
+void notify_set_version_hook(struct notify *n, notify_version_fn fn, void *userdata)
+{
+    pthread_mutex_lock(&n->lock);
+    n->on_version = fn;
+    n->on_version_userdata = userdata;
+    pthread_mutex_unlock(&n->lock);
 }
 
 uint64_t notify_seq(struct notify *n)
 {
-    pthread_mutex_lock(&n->lock);
-    uint64_t s = n->seq;
-    pthread_mutex_unlock(&n->lock);
-    return s;
+    /* Acquire pairs with the publish's store: a change published before this load is seen by
+     * the store read that follows it. */
+    return atomic_load_explicit(&n->seq, memory_order_acquire);
 }
 
 /* Links w into key's list; true if the key changed after seen_seq. */

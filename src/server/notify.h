@@ -94,6 +94,11 @@ uint64_t notify_seq(struct notify *n);
 void notify_publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
                     const char *seller_id);
 
+/* Called (outside notify's lock, before any waiter is woken) for every offer version newer than
+ * any seen before: where caches of rendered offers are invalidated. One hook; NULL clears. */
+typedef void (*notify_version_fn)(const char *offer_id, void *userdata);
+void notify_set_version_hook(struct notify *n, notify_version_fn fn, void *userdata);
+
 /* Counts a held request (a long-poll while held, or a stream for its life) against the caps.
  * Every NOTIFY_ADMITTED must be matched by one notify_release with the same user_id. */
 enum notify_admit notify_admit(struct notify *n, const char *user_id);

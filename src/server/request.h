@@ -24,6 +24,8 @@ struct metrics;
 struct notify;
 struct longpoll;
 struct ratelimit;
+struct offer_cache;
+struct auth_cache;
 
 /* Everything a handler may use; shared by all threads, read-only while serving. */
 struct app {
@@ -33,6 +35,8 @@ struct app {
     struct metrics *metrics;
     struct notify *notify;
     struct ratelimit *ratelimit;
+    struct offer_cache *offer_cache;
+    struct auth_cache *auth_cache;
     const struct route *routes;
     size_t route_count;
 };

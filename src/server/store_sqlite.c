@@ -120,6 +120,10 @@ struct sqlite_store {
      * since connections in one process share SQLite's -shm mapping, which stays read-only while
      * any of them holds it. */
     atomic_uint generation;
+    /* One writer at a time inside this process: waiting here wakes the moment the lock is free,
+     * where SQLite's busy handler would sleep and poll. Other processes still meet the busy
+     * timeout. */
+    pthread_mutex_t write_lock;
     pthread_mutex_t lock;   /* guards conns */
     struct conn *conns;     /* every thread's connection, closed at store close */
 };
@@ -133,10 +137,14 @@ static int configure(sqlite3 *db, int busy_timeout_ms)
 {
     sqlite3_busy_timeout(db, busy_timeout_ms);
     sqlite3_extended_result_codes(db, 1);
+    /* mmap and a larger page cache: every worker reads the same hot offers, and a write by one
+     * connection invalidates the others' caches, so reads should not go through read(2). */
     return sqlite3_exec(db,
                         "PRAGMA journal_mode = WAL;"
                         "PRAGMA synchronous = FULL;"
-                        "PRAGMA foreign_keys = ON;",
+                        "PRAGMA foreign_keys = ON;"
+                        "PRAGMA mmap_size = 268435456;"
+                        "PRAGMA cache_size = -16384;",
                         NULL, NULL, NULL);
 }
 
@@ -428,11 +436,11 @@ static enum store_result read_offer(struct sqlite_store *ss, struct conn *c, con
         return r;
 
     offer_cleanup(out);
+    pthread_mutex_lock(&ss->write_lock);
     r = run(c, ST_BEGIN_IMMEDIATE);
-    if (r != STORE_OK)
-        return r;
     bool expired = false;
-    r = expire_if_due(c, id, now_ms, &expired);
+    if (r == STORE_OK)
+        r = expire_if_due(c, id, now_ms, &expired);
     if (r == STORE_OK)
         r = load_offer(c, id, out);
     if (r == STORE_OK)
@@ -440,8 +448,10 @@ static enum store_result read_offer(struct sqlite_store *ss, struct conn *c, con
     if (r != STORE_OK) {
         offer_cleanup(out);
         rollback(c);
-        return r;
     }
+    pthread_mutex_unlock(&ss->write_lock);
+    if (r != STORE_OK)
+        return r;
     if (expired)
         store_report_change(&ss->base, out);
     return STORE_OK;
@@ -528,7 +538,7 @@ static enum store_result step_done(struct conn *c, sqlite3_stmt *st)
     return result_of(c, rc);
 }
 
-static enum store_result sqlite_create_offer(struct store *s, const struct new_offer *n,
+static enum store_result create_offer_locked(struct store *s, const struct new_offer *n,
                                              store_check_product_fn check, void *userdata,
                                              struct offer *out)
 {
@@ -621,7 +631,7 @@ static enum store_result apply_change(struct conn *c, const struct offer *cur,
     return r;
 }
 
-static enum store_result sqlite_update_offer(struct store *s, const char *offer_id,
+static enum store_result update_offer_locked(struct store *s, const char *offer_id,
                                              int64_t now_ms, store_decide_fn decide,
                                              void *userdata, struct offer *out)
 {
@@ -670,6 +680,28 @@ fail:
     offer_cleanup(&cur);
     offer_cleanup(out);
     rollback(c);
+    return r;
+}
+
+static enum store_result sqlite_create_offer(struct store *s, const struct new_offer *n,
+                                             store_check_product_fn check, void *userdata,
+                                             struct offer *out)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    pthread_mutex_lock(&ss->write_lock);
+    enum store_result r = create_offer_locked(s, n, check, userdata, out);
+    pthread_mutex_unlock(&ss->write_lock);
+    return r;
+}
+
+static enum store_result sqlite_update_offer(struct store *s, const char *offer_id,
+                                             int64_t now_ms, store_decide_fn decide,
+                                             void *userdata, struct offer *out)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    pthread_mutex_lock(&ss->write_lock);
+    enum store_result r = update_offer_locked(s, offer_id, now_ms, decide, userdata, out);
+    pthread_mutex_unlock(&ss->write_lock);
     return r;
 }
 
@@ -830,16 +862,19 @@ static enum store_result sqlite_next_expiry(struct store *s, bool *any, int64_t 
 
 static enum store_result sqlite_expire_due(struct store *s, int64_t now_ms, size_t *expired)
 {
-    struct conn *c = get_conn(as_sqlite(s));
+    struct sqlite_store *ss = as_sqlite(s);
+    struct conn *c = get_conn(ss);
     sqlite3_stmt *st = c ? stmt(c, ST_EXPIRE_DUE) : NULL;
     if (!st)
         return STORE_ERROR;
     *expired = 0;
     sqlite3_bind_int64(st, 1, now_ms);
+    pthread_mutex_lock(&ss->write_lock);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         *expired = (size_t)sqlite3_changes(c->db);
     sqlite3_reset(st);
+    pthread_mutex_unlock(&ss->write_lock);
     return result_of(c, rc);
 }
 
@@ -872,6 +907,7 @@ static void sqlite_close(struct store *s)
         c = next;
     }
     pthread_key_delete(ss->key);
+    pthread_mutex_destroy(&ss->write_lock);
     pthread_mutex_destroy(&ss->lock);
     free(ss->path);
     free(ss);
@@ -944,6 +980,7 @@ struct store *store_sqlite_open(const struct store_sqlite_options *opts, char *e
         return NULL;
     }
     pthread_mutex_init(&ss->lock, NULL);
+    pthread_mutex_init(&ss->write_lock, NULL);
     ss->base.ops = &sqlite_ops;
     return &ss->base;
 }

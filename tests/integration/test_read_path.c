@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -394,6 +395,22 @@ static void test_read_time_expiry_is_persisted(void **state)
     free(buyer2);
 }
 
+/* Polls path (bounded, 3 s) until the body holds needle: an outside write reaches polls within
+ * the change-notification interval, since a cached rendering is dropped when it is noticed. */
+static void get_until(const char *path, const char *token, const char *needle,
+                      struct http_response *r)
+{
+    for (int i = 0; i < 300; i++) {
+        get(path, token, NULL, r);
+        if (r->status == 200 && strstr(r->body, needle))
+            return;
+        http_response_cleanup(r);
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s never showed %s", path, needle);
+}
+
 static void test_outside_writer_is_seen(void **state)
 {
     (void)state;
@@ -406,11 +423,9 @@ static void test_outside_writer_is_seen(void **state)
 
     assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'edited by the web app'"
                                       " WHERE id = 'o_countered'"), 0);
-    get("/api/offers/o_countered", fx.buyer, NULL, &r);
-    assert_int_equal(r.status, 200);
     char want[128];
     snprintf(want, sizeof(want), "\"version\":%lld,", before + 1);
-    assert_non_null(strstr(r.body, want));
+    get_until("/api/offers/o_countered", fx.buyer, want, &r);
     assert_non_null(strstr(r.body, "edited by the web app"));
     http_header(&r, "ETag", etag2, sizeof(etag2));
     assert_string_not_equal(etag1, etag2);
@@ -425,13 +440,46 @@ static void test_outside_writer_is_seen(void **state)
 
     assert_int_equal(seed_exec(fx.db, "INSERT INTO counter_offers(id, offer_id, amount, from_seller)"
                                       " VALUES ('c_outside', 'o_countered', 17000, 1)"), 0);
-    get("/api/offers/o_countered", fx.buyer, NULL, &r);
     snprintf(want, sizeof(want), "\"version\":%lld,", before + 2);
-    assert_non_null(strstr(r.body, want));
+    get_until("/api/offers/o_countered", fx.buyer, want, &r);
     assert_non_null(strstr(r.body, "\"id\":\"c_outside\",\"amount\":170"));
     http_response_cleanup(&r);
     assert_int_equal(seed_query_int(fx.db, "SELECT count(*) FROM offer_changes WHERE offer_id='o_countered'", 0),
                      before + 2);
+
+    /* What an offer shows of its product and people is part of it too: a renamed product or
+     * person moves the version (migration 0002), so no cached poll keeps the old text. */
+    assert_int_equal(seed_exec(fx.db, "UPDATE products SET title = 'Titleist TSR3 (renamed)'"
+                                      " WHERE id = 'p_driver'"), 0);
+    get_until("/api/offers/o_countered", fx.buyer, "Titleist TSR3 (renamed)", &r);
+    http_response_cleanup(&r);
+    assert_int_equal(seed_exec(fx.db, "UPDATE users SET first_name = 'Beatrice' WHERE id = 'u_buyer'"), 0);
+    get_until("/api/offers/o_countered", fx.seller, "\"firstName\":\"Beatrice\"", &r);
+    http_response_cleanup(&r);
+    assert_int_equal(seed_exec(fx.db, "UPDATE users SET first_name = 'Bea' WHERE id = 'u_buyer'"), 0);
+    get_until("/api/offers/o_pending", fx.seller, "\"firstName\":\"Bea\"", &r);
+    http_response_cleanup(&r);
+}
+
+static void test_a_remembered_token_still_expires(void **state)
+{
+    (void)state;
+    /* Expired 25 s ago: within the 30 s leeway, so accepted (and remembered) now... */
+    char *token = test_token(SEED_BUYER_TOKEN_SUB, -25);
+    struct http_response r;
+    get("/api/offers/o_pending", token, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    get("/api/offers/o_pending", token, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    /* ...and refused once the leeway is over, cache or not. */
+    struct timespec ts = {6, 0};
+    nanosleep(&ts, NULL);
+    get("/api/offers/o_pending", token, NULL, &r);
+    assert_int_equal(r.status, 401);
+    http_response_cleanup(&r);
+    free(token);
 }
 
 static void test_access_log_has_no_tokens(void **state)
@@ -460,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_ops_endpoints),
         cmocka_unit_test(test_read_time_expiry_is_persisted),
         cmocka_unit_test(test_outside_writer_is_seen),
+        cmocka_unit_test(test_a_remembered_token_still_expires),
         cmocka_unit_test(test_access_log_has_no_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

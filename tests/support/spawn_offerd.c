@@ -89,10 +89,20 @@ static gid_t spawn_gid;
 
 static pid_t spawn(const char *const *argv_tail, const char *out_path, const char *err_path)
 {
-    const char *argv[64];
+    const char *argv[80];
     size_t n = 0;
+    /* OFFERD_TEST_WRAPPER="valgrind -q --error-exitcode=99 ..." runs the server under a tool; its
+     * exit status then carries the tool's verdict to offerd_stop. Words split on spaces. */
+    char wrapper[512] = "";
+    const char *w = getenv("OFFERD_TEST_WRAPPER");
+    if (w && *w) {
+        snprintf(wrapper, sizeof(wrapper), "%s", w);
+        for (char *save = NULL, *tok = strtok_r(wrapper, " ", &save); tok && n < 15;
+             tok = strtok_r(NULL, " ", &save))
+            argv[n++] = tok;
+    }
     argv[n++] = OFFERD_BINARY;
-    for (size_t i = 0; argv_tail && argv_tail[i] && n < 63; i++)
+    for (size_t i = 0; argv_tail && argv_tail[i] && n < 79; i++)
         argv[n++] = argv_tail[i];
     argv[n] = NULL;
     pid_t pid = fork();
@@ -108,7 +118,7 @@ static pid_t spawn(const char *const *argv_tail, const char *out_path, const cha
             dup2(devnull, STDIN_FILENO);
         if (spawn_uid && (setgid(spawn_gid) != 0 || setuid(spawn_uid) != 0))
             _exit(126);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -123,7 +133,7 @@ int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *co
     p->pid = spawn(argv_tail, p->stdout_path, p->log_path);
     if (p->pid < 0)
         return -1;
-    for (int waited = 0; waited < 20000; waited += 20) {
+    for (int waited = 0; waited < 60000; waited += 20) { /* valgrind starts slowly */
         char *out = test_read_file(p->stdout_path);
         const char *line = out ? strstr(out, "listening on http://") : NULL;
         if (line) {
@@ -179,7 +189,7 @@ int offerd_stop(struct offerd_proc *p)
         return -1;
     kill(p->pid, SIGTERM);
     int wstatus = 0;
-    for (int waited = 0; waited < 15000; waited += 10) {
+    for (int waited = 0; waited < 60000; waited += 10) { /* under valgrind, exit takes a while */
         pid_t r = waitpid(p->pid, &wstatus, WNOHANG);
         if (r == p->pid) {
             p->pid = 0;
@@ -189,7 +199,7 @@ int offerd_stop(struct offerd_proc *p)
             break;
         sleep_ms(10);
     }
-    fprintf(stderr, "offerd did not stop within 15 s; killing it\n");
+    fprintf(stderr, "offerd did not stop within 60 s; killing it\n");
     offerd_kill9(p);
     return -1;
 }

@@ -1,0 +1,91 @@
+/* test_auth_cache.c - verified tokens: exact-bytes keys, expiry with the verifier's leeway,
+ * user freshness, and never a negative user cached.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "auth_cache.h"
+
+static const char token[] = "aaa.bbb.ccc";
+
+static void test_hit_only_for_the_same_bytes(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(1024);
+    struct auth_cache_hit hit;
+    assert_false(auth_cache_get(c, token, strlen(token), 1000, 0, &hit));
+    auth_cache_put(c, token, strlen(token), "user_1", 2000, true, "u1", 0);
+    assert_true(auth_cache_get(c, token, strlen(token), 1000, 0, &hit));
+    assert_string_equal(hit.sub, "user_1");
+    assert_int_equal(hit.exp_s, 2000);
+    assert_true(hit.user_fresh);
+    assert_string_equal(hit.user_id, "u1");
+    /* One byte more or less, or another byte, is another token. */
+    assert_false(auth_cache_get(c, token, strlen(token) - 1, 1000, 0, &hit));
+    assert_false(auth_cache_get(c, "aaa.bbb.ccd", strlen(token), 1000, 0, &hit));
+    auth_cache_free(c);
+}
+
+static void test_expiry_matches_the_verifier(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(1024);
+    struct auth_cache_hit hit;
+    auth_cache_put(c, token, strlen(token), "user_1", 2000, true, "u1", 0);
+    assert_true(auth_cache_get(c, token, strlen(token), 2000 + AUTH_LEEWAY_S - 1, 0, &hit));
+    assert_false(auth_cache_get(c, token, strlen(token), 2000 + AUTH_LEEWAY_S, 0, &hit));
+    auth_cache_free(c);
+}
+
+static void test_user_freshness_and_no_negative_cache(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(1024);
+    struct auth_cache_hit hit;
+    auth_cache_put(c, token, strlen(token), "user_1", 2000, true, "u1", 1000);
+    assert_true(auth_cache_get(c, token, strlen(token), 100, 1000 + AUTH_CACHE_USER_TTL_MS - 1, &hit));
+    assert_true(hit.user_fresh);
+    assert_true(auth_cache_get(c, token, strlen(token), 100, 1000 + AUTH_CACHE_USER_TTL_MS, &hit));
+    assert_false(hit.user_fresh); /* the token is still good; the user row is read again */
+    auth_cache_put(c, token, strlen(token), "user_1", 2000, false, "", 5000);
+    assert_true(auth_cache_get(c, token, strlen(token), 100, 5000, &hit));
+    assert_false(hit.user_fresh); /* "no such user" is never trusted from the cache */
+    auth_cache_free(c);
+}
+
+static void test_off_and_long_subjects(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(0);
+    struct auth_cache_hit hit;
+    auth_cache_put(c, token, strlen(token), "user_1", 2000, true, "u1", 0);
+    assert_false(auth_cache_get(c, token, strlen(token), 1000, 0, &hit));
+    auth_cache_free(c);
+    c = auth_cache_new(64);
+    char sub[300];
+    memset(sub, 's', sizeof(sub) - 1);
+    sub[sizeof(sub) - 1] = '\0';
+    auth_cache_put(c, token, strlen(token), sub, 2000, true, "u1", 0);
+    assert_false(auth_cache_get(c, token, strlen(token), 1000, 0, &hit));
+    auth_cache_free(c);
+    auth_cache_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hit_only_for_the_same_bytes),
+        cmocka_unit_test(test_expiry_matches_the_verifier),
+        cmocka_unit_test(test_user_freshness_and_no_negative_cache),
+        cmocka_unit_test(test_off_and_long_subjects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,116 @@
+/* test_offer_cache.c - hits, misses, expiry, invalidation, the ticket race guard and the bound.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "offer_cache.h"
+
+static struct cached_offer meta_for(int64_t version)
+{
+    struct cached_offer m;
+    memset(&m, 0, sizeof(m));
+    m.version = version;
+    snprintf(m.etag, sizeof(m.etag), "\"%lld-0000000000000000\"", (long long)version);
+    snprintf(m.buyer_id, sizeof(m.buyer_id), "u_b");
+    snprintf(m.seller_id, sizeof(m.seller_id), "u_s");
+    return m;
+}
+
+static void test_put_get_invalidate(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(100);
+    struct cached_offer m = meta_for(3), got;
+    char *json = NULL;
+    size_t len = 0;
+    assert_false(offer_cache_get(c, "o1", 0, &got, NULL, NULL));
+    uint64_t t = offer_cache_ticket(c, "o1");
+    offer_cache_put(c, "o1", t, &m, "{\"v\":3}", 7);
+    assert_true(offer_cache_get(c, "o1", 0, &got, &json, &len));
+    assert_int_equal(got.version, 3);
+    assert_string_equal(got.buyer_id, "u_b");
+    assert_int_equal(len, 7);
+    assert_string_equal(json, "{\"v\":3}");
+    free(json);
+    assert_true(offer_cache_get(c, "o1", 0, &got, NULL, NULL)); /* meta only */
+    offer_cache_invalidate(c, "o1");
+    assert_false(offer_cache_get(c, "o1", 0, &got, NULL, NULL));
+    offer_cache_invalidate(c, "never-cached"); /* harmless */
+    offer_cache_free(c);
+}
+
+static void test_a_put_that_raced_an_invalidation_is_dropped(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(100);
+    struct cached_offer m = meta_for(1), got;
+    uint64_t t = offer_cache_ticket(c, "o2"); /* a reader starts and reads version 1... */
+    offer_cache_invalidate(c, "o2");          /* ...version 2 is committed meanwhile... */
+    offer_cache_put(c, "o2", t, &m, "{}", 2); /* ...so its stale rendering is not kept */
+    assert_false(offer_cache_get(c, "o2", 0, &got, NULL, NULL));
+    t = offer_cache_ticket(c, "o2");
+    m = meta_for(2);
+    offer_cache_put(c, "o2", t, &m, "{}", 2);
+    assert_true(offer_cache_get(c, "o2", 0, &got, NULL, NULL));
+    assert_int_equal(got.version, 2);
+    offer_cache_free(c);
+}
+
+static void test_live_offer_past_expiry_is_a_miss(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(100);
+    struct cached_offer m = meta_for(1), got;
+    m.expires = true;
+    m.expires_at_ms = 5000;
+    offer_cache_put(c, "o3", offer_cache_ticket(c, "o3"), &m, "{}", 2);
+    assert_true(offer_cache_get(c, "o3", 4999, &got, NULL, NULL));
+    assert_false(offer_cache_get(c, "o3", 5000, &got, NULL, NULL));
+    offer_cache_free(c);
+}
+
+static void test_bounded_and_replaces(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(640); /* 10 per stripe */
+    char id[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof(id), "o_%d", i);
+        struct cached_offer m = meta_for(i);
+        offer_cache_put(c, id, offer_cache_ticket(c, id), &m, "{}", 2);
+    }
+    assert_true(offer_cache_size(c) <= 640);
+    struct cached_offer got;
+    assert_true(offer_cache_get(c, "o_4999", 0, &got, NULL, NULL)); /* the newest stays */
+    struct cached_offer m = meta_for(7);
+    offer_cache_put(c, "o_4999", offer_cache_ticket(c, "o_4999"), &m, "{}", 2);
+    assert_true(offer_cache_get(c, "o_4999", 0, &got, NULL, NULL));
+    assert_int_equal(got.version, 7);
+    offer_cache_free(c);
+
+    c = offer_cache_new(0); /* off */
+    offer_cache_put(c, "x", offer_cache_ticket(c, "x"), &m, "{}", 2);
+    assert_false(offer_cache_get(c, "x", 0, &got, NULL, NULL));
+    offer_cache_free(c);
+    offer_cache_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_get_invalidate),
+        cmocka_unit_test(test_a_put_that_raced_an_invalidation_is_dropped),
+        cmocka_unit_test(test_live_offer_past_expiry_is_a_miss),
+        cmocka_unit_test(test_bounded_and_replaces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
