@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test twice: a normal build, then AddressSanitizer +
-# UndefinedBehaviorSanitizer. Each test starts its own offerd on 127.0.0.1:0 with a temporary
+# Builds everything and runs every test: a normal build, the integration tests again with offerd
+# under valgrind memcheck, then everything under AddressSanitizer + UndefinedBehaviorSanitizer. Each test starts its own offerd on 127.0.0.1:0 with a temporary
 # SQLite file and stops it; nothing else needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,10 @@ echo "== build and test (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== integration tests with offerd under valgrind memcheck (any error fails)"
+(cd build && OFFERD_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+   ctest --output-on-failure -L integration -j"$jobs")
 
 echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOFFERD_SANITIZE=address,undefined >/dev/null

@@ -112,6 +112,15 @@ static int run_migrate(const struct config *cfg)
 
 static int serve(struct config *cfg)
 {
+    /* Block the stop signals before any thread starts (the notify thread, the HTTP workers), so
+     * that only sigwait below sees them; a thread left unblocked would die of SIGTERM. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk to SQLite, not a crash */
     char err[512] = "";
     int status = 1;
     struct store *store = NULL;
@@ -156,14 +165,6 @@ static int serve(struct config *cfg)
         goto out;
     }
 
-    /* Block the stop signals before any thread starts, so only sigwait below sees them. */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk to SQLite, not a crash */
 
     notify_set_version_hook(notify, invalidate_offer, offer_cache);
     struct app app = {cfg,         store,      auth,           metrics, notify, ratelimit,
