@@ -1,10 +1,11 @@
 /* watch_offer.c - libofferpoll in one page: fetch an offer once, then watch it for a while.
  *
- * What useOfferUpdates({offerId, enabled, interval}) does in the web frontend, in C: a watch polls
- * every interval (conditionally: an unchanged offer costs a 304 and no callback), reports each new
- * state to on_update and each failure to on_error, can be paused (enabled), sped up (interval) and
- * refetched, and stops cleanly. Build it with CMake (find_package(offerpoll), target
- * offerpoll::offerpoll) or with `cc watch_offer.c $(pkg-config --cflags --libs offerpoll)`.
+ * What useOfferUpdates({offerId, enabled, interval}) does in the web frontend, in C: a watch
+ * learns of each change (here in mode AUTO: over Server-Sent Events when the server offers them,
+ * else long-polling, else polling every interval; an unchanged offer never calls back), reports
+ * each new state to on_update and each failure to on_error, can be paused (enabled), refetched,
+ * and stops cleanly. Build it with CMake (find_package(offerpoll), target offerpoll::offerpoll) or
+ * with `cc watch_offer.c $(pkg-config --cflags --libs offerpoll)`.
  *
  *   usage: watch_offer BASE_URL OFFER_ID [SECONDS]    (token from $OFFERD_TOKEN)
  *
@@ -77,10 +78,13 @@ int main(int argc, char **argv)
     }
     printf("fetched: %s v%lld %s\n", offer->id, (long long)offer->version, offer->status_text);
 
-    /* A watch: defaults are enabled and 5000 ms, as in the hook. */
+    /* A watch: defaults are enabled, 5000 ms and polling, as in the hook; AUTO picks the best
+     * transport the server answers (the interval then only paces a fallback to polling). */
     code = offerpoll_watch_new(client, argv[2], &watch);
     if (code == OFFERPOLL_OK)
         code = offerpoll_watch_set_interval_ms(watch, 1000);
+    if (code == OFFERPOLL_OK)
+        code = offerpoll_watch_set_mode(watch, OFFERPOLL_MODE_AUTO);
     if (code == OFFERPOLL_OK)
         code = offerpoll_watch_set_callbacks(watch, on_update, on_error, &updates);
     if (code == OFFERPOLL_OK)
@@ -96,7 +100,8 @@ int main(int argc, char **argv)
         if (s == seconds / 2)
             offerpoll_watch_refetch(watch); /* e.g. after the user pressed "refresh" */
     }
-    printf("loading: %s, last error: %s\n", offerpoll_watch_is_loading(watch) ? "yes" : "no",
+    printf("transport: %s, loading: %s, last error: %s\n", offerpoll_watch_transport(watch),
+           offerpoll_watch_is_loading(watch) ? "yes" : "no",
            offerpoll_strerror(offerpoll_watch_last_error(watch, NULL)));
     status = 0;
 out:

@@ -8,7 +8,9 @@
  * fetches an offer once at start, then every interval_ms, can be disabled and re-enabled, refetched
  * on demand and stopped, and reports {offer, loading, error}. Unlike the hook, it asks
  * conditionally (If-None-Match; a 304 costs no callback), backs off with jitter on errors and
- * honours Retry-After, and one client drives any number of watches from one background thread.
+ * honours Retry-After, can learn of changes in real time instead (long-polling or Server-Sent
+ * Events, see enum offerpoll_mode), and one client drives any number of watches from one
+ * background thread.
  *
  * Conventions:
  *  - Functions that can fail return enum offerpoll_code (OFFERPOLL_OK is 0); offerpoll_strerror()
@@ -47,9 +49,9 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------------------------ */
 
 #define OFFERPOLL_VERSION_MAJOR 0
-#define OFFERPOLL_VERSION_MINOR 1
+#define OFFERPOLL_VERSION_MINOR 2
 #define OFFERPOLL_VERSION_PATCH 0
-#define OFFERPOLL_VERSION "0.1.0"
+#define OFFERPOLL_VERSION "0.2.0"
 /* 0xMMmmpp: compare with >= to require a minimum version at compile time. */
 #define OFFERPOLL_VERSION_HEX                                                                      \
     ((OFFERPOLL_VERSION_MAJOR << 16) | (OFFERPOLL_VERSION_MINOR << 8) | OFFERPOLL_VERSION_PATCH)
@@ -128,7 +130,8 @@ typedef struct offerpoll_offer {
     bool has_expiry;
     int64_t expires_at_ms;         /* ms since the Unix epoch (UTC); 0 when !has_expiry */
     int64_t updated_at_ms;         /* ms since the Unix epoch (UTC) */
-    const char *etag;              /* the response's ETag, or NULL when it had none */
+    const char *etag;              /* the response's ETag, or NULL when it had none (a state
+                                      from an SSE event never has one) */
     const char *json;              /* the raw response body, NUL-terminated */
     size_t json_len;               /* strlen(json) */
 } offerpoll_offer;
@@ -176,7 +179,9 @@ OFFERPOLL_API enum offerpoll_code offerpoll_client_set_token(offerpoll_client *c
                                                              const char *token);
 
 /* Connect timeout (default 10000 ms) and whole-request timeout (default 30000 ms) for requests
- * started after the call; 0 keeps the current value. Returns OFFERPOLL_OK or
+ * started after the call; 0 keeps the current value. A long-poll may take its wait plus the
+ * request timeout; an SSE stream has no overall limit but fails after the request timeout without
+ * a byte (offerd sends a heartbeat every 15 s: keep it above that). Returns OFFERPOLL_OK or
  * OFFERPOLL_ERR_INVALID_ARGUMENT (NULL client). Any thread, including callbacks. */
 OFFERPOLL_API enum offerpoll_code offerpoll_client_set_timeouts_ms(offerpoll_client *client,
                                                                    uint32_t connect_ms,
@@ -214,18 +219,42 @@ OFFERPOLL_API enum offerpoll_code offerpoll_fetch(offerpoll_client *client, cons
 /* One offer being watched by a client. */
 typedef struct offerpoll_watch offerpoll_watch;
 
-/* How a watch learns of changes. Append-only. This version implements POLL; LONGPOLL, SSE and AUTO
- * are accepted and currently fall back to POLL (offerpoll_watch_transport() says which is used). */
+/* How a watch learns of changes. Append-only. offerpoll_watch_transport() says which transport a
+ * watch uses at the moment (AUTO moves between them).
+ *  - POLL: a conditional GET every interval_ms (If-None-Match; an unchanged offer costs a 304).
+ *  - LONGPOLL: GET ?wait=N&since=VERSION, which offerd holds until the offer changes (then 200)
+ *    or N seconds pass (then 304); the next one goes out as soon as the answer is in. N is
+ *    offerpoll_watch_set_longpoll_wait_s() (default 30). One open request, and one connection,
+ *    per watch. Unchanged answers that come back well before N seconds (nothing held them) make
+ *    the next request wait, backing off as after errors but never longer than interval_ms.
+ *  - SSE: one Server-Sent Events stream (GET /api/offers/{id}/events): the current state, then
+ *    each change, as it happens. One open connection per watch. When the server ends the stream
+ *    it is reopened after the server's `retry:` time (1 s until it names one) plus up to half of
+ *    that again of jitter, with Last-Event-ID so that an unchanged offer is not sent again. A
+ *    stream that goes silent (no event and no heartbeat) for the client's request timeout is
+ *    treated as cut, and retried with backoff.
+ *  - AUTO: a plain GET first (the first state at once; its 401/403/404 are errors as in any
+ *    mode), then SSE; when the server or a proxy refuses streams (404, 405, 406, 415 or 501 on
+ *    the stream, a response that is not text/event-stream, three streams in a row that end at
+ *    once or bring nothing) it moves to LONGPOLL, and from there to POLL when the hold is refused
+ *    (400 for ?wait=) or cut (three 502s, 504s, timeouts, resets or unheld answers in a row). It
+ *    never moves back up while the watch lives.
+ * In every mode: a change calls the update callback once, errors back off with jitter and
+ * honour Retry-After, interval_ms paces polling (and caps LONGPOLL's unheld answers' backoff),
+ * and stop cancels whatever is open at once. */
 enum offerpoll_mode {
     OFFERPOLL_MODE_POLL = 0,     /* conditional GET every interval_ms */
     OFFERPOLL_MODE_LONGPOLL = 1, /* GET ?wait=N held by the server until a change */
     OFFERPOLL_MODE_SSE = 2,      /* one Server-Sent Events stream */
-    OFFERPOLL_MODE_AUTO = 3      /* the best the server answers, falling back to POLL */
+    OFFERPOLL_MODE_AUTO = 3      /* SSE, else long-poll, else polling: the best that works */
 };
 
-/* Called once for each new state of the offer: the first successful fetch, then each change
- * (a 304, or a 200 with the same body, calls nothing). OFFER is borrowed until the callback
- * returns (offerpoll_offer_dup() keeps it). Runs on the client's background thread. */
+/* Called once for each new state of the offer: the first successful fetch, then each change.
+ * Nothing is called for a 304, for a state whose version was already delivered (when polling: a
+ * 200 with the same body), or for one older (lower version) than the last delivered (a refetch's
+ * answer overtaken by a stream's event).
+ * OFFER is borrowed until the callback returns (offerpoll_offer_dup() keeps it). Runs on the
+ * client's background thread. */
 typedef void (*offerpoll_update_fn)(offerpoll_watch *watch, const offerpoll_offer *offer,
                                     void *userdata);
 
@@ -239,9 +268,12 @@ typedef struct offerpoll_error {
     int64_t retry_in_ms;         /* when the watch tries again (backoff, Retry-After) */
 } offerpoll_error;
 
-/* Called for every failed request (HTTP error status, transport error or unusable body). ERR is
- * borrowed until the callback returns. The watch keeps trying after ERR->retry_in_ms unless the
- * callback stops or disables it. Runs on the client's background thread. */
+/* Called for every failed request (HTTP error status, transport error or unusable body; for SSE
+ * also a stream that was cut and an event that is not an offer). ERR is borrowed until the
+ * callback returns. The watch keeps trying after ERR->retry_in_ms unless the callback stops or
+ * disables it; for a failed refetch beside an open long-poll or stream, or a bad event on a
+ * stream that stays open, retry_in_ms is 0 and the transport goes on as it was. Runs on the
+ * client's background thread. */
 typedef void (*offerpoll_error_fn)(offerpoll_watch *watch, const offerpoll_error *err,
                                    void *userdata);
 
@@ -262,9 +294,9 @@ OFFERPOLL_API enum offerpoll_code offerpoll_watch_set_callbacks(offerpoll_watch 
                                                                 offerpoll_error_fn on_error,
                                                                 void *userdata);
 
-/* Chooses the transport. Only before offerpoll_watch_start(): returns OFFERPOLL_OK,
- * OFFERPOLL_ERR_INVALID_ARGUMENT (NULL watch, unknown mode) or OFFERPOLL_ERR_BAD_STATE. Any
- * thread. */
+/* Chooses the transport (default POLL; see enum offerpoll_mode). Only before
+ * offerpoll_watch_start(): returns OFFERPOLL_OK, OFFERPOLL_ERR_INVALID_ARGUMENT (NULL watch,
+ * unknown mode) or OFFERPOLL_ERR_BAD_STATE. Any thread. */
 OFFERPOLL_API enum offerpoll_code offerpoll_watch_set_mode(offerpoll_watch *watch,
                                                            enum offerpoll_mode mode);
 
@@ -274,26 +306,37 @@ OFFERPOLL_API enum offerpoll_code offerpoll_watch_set_mode(offerpoll_watch *watc
 OFFERPOLL_API enum offerpoll_code offerpoll_watch_set_enabled(offerpoll_watch *watch,
                                                               bool enabled);
 
-/* The hook's `interval` (default 5000 ms): the time from the start of one request to the start of
- * the next (requests of a watch never overlap). A change takes effect at once: the next request
- * starts INTERVAL_MS after the start of the last one (immediately if that is past); during an
- * error backoff the backoff decides. Returns OFFERPOLL_OK or OFFERPOLL_ERR_INVALID_ARGUMENT (NULL
- * watch, 0). Any thread, any time, including callbacks. */
+/* The hook's `interval` (default 5000 ms): for polling, the time from the start of one request to
+ * the start of the next (requests of a watch never overlap). A change takes effect at once: the
+ * next request starts INTERVAL_MS after the start of the last one (immediately if that is past);
+ * during an error backoff the backoff decides. Long-poll and SSE do not wait for it (the server
+ * tells them of changes); it paces them only where they fall back to polling's rhythm (AUTO's
+ * fallback, long-polls nothing held). Returns OFFERPOLL_OK or OFFERPOLL_ERR_INVALID_ARGUMENT
+ * (NULL watch, 0). Any thread, any time, including callbacks. */
 OFFERPOLL_API enum offerpoll_code offerpoll_watch_set_interval_ms(offerpoll_watch *watch,
                                                                   uint32_t interval_ms);
+
+/* How long offerd may hold each long-poll, in seconds, 1..60 (default 30); the request's timeout
+ * is this plus the client's request timeout. Applies from the next long-poll. Returns OFFERPOLL_OK
+ * or OFFERPOLL_ERR_INVALID_ARGUMENT (NULL watch, out of range). Any thread, any time. */
+OFFERPOLL_API enum offerpoll_code offerpoll_watch_set_longpoll_wait_s(offerpoll_watch *watch,
+                                                                      uint32_t wait_s);
 
 /* Starts watching: the first request goes out at once (if enabled). Returns OFFERPOLL_OK,
  * OFFERPOLL_ERR_INVALID_ARGUMENT, OFFERPOLL_ERR_BAD_STATE (started before, stopped, or client
  * being freed) or OFFERPOLL_ERR_THREAD. Any thread, including callbacks. */
 OFFERPOLL_API enum offerpoll_code offerpoll_watch_start(offerpoll_watch *watch);
 
-/* The hook's `refetch()`: sends a request now (conditional: a 304 still calls nothing), even
- * during an error backoff; if one is in flight, another follows as soon as it ends. Returns
+/* The hook's `refetch()`: a plain conditional GET now (a 304, or a state already delivered by a
+ * stream, still calls nothing), even during an error backoff; if one is in flight, another follows
+ * as soon as it ends. With long-poll and SSE it goes beside the open request, which stays open;
+ * if that one was waiting to reconnect, a successful refetch reconnects it at once. Returns
  * OFFERPOLL_OK, OFFERPOLL_ERR_INVALID_ARGUMENT or OFFERPOLL_ERR_BAD_STATE (not running or
  * disabled). Any thread, any time, including callbacks. */
 OFFERPOLL_API enum offerpoll_code offerpoll_watch_refetch(offerpoll_watch *watch);
 
-/* Stops the watch for good (the hook unmounting): cancels any request in flight. When it returns,
+/* Stops the watch for good (the hook unmounting): cancels any request in flight, an open stream or
+ * held long-poll included (promptly: it does not wait for the server). When it returns,
  * no callback of this watch runs any more and none of its requests is in flight. Idempotent;
  * NULL is a no-op. Any thread, including from inside any callback of the client (a watch may stop
  * itself). From another thread it waits for a callback of this watch that is running to return,
@@ -326,16 +369,18 @@ OFFERPOLL_API uint32_t offerpoll_watch_get_interval_ms(const offerpoll_watch *wa
 /* The offer id (borrowed, valid as long as the watch). Any thread. */
 OFFERPOLL_API const char *offerpoll_watch_offer_id(const offerpoll_watch *watch);
 
-/* The transport in use: "poll" (and later "longpoll", "sse"). Static text, never NULL. Any
- * thread. */
+/* The transport in use now: "poll", "longpoll" or "sse"; "auto" while mode AUTO makes its first
+ * plain GET. Static text, never NULL. Any thread, any time (AUTO changes it as it falls back). */
 OFFERPOLL_API const char *offerpoll_watch_transport(const offerpoll_watch *watch);
 
 /* Counters since the watch started, for metrics and tests. */
 typedef struct offerpoll_watch_stats {
-    uint64_t requests;     /* requests that ended, whatever the outcome (cancelled ones excluded) */
+    uint64_t requests;     /* requests that ended, whatever the outcome (cancelled ones excluded);
+                              a stream counts once, when it ends */
     uint64_t updates;      /* update callbacks made */
-    uint64_t not_modified; /* 304 answers (and 200s identical to the last state) */
-    uint64_t errors;       /* failed requests (error callbacks made) */
+    uint64_t not_modified; /* 304 answers (and 200s or events identical to, or older than, the
+                              last state) */
+    uint64_t errors;       /* failures (error callbacks made) */
 } offerpoll_watch_stats;
 
 /* Copies the counters into *OUT, of which the caller passes sizeof(*out) as SIZE (so that fields

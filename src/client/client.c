@@ -18,7 +18,6 @@
 #include "internal.h"
 
 #define IDLE_WAIT_MS 60000 /* the worker re-plans at least this often even when idle */
-#define MAX_HOST_CONNECTIONS 16 /* polls queue on these instead of opening one socket per watch */
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t global_cond = PTHREAD_COND_INITIALIZER;
@@ -90,7 +89,8 @@ static void client_destroy(offerpoll_client *c)
     free(c);
 }
 
-/* Reports every finished transfer. Stops early when the client is being freed. */
+/* Reports every finished transfer (a watch's own request or the refetch beside it). Stops early
+ * when the client is being freed. */
 static void drain(offerpoll_client *c)
 {
     CURLMsg *m;
@@ -105,12 +105,23 @@ static void drain(offerpoll_client *c)
         curl_multi_remove_handle(c->multi, easy);
 
         pthread_mutex_lock(&c->lock);
-        w->in_flight = false;
+        bool side = w->side_in_flight && easy == w->side.easy;
+        if (side) {
+            w->side_in_flight = false;
+        } else {
+            w->in_flight = false;
+            if (w->held) {
+                c->held_in_flight--;
+                w->held = false;
+            }
+        }
         c->busy = w;
         bool quit = c->quit;
         pthread_mutex_unlock(&c->lock);
 
-        if (!quit)
+        if (!quit && side)
+            op_poll_report(w, &w->side, rc, true);
+        else if (!quit)
             w->transport->finished(w, rc);
 
         pthread_mutex_lock(&c->lock);
@@ -140,6 +151,7 @@ static void *worker_main(void *arg)
         curl_multi_poll(c->multi, NULL, 0, (int)timeout, NULL);
         curl_multi_perform(c->multi, &running);
         drain(c);
+        op_watch_progress_all(c); /* events the streams brought */
 
         pthread_mutex_lock(&c->lock);
     }
@@ -270,7 +282,7 @@ enum offerpoll_code offerpoll_client_new(const char *base_url, const char *token
         free(c);
         return OFFERPOLL_ERR_NO_MEMORY;
     }
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_HOST_CONNECTIONS);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)OP_MAX_HOST_CONNECTIONS);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     c->connect_timeout_ms = OP_DEFAULT_CONNECT_TIMEOUT_MS;

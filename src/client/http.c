@@ -15,7 +15,7 @@
 
 #include "decode.h"
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+size_t op_exchange_on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct op_exchange *x = userdata;
     size_t n = size * nmemb;
@@ -40,7 +40,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 /* Keeps the ETag of the final response (a new status line forgets an earlier one). */
-static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
+size_t op_exchange_on_header(char *line, size_t size, size_t nmemb, void *userdata)
 {
     struct op_exchange *x = userdata;
     size_t n = size * nmemb;
@@ -102,10 +102,13 @@ static enum offerpoll_code set_options(struct op_exchange *x, const struct op_re
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, (long)req->request_timeout_ms);
+    /* A stall is "less than a byte a second for N whole seconds" (libcurl's low-speed check). */
+    SET(CURLOPT_LOW_SPEED_LIMIT, req->stall_timeout_ms ? 1L : 0L);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)((req->stall_timeout_ms + 999) / 1000));
     SET(CURLOPT_HTTPHEADER, x->headers);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEFUNCTION, op_exchange_on_body);
     SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERFUNCTION, op_exchange_on_header);
     SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     SET(CURLOPT_USERAGENT, "libofferpoll/" OFFERPOLL_VERSION);
@@ -131,7 +134,8 @@ enum offerpoll_code op_exchange_prepare(struct op_exchange *x, const struct op_r
     x->has_etag = false;
     x->errbuf[0] = '\0';
 
-    enum offerpoll_code code = append_header(&x->headers, "Accept", "application/json");
+    enum offerpoll_code code =
+        append_header(&x->headers, "Accept", req->accept ? req->accept : "application/json");
     if (code == OFFERPOLL_OK && req->token) {
         size_t len = strlen(req->token) + 8;
         char *bearer = malloc(len);
@@ -144,6 +148,8 @@ enum offerpoll_code op_exchange_prepare(struct op_exchange *x, const struct op_r
     }
     if (code == OFFERPOLL_OK && req->if_none_match)
         code = append_header(&x->headers, "If-None-Match", req->if_none_match);
+    if (code == OFFERPOLL_OK && req->last_event_id)
+        code = append_header(&x->headers, "Last-Event-ID", req->last_event_id);
     if (code != OFFERPOLL_OK)
         return code;
     return set_options(x, req, private_ptr);
@@ -186,6 +192,25 @@ void op_exchange_result(struct op_exchange *x, CURLcode rc, struct op_result *ou
         snprintf(out->message, sizeof out->message, "HTTP %ld: %s", status, detail);
     else
         snprintf(out->message, sizeof out->message, "HTTP %ld", status);
+}
+
+enum op_outcome op_exchange_offer(struct op_exchange *x, CURLcode rc, struct op_result *r,
+                                  offerpoll_offer **offer)
+{
+    *offer = NULL;
+    op_exchange_result(x, rc, r);
+    if (r->code != OFFERPOLL_OK)
+        return OP_OUTCOME_FAILED;
+    if (r->http_status == 304)
+        return OP_OUTCOME_NOT_MODIFIED;
+    char why[OP_MESSAGE_MAX - 32];
+    r->code = op_decode_offer(x->body ? x->body : "", x->body_len, x->has_etag ? x->etag : NULL,
+                              offer, why, sizeof why);
+    if (r->code != OFFERPOLL_OK) {
+        snprintf(r->message, sizeof r->message, "HTTP %ld: %s", r->http_status, why);
+        return OP_OUTCOME_FAILED;
+    }
+    return OP_OUTCOME_OFFER;
 }
 
 void op_exchange_cleanup(struct op_exchange *x)

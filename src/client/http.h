@@ -1,8 +1,8 @@
 /* http.h - one HTTP exchange with offerd on a libcurl easy handle: set up, capture, classify.
  *
- * Every transport (poll now, long-poll and SSE later) and the synchronous fetch build their
- * requests here, so headers, timeouts, protocol limits and the mapping of statuses and libcurl
- * errors to offerpoll codes live in one place.
+ * Every transport (poll, long-poll, SSE) and the synchronous fetch build their requests here, so
+ * headers, timeouts, protocol limits and the mapping of statuses and libcurl errors to offerpoll
+ * codes live in one place.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -27,8 +27,12 @@ struct op_request {
     const char *url;
     const char *token;         /* NULL: no Authorization header */
     const char *if_none_match; /* NULL: unconditional */
+    const char *accept;        /* NULL: application/json */
+    const char *last_event_id; /* NULL: no Last-Event-ID header */
     uint32_t connect_timeout_ms;
-    uint32_t request_timeout_ms;
+    uint32_t request_timeout_ms; /* 0: no limit on the whole request (a stream) */
+    uint32_t stall_timeout_ms;   /* 0: none; else the transfer fails after this long without a
+                                    byte (a stream's heartbeats keep it alive) */
 };
 
 /* An easy handle and what its response brought back. Owned by one watch (or one fetch call). */
@@ -60,6 +64,23 @@ enum offerpoll_code op_exchange_prepare(struct op_exchange *x, const struct op_r
 
 /* Classifies the finished transfer (RC as libcurl reported it) into *out. */
 void op_exchange_result(struct op_exchange *x, CURLcode rc, struct op_result *out);
+
+/* What a finished GET of an offer brought. */
+enum op_outcome {
+    OP_OUTCOME_OFFER,        /* a 200 with an offer: *offer is new (offerpoll_offer_free) */
+    OP_OUTCOME_NOT_MODIFIED, /* a 304 */
+    OP_OUTCOME_FAILED        /* HTTP error, transport error or a body that is not an offer: *r */
+};
+
+/* Classifies a finished GET of an offer on X into *R and, for a 200, decodes the body into *OFFER
+ * (NULL otherwise). */
+enum op_outcome op_exchange_offer(struct op_exchange *x, CURLcode rc, struct op_result *r,
+                                  offerpoll_offer **offer);
+
+/* The write and header callbacks op_exchange_prepare installs (USERDATA is the exchange), for a
+ * transport that installs its own and hands the bytes it does not want on to them. */
+size_t op_exchange_on_body(char *data, size_t size, size_t nmemb, void *userdata);
+size_t op_exchange_on_header(char *line, size_t size, size_t nmemb, void *userdata);
 
 /* Releases the easy handle, headers and body. The handle must not be in a multi handle. */
 void op_exchange_cleanup(struct op_exchange *x);

@@ -19,6 +19,7 @@
 
 #include "http.h"
 #include "offerpoll.h"
+#include "sse_parse.h"
 #include "transport.h"
 
 #define OP_DEFAULT_INTERVAL_MS 5000u
@@ -26,10 +27,37 @@
 #define OP_DEFAULT_REQUEST_TIMEOUT_MS 30000u
 #define OP_DEFAULT_BACKOFF_INITIAL_MS 1000u
 #define OP_DEFAULT_BACKOFF_MAX_MS 60000u
+#define OP_DEFAULT_WAIT_S 30u      /* long-poll: how long the server may hold a request */
+#define OP_MAX_WAIT_S 60u          /* offerd's limit for ?wait= */
+#define OP_MAX_HOST_CONNECTIONS 16 /* polls queue on these; held requests get one each on top */
 #define OP_ID_MAX 64
 #define OP_NEVER INT64_MAX
 
 enum op_watch_state { OP_WATCH_NEW, OP_WATCH_RUNNING, OP_WATCH_STOPPED };
+
+/* Where a report comes from: the transport's own request, the plain GET a refetch sends beside a
+ * held request, or an event on a stream that stays open. */
+enum op_source { OP_SRC_REQUEST, OP_SRC_SIDE, OP_SRC_EVENT };
+
+/* An SSE event's data, queued by the write callback until the engine delivers it. */
+struct op_sse_event {
+    char *data;
+    size_t len;
+};
+
+/* The SSE transport's state for one watch (worker only). */
+struct op_sse_stream {
+    struct op_sse_parser parser; /* the last event id and retry: survive reconnections */
+    enum { OP_SSE_UNDECIDED, OP_SSE_EVENTS, OP_SSE_OTHER } kind; /* what the response is */
+    bool connected;              /* a 200 event stream began and is not yet reported */
+    bool too_large;              /* a line or an event outgrew OP_BODY_MAX */
+    struct op_sse_event *queue;  /* events not yet delivered, oldest first */
+    size_t queued, queue_cap;
+    uint64_t bytes;              /* event-stream bytes received on this stream */
+    int64_t reconnect_at_ms;     /* after a stream ended: when to open the next (-1: not set) */
+    int64_t reconnect_delay_ms;  /* that delay before jitter (set when the stream ended) */
+    bool type_is_events;         /* the response's Content-Type is text/event-stream */
+};
 
 struct offerpoll_client {
     char *base_url;              /* fixed: no trailing slash */
@@ -45,6 +73,7 @@ struct offerpoll_client {
     uint64_t rng;                /* lock: jitter */
     struct offerpoll_watch *watches; /* lock: every watch not yet freed */
     struct offerpoll_watch *busy; /* lock: the watch the worker is finishing (callbacks) or NULL */
+    unsigned held_in_flight;     /* lock: held requests (long-poll, SSE) in flight */
     bool thread_started;         /* lock */
     bool quit;                   /* lock: the worker must exit */
     bool detached;               /* lock: freed from a callback; the worker frees the client */
@@ -57,7 +86,7 @@ struct offerpoll_watch {
     char id[OP_ID_MAX + 1];                 /* fixed */
     char *url;                              /* fixed */
     enum offerpoll_mode mode;               /* fixed after start */
-    const struct op_transport *transport;   /* fixed after start */
+    const struct op_transport *transport;   /* lock; after start only the worker changes it */
     offerpoll_update_fn on_update;          /* fixed after start */
     offerpoll_error_fn on_error;            /* fixed after start */
     void *userdata;                         /* fixed after start */
@@ -65,9 +94,14 @@ struct offerpoll_watch {
     enum op_watch_state state;              /* lock */
     bool enabled;                           /* lock */
     uint32_t interval_ms;                   /* lock */
+    uint32_t wait_s;                        /* lock: long-poll wait */
     bool replan;                            /* lock: settings changed, the worker re-plans */
     bool fetch_now;                         /* lock: enabled again or refetch: request at once */
     bool refetch_after;                     /* lock: refetch asked while a request was in flight */
+    bool refetch_requested;                 /* lock: offerpoll_watch_refetch() not yet acted on */
+    bool side_in_flight;                    /* lock: the refetch GET beside a held request */
+    bool side_again;                        /* lock: refetch asked while that one was in flight */
+    bool held;                              /* lock: the request in flight is a held one */
     bool stop_requested;                    /* lock: another thread waits for the worker to stop it */
     bool free_requested;                    /* lock: freed on the worker: release when reaped */
     bool loading;                           /* lock */
@@ -80,7 +114,13 @@ struct offerpoll_watch {
     offerpoll_offer *latest;                /* lock (written by the worker only) */
     offerpoll_watch_stats stats;            /* lock */
 
-    struct op_exchange x;                   /* worker */
+    struct op_exchange x;                   /* worker: the transport's request */
+    struct op_exchange side;                /* worker: a refetch beside a held request */
+    bool progress_pending;                  /* worker: transport->progress has work */
+    unsigned strikes;                       /* worker: answers in a row saying "not here" */
+    bool lp_quick;                          /* worker: the last long-poll was not held */
+    uint32_t lp_wait_s;                     /* worker: the wait the long-poll in flight asked for */
+    struct op_sse_stream sse;               /* worker */
 };
 
 /* The typed fields of an offer, borrowed, for op_offer_new. */
@@ -128,17 +168,43 @@ void op_client_wake(offerpoll_client *c);
  * lowers *TIMEOUT_MS to the time until its next request. */
 void op_watch_plan(struct offerpoll_watch *w, int64_t now, int64_t *timeout_ms);
 
-/* watch.c, worker with the lock held: cancels W's request in flight, if any. */
+/* watch.c, worker with the lock held (or any thread when nothing is in flight): cancels W's
+ * requests in flight, if any. */
 void op_watch_cancel(struct offerpoll_watch *w);
+
+/* watch.c, worker, no lock: runs transport->progress for every watch that has some pending (the
+ * events streams brought in the last curl_multi_perform). */
+void op_watch_progress_all(offerpoll_client *c);
 
 /* watch.c: releases W's memory (unlinked, not in flight). */
 void op_watch_destroy(struct offerpoll_watch *w);
 
-/* watch.c, worker, no lock: what a transport reports for a finished request. deliver steals
- * OFFER; each makes at most one callback. */
-void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer);
-void op_watch_not_modified(struct offerpoll_watch *w);
-void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r);
+/* watch.c, worker, no lock: what a transport reports; each makes at most one callback.
+ * deliver: a state of the offer (steals OFFER). A state older than the last one delivered (a lower
+ * version) is stale and dropped; the same version is no change (for polling: unless the body
+ * differs); otherwise the update callback runs. not_modified: a 304. ended: the request ended
+ * well with nothing to deliver (a stream closed by the server). fail: an error, reported to the
+ * error callback; from the transport's own request it also backs off. From OP_SRC_REQUEST, each of
+ * these ends the request and plans the next with transport->next_due_ms. */
+void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer, enum op_source src);
+void op_watch_not_modified(struct offerpoll_watch *w, enum op_source src);
+void op_watch_ended(struct offerpoll_watch *w);
+void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op_source src);
+
+/* watch.c, worker, no lock: a held request is established (a stream's headers came): the watch is
+ * healthy again (failures reset, last error cleared). */
+void op_watch_connected(struct offerpoll_watch *w);
+
+/* watch.c, worker, no lock: mode AUTO moves W to transport T; the next request starts at once.
+ * COUNT_REQUEST: the request that ended is reported by nothing else (a refusal), so the stats
+ * count it here. */
+void op_watch_switch(struct offerpoll_watch *w, const struct op_transport *t, bool count_request);
+
+/* watch.c, lock held: a random 64-bit value from the client's generator (jitter). */
+uint64_t op_watch_random(struct offerpoll_watch *w);
+
+/* sse.c: release W's stream state. */
+void op_sse_cleanup(struct offerpoll_watch *w);
 
 /* watch.c, lock held: the request fields for W's next request from the client's settings. */
 void op_watch_request(const struct offerpoll_watch *w, struct op_request *req);

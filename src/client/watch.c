@@ -8,6 +8,9 @@
  * stop returns, no callback runs and nothing is in flight". On the worker itself (inside a
  * callback) stop acts at once and free is deferred until the callback has returned.
  *
+ * A watch has up to two requests: its transport's (w->x: a poll, a held long-poll, a stream) and,
+ * for held transports, a refetch's plain GET beside it (w->side). Both are cancelled together.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
@@ -17,12 +20,11 @@
 #include "backoff.h"
 #include "internal.h"
 
-/* Until longpoll.c and sse.c exist, every mode polls (the documented fallback). */
 static const struct op_transport *const transports[] = {
     [OFFERPOLL_MODE_POLL] = &op_transport_poll,
-    [OFFERPOLL_MODE_LONGPOLL] = &op_transport_poll,
-    [OFFERPOLL_MODE_SSE] = &op_transport_poll,
-    [OFFERPOLL_MODE_AUTO] = &op_transport_poll,
+    [OFFERPOLL_MODE_LONGPOLL] = &op_transport_longpoll,
+    [OFFERPOLL_MODE_SSE] = &op_transport_sse,
+    [OFFERPOLL_MODE_AUTO] = &op_transport_auto,
 };
 
 static bool id_is_valid(const char *id)
@@ -51,17 +53,41 @@ static void unlink_watch(struct offerpoll_watch *w)
 }
 
 /* Worker, lock held: sends W's next request. A failure to even build it is retried a second
- * later (it can only be memory or libcurl trouble, not the server). */
+ * later (it can only be memory or libcurl trouble, not the server). A held request gets a
+ * connection of its own: the per-host limit grows with them, so polls keep their 16. */
 static void start_request(struct offerpoll_watch *w, int64_t now)
 {
-    if (w->transport->prepare(w) != OFFERPOLL_OK ||
-        curl_multi_add_handle(w->client->multi, w->x.easy) != CURLM_OK) {
-        w->next_due_ms = now + 1000;
-        return;
+    offerpoll_client *c = w->client;
+    bool held = w->transport->held;
+    if (w->transport->prepare(w) != OFFERPOLL_OK)
+        goto retry;
+    if (held) {
+        c->held_in_flight++;
+        curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                          (long)(OP_MAX_HOST_CONNECTIONS + c->held_in_flight));
+    }
+    if (curl_multi_add_handle(c->multi, w->x.easy) != CURLM_OK) {
+        if (held)
+            c->held_in_flight--;
+        goto retry;
     }
     w->in_flight = true;
+    w->held = held;
     w->last_start_ms = now;
     w->next_due_ms = OP_NEVER;
+    return;
+retry:
+    w->next_due_ms = now + 1000;
+}
+
+/* Worker, lock held: a refetch beside a held request, a plain conditional GET. Best effort: when
+ * it cannot even be built (memory), the held request still carries the changes. */
+static void start_side(struct offerpoll_watch *w)
+{
+    if (op_poll_prepare_on(w, &w->side) != OFFERPOLL_OK ||
+        curl_multi_add_handle(w->client->multi, w->side.easy) != CURLM_OK)
+        return;
+    w->side_in_flight = true;
 }
 
 /* Lock held: may a finished request of W still be reported? */
@@ -70,19 +96,27 @@ static bool accepting(const struct offerpoll_watch *w)
     return w->state == OP_WATCH_RUNNING && w->enabled && !w->client->quit;
 }
 
-/* Lock held: bookkeeping shared by every successful exchange. */
-static void succeeded(struct offerpoll_watch *w)
+/* Lock held: bookkeeping shared by every success. An event leaves the request open; the end of
+ * the transport's own request plans the next one; a refetch beside a held request that is not
+ * in flight (waiting to reconnect or backing off) brings the next one forward to now. */
+static void succeeded(struct offerpoll_watch *w, enum op_source src)
 {
-    w->stats.requests++;
     w->failures = 0;
     w->loading = false;
     w->last_code = OFFERPOLL_OK;
     w->last_http_status = 0;
-    if (w->refetch_after) {
+    if (src == OP_SRC_EVENT)
+        return;
+    w->stats.requests++;
+    int64_t now = op_now_ms();
+    if (src == OP_SRC_SIDE) {
+        if (!w->in_flight && w->next_due_ms > now)
+            w->next_due_ms = now;
+    } else if (w->refetch_after) {
         w->refetch_after = false;
-        w->next_due_ms = op_now_ms();
+        w->next_due_ms = now;
     } else {
-        w->next_due_ms = w->last_start_ms + w->transport->next_delay_ms(w);
+        w->next_due_ms = w->transport->next_due_ms(w, now);
     }
 }
 
@@ -91,11 +125,12 @@ static bool same_state(const offerpoll_offer *a, const offerpoll_offer *b)
     return a->json_len == b->json_len && memcmp(a->json, b->json, a->json_len) == 0;
 }
 
-/* Lock held, W running. Stops W now when on the worker, else asks the worker and waits. */
+/* Lock held, W running. Stops W now when on the worker or when nothing of W is in flight, else
+ * asks the worker (which alone touches the multi handle) and waits. */
 static void stop_running(struct offerpoll_watch *w)
 {
     offerpoll_client *c = w->client;
-    if (op_on_worker(c) || !w->in_flight) {
+    if (op_on_worker(c) || (!w->in_flight && !w->side_in_flight)) {
         op_watch_cancel(w);
         w->state = OP_WATCH_STOPPED;
         return;
@@ -142,10 +177,20 @@ void op_watch_request(const struct offerpoll_watch *w, struct op_request *req)
 
 void op_watch_cancel(struct offerpoll_watch *w)
 {
-    if (!w->in_flight)
-        return;
-    curl_multi_remove_handle(w->client->multi, w->x.easy);
-    w->in_flight = false;
+    offerpoll_client *c = w->client;
+    if (w->in_flight) {
+        curl_multi_remove_handle(c->multi, w->x.easy);
+        w->in_flight = false;
+        w->progress_pending = false; /* a cancelled stream's queued events are never delivered */
+        if (w->held) {
+            c->held_in_flight--;
+            w->held = false;
+        }
+    }
+    if (w->side_in_flight) {
+        curl_multi_remove_handle(c->multi, w->side.easy);
+        w->side_in_flight = false;
+    }
 }
 
 void op_watch_plan(struct offerpoll_watch *w, int64_t now, int64_t *timeout_ms)
@@ -165,21 +210,39 @@ void op_watch_plan(struct offerpoll_watch *w, int64_t now, int64_t *timeout_ms)
     if (!w->enabled) {
         op_watch_cancel(w);
         w->next_due_ms = OP_NEVER;
-        w->replan = w->fetch_now = w->refetch_after = false;
+        w->replan = w->fetch_now = w->refetch_after = w->refetch_requested = false;
+        w->side_again = false;
         return;
     }
     if (w->replan) {
         w->replan = false;
-        if (w->fetch_now) {
+        if (w->fetch_now) { /* enabled again: fetch at once (a held request still open is live) */
             w->fetch_now = false;
-            if (w->in_flight)
-                w->refetch_after = true;
-            else
+            if (!w->in_flight)
                 w->next_due_ms = now;
+            else if (!w->transport->held)
+                w->refetch_after = true;
         } else if (!w->in_flight && w->failures == 0 && w->last_start_ms >= 0) {
             /* the interval changed: count it from the start of the last request */
-            w->next_due_ms = w->last_start_ms + w->transport->next_delay_ms(w);
+            w->next_due_ms = w->transport->next_due_ms(w, now);
         }
+        if (w->refetch_requested) {
+            w->refetch_requested = false;
+            if (!w->transport->held) {
+                if (w->in_flight)
+                    w->refetch_after = true;
+                else
+                    w->next_due_ms = now;
+            } else if (w->side_in_flight) {
+                w->side_again = true;
+            } else {
+                start_side(w);
+            }
+        }
+    }
+    if (!w->side_in_flight && w->side_again) {
+        w->side_again = false;
+        start_side(w);
     }
     if (!w->in_flight && w->next_due_ms <= now)
         start_request(w, now);
@@ -190,15 +253,39 @@ void op_watch_plan(struct offerpoll_watch *w, int64_t now, int64_t *timeout_ms)
     }
 }
 
+void op_watch_progress_all(offerpoll_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (!c->quit) {
+        struct offerpoll_watch *w = c->watches;
+        while (w && !w->progress_pending)
+            w = w->next;
+        if (!w)
+            break;
+        w->progress_pending = false;
+        if (w->state != OP_WATCH_RUNNING || !w->in_flight || !w->transport->progress)
+            continue;
+        c->busy = w; /* a stop from another thread waits for this; a free cannot happen */
+        pthread_mutex_unlock(&c->lock);
+        w->transport->progress(w);
+        pthread_mutex_lock(&c->lock);
+        c->busy = NULL;
+        pthread_cond_broadcast(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 void op_watch_destroy(struct offerpoll_watch *w)
 {
     op_exchange_cleanup(&w->x);
+    op_exchange_cleanup(&w->side);
+    op_sse_cleanup(w);
     offerpoll_offer_free(w->latest);
     free(w->url);
     free(w);
 }
 
-void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer)
+void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer, enum op_source src)
 {
     offerpoll_client *c = w->client;
     pthread_mutex_lock(&c->lock);
@@ -207,10 +294,21 @@ void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer)
         offerpoll_offer_free(offer);
         return;
     }
-    succeeded(w);
-    offerpoll_offer *old = w->latest;
-    bool changed = !old || !same_state(old, offer);
-    w->latest = offer; /* an unchanged body may still bring a new validator: keep the newest */
+    succeeded(w, src);
+    offerpoll_offer *old = w->latest, *drop = offer;
+    bool stale = old && offer->version < old->version; /* a late answer racing a newer event */
+    /* Polling compares bodies (an edit that keeps the version, a product's title, still shows);
+     * real-time transports and refetches beside them compare versions, so a version already
+     * delivered never calls back twice, whichever way it came. */
+    bool by_body = src == OP_SRC_REQUEST && w->transport->polls;
+    bool changed = !old || offer->version > old->version ||
+                   (by_body && !stale && !same_state(old, offer));
+    /* Keep the newest copy (it may bring a new validator), but never trade a copy with an ETag
+     * for an identical one without (SSE events carry none). */
+    if (!stale && (changed || offer->etag || !old->etag)) {
+        w->latest = offer;
+        drop = old;
+    }
     if (changed)
         w->stats.updates++;
     else
@@ -218,23 +316,44 @@ void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer)
     offerpoll_update_fn cb = changed ? w->on_update : NULL;
     pthread_mutex_unlock(&c->lock);
 
-    offerpoll_offer_free(old);
+    offerpoll_offer_free(drop);
     if (cb)
         cb(w, offer, w->userdata);
 }
 
-void op_watch_not_modified(struct offerpoll_watch *w)
+void op_watch_not_modified(struct offerpoll_watch *w, enum op_source src)
 {
     offerpoll_client *c = w->client;
     pthread_mutex_lock(&c->lock);
     if (accepting(w)) {
-        succeeded(w);
+        succeeded(w, src);
         w->stats.not_modified++;
     }
     pthread_mutex_unlock(&c->lock);
 }
 
-void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r)
+void op_watch_ended(struct offerpoll_watch *w)
+{
+    offerpoll_client *c = w->client;
+    pthread_mutex_lock(&c->lock);
+    if (accepting(w))
+        succeeded(w, OP_SRC_REQUEST);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void op_watch_connected(struct offerpoll_watch *w)
+{
+    offerpoll_client *c = w->client;
+    pthread_mutex_lock(&c->lock);
+    if (accepting(w)) {
+        w->failures = 0;
+        w->last_code = OFFERPOLL_OK;
+        w->last_http_status = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op_source src)
 {
     offerpoll_client *c = w->client;
     pthread_mutex_lock(&c->lock);
@@ -242,26 +361,37 @@ void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r)
         pthread_mutex_unlock(&c->lock);
         return;
     }
-    w->stats.requests++;
+    if (src != OP_SRC_EVENT)
+        w->stats.requests++;
     w->stats.errors++;
-    if (w->failures < 1000000)
-        w->failures++;
     w->loading = false;
     w->last_code = r->code;
     w->last_http_status = r->http_status;
-    int64_t delay = op_backoff_delay_ms(w->failures, w->interval_ms, c->backoff_initial_ms,
-                                        c->backoff_max_ms, r->retry_after_ms, op_rng_next(&c->rng));
-    if (w->refetch_after) {
-        w->refetch_after = false;
-        delay = 0;
+    int64_t now = op_now_ms(), delay;
+    unsigned failures;
+    if (src == OP_SRC_REQUEST) {
+        if (w->failures < 1000000)
+            w->failures++;
+        failures = w->failures;
+        uint32_t base = w->transport->polls ? w->interval_ms : 0;
+        delay = op_backoff_delay_ms(failures, base, c->backoff_initial_ms, c->backoff_max_ms,
+                                    r->retry_after_ms, op_rng_next(&c->rng));
+        if (w->refetch_after) {
+            w->refetch_after = false;
+            delay = 0;
+        }
+        w->next_due_ms = now + delay;
+    } else {
+        /* a failed refetch or a bad event leaves the transport's own schedule alone */
+        failures = w->failures + 1;
+        delay = w->in_flight || w->next_due_ms <= now ? 0 : w->next_due_ms - now;
     }
-    w->next_due_ms = op_now_ms() + delay;
     offerpoll_error err = {
         .code = r->code,
         .http_status = r->http_status,
         .transport_code = r->transport_code,
         .message = r->message,
-        .failures = w->failures,
+        .failures = failures,
         .retry_in_ms = delay,
     };
     offerpoll_error_fn cb = w->on_error;
@@ -269,6 +399,27 @@ void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r)
 
     if (cb)
         cb(w, &err, w->userdata);
+}
+
+void op_watch_switch(struct offerpoll_watch *w, const struct op_transport *t, bool count_request)
+{
+    offerpoll_client *c = w->client;
+    pthread_mutex_lock(&c->lock);
+    w->transport = t;
+    w->strikes = 0;
+    w->lp_quick = false;
+    if (accepting(w)) {
+        if (count_request)
+            w->stats.requests++;
+        if (!w->in_flight)
+            w->next_due_ms = op_now_ms();
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t op_watch_random(struct offerpoll_watch *w)
+{
+    return op_rng_next(&w->client->rng);
 }
 
 enum offerpoll_code offerpoll_watch_new(offerpoll_client *client, const char *offer_id,
@@ -300,7 +451,10 @@ enum offerpoll_code offerpoll_watch_new(offerpoll_client *client, const char *of
     w->state = OP_WATCH_NEW;
     w->enabled = true;
     w->interval_ms = OP_DEFAULT_INTERVAL_MS;
+    w->wait_s = OP_DEFAULT_WAIT_S;
     w->last_start_ms = -1;
+    op_sse_parser_init(&w->sse.parser, OP_BODY_MAX);
+    w->sse.reconnect_at_ms = -1;
     w->next_due_ms = OP_NEVER;
 
     pthread_mutex_lock(&client->lock);
@@ -396,6 +550,20 @@ enum offerpoll_code offerpoll_watch_set_interval_ms(offerpoll_watch *watch, uint
     return OFFERPOLL_OK;
 }
 
+enum offerpoll_code offerpoll_watch_set_longpoll_wait_s(offerpoll_watch *watch, uint32_t wait_s)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    if (wait_s < 1 || wait_s > OP_MAX_WAIT_S)
+        return op_fail(c, OFFERPOLL_ERR_INVALID_ARGUMENT, "the long-poll wait must be 1..%u s",
+                       OP_MAX_WAIT_S);
+    pthread_mutex_lock(&c->lock);
+    watch->wait_s = wait_s;
+    pthread_mutex_unlock(&c->lock);
+    return OFFERPOLL_OK;
+}
+
 enum offerpoll_code offerpoll_watch_start(offerpoll_watch *watch)
 {
     if (!watch)
@@ -433,7 +601,7 @@ enum offerpoll_code offerpoll_watch_refetch(offerpoll_watch *watch)
     if (watch->state != OP_WATCH_RUNNING || !watch->enabled || c->quit) {
         code = op_fail(c, OFFERPOLL_ERR_BAD_STATE, "refetch needs a started, enabled watch");
     } else {
-        watch->fetch_now = true;
+        watch->refetch_requested = true;
         watch->replan = true;
     }
     pthread_mutex_unlock(&c->lock);

@@ -35,13 +35,16 @@ static const char usage_text[] =
     "                   BASE_URL ID\n"
     "\n"
     "Watches offer ID on the offerd at BASE_URL (e.g. http://127.0.0.1:8080) and prints each new\n"
-    "state: one line per change, or one JSON object per line with --json. Unchanged polls (HTTP\n"
+    "state: one line per change, or one JSON object per line with --json. Unchanged answers (HTTP\n"
     "304) print nothing; transient errors are reported on stderr and retried with backoff.\n"
     "\n"
     "  --token T       bearer token (JWT); default: $OFFERD_TOKEN\n"
-    "  --interval MS   polling interval in milliseconds, 1..3600000 (default 5000)\n"
-    "  --mode M        poll (default), longpoll, sse or auto. This version polls in every mode:\n"
-    "                  longpoll, sse and auto fall back to polling for now.\n"
+    "  --interval MS   polling interval in milliseconds, 1..3600000 (default 5000); with\n"
+    "                  longpoll, sse and auto it only paces a fallback to polling\n"
+    "  --mode M        how to learn of changes: poll (default; a conditional GET every\n"
+    "                  interval), longpoll (a GET the server holds until the offer changes),\n"
+    "                  sse (one Server-Sent Events stream), or auto (SSE, falling back to\n"
+    "                  long-poll, then polling, where the server or a proxy refuses them)\n"
     "  --json          print the server's offer JSON, one object per line\n"
     "  -h, --help      this text;  --version  library version\n"
     "\n"
@@ -201,7 +204,6 @@ int main(int argc, char **argv)
     const char *token = getenv("OFFERD_TOKEN");
     uint32_t interval_ms = 5000;
     enum offerpoll_mode mode = OFFERPOLL_MODE_POLL;
-    const char *mode_name = "poll";
     struct watch_state st = {.json = false};
 
     opterr = 0;
@@ -218,7 +220,6 @@ int main(int argc, char **argv)
         case 'm':
             if (!parse_mode(optarg, &mode))
                 return usage_error("bad --mode '%s': need poll, longpoll, sse or auto", optarg);
-            mode_name = optarg;
             break;
         case 'j':
             st.json = true;
@@ -283,9 +284,6 @@ int main(int argc, char **argv)
         code = offerpoll_watch_set_mode(watch, mode);
     if (code == OFFERPOLL_OK)
         code = offerpoll_watch_set_callbacks(watch, on_update, on_error, &st);
-    if (code == OFFERPOLL_OK && strcmp(offerpoll_watch_transport(watch), mode_name) != 0)
-        fprintf(stderr, "offer-watch: --mode %s is not available yet; using %s\n", mode_name,
-                offerpoll_watch_transport(watch));
     if (code == OFFERPOLL_OK)
         code = offerpoll_watch_start(watch);
     if (code != OFFERPOLL_OK) {

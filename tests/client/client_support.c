@@ -48,11 +48,15 @@ bool t_wait_until(bool (*pred)(void *arg), void *arg, int64_t timeout_ms)
 static int start_server(struct server_fixture *f, int port)
 {
     if (port == 0)
-        return offerd_start(&f->proc, f->db, NULL);
+        return offerd_start(&f->proc, f->db, f->extra_args);
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
-    const char *argv[] = {"--bind", "127.0.0.1", "--port", port_s, "--db", f->db,
-                          "--jwt-secret", TEST_JWT_SECRET, NULL};
+    const char *argv[64] = {"--bind", "127.0.0.1", "--port", port_s, "--db", f->db,
+                            "--jwt-secret", TEST_JWT_SECRET, "--rate-limit", "0"};
+    size_t n = 10;
+    for (size_t i = 0; f->extra_args && f->extra_args[i] && n < 63; i++)
+        argv[n++] = f->extra_args[i];
+    argv[n] = NULL;
     /* the old socket may linger for a moment: retry briefly */
     for (int i = 0; i < 50; i++) {
         if (offerd_start_argv(&f->proc, f->db, argv) == 0)
@@ -64,7 +68,13 @@ static int start_server(struct server_fixture *f, int port)
 
 int fixture_start(struct server_fixture *f)
 {
+    return fixture_start_args(f, NULL);
+}
+
+int fixture_start_args(struct server_fixture *f, const char *const *extra_args)
+{
     memset(f, 0, sizeof *f);
+    f->extra_args = extra_args;
     f->dir = test_tmpdir_new();
     if (!f->dir)
         return -1;
@@ -245,8 +255,15 @@ bool recorder_wait_errors(struct recorder *r, int n, int64_t timeout_ms)
 offerpoll_watch *start_recorded_watch(offerpoll_client *c, const char *id, uint32_t interval_ms,
                                       struct recorder *r)
 {
+    return start_mode_watch(c, id, OFFERPOLL_MODE_POLL, interval_ms, r);
+}
+
+offerpoll_watch *start_mode_watch(offerpoll_client *c, const char *id, enum offerpoll_mode mode,
+                                  uint32_t interval_ms, struct recorder *r)
+{
     offerpoll_watch *w = NULL;
     if (offerpoll_watch_new(c, id, &w) != OFFERPOLL_OK ||
+        offerpoll_watch_set_mode(w, mode) != OFFERPOLL_OK ||
         offerpoll_watch_set_interval_ms(w, interval_ms) != OFFERPOLL_OK ||
         offerpoll_watch_set_callbacks(w, recorder_on_update, recorder_on_error, r) !=
             OFFERPOLL_OK ||

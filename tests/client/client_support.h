@@ -33,10 +33,14 @@ struct server_fixture {
     char *buyer_token;    /* sub user_buyer: party to o_pending, o_countered */
     char *seller_token;   /* sub user_seller */
     char *stranger_token; /* sub user_stranger: 403 on them */
+    const char *const *extra_args; /* borrowed: more offerd flags, on every start and restart */
 };
 
 /* Temp dir, migrated and seeded database, running offerd. Returns 0 or -1 (all released). */
 int fixture_start(struct server_fixture *f);
+/* The same with more offerd flags (NULL-terminated, borrowed for the fixture's life), e.g.
+ * {"--sse-heartbeat", "1", NULL}. */
+int fixture_start_args(struct server_fixture *f, const char *const *extra_args);
 /* Stops offerd (if running), removes the directory, frees the tokens. */
 void fixture_stop(struct server_fixture *f);
 /* Stops offerd and returns; fixture_restart starts it again on the same port and database. */
@@ -85,6 +89,9 @@ bool recorder_wait_errors(struct recorder *r, int n, int64_t timeout_ms);
 /* A started watch on C for ID with the recorder's callbacks and INTERVAL_MS; NULL on failure. */
 offerpoll_watch *start_recorded_watch(offerpoll_client *c, const char *id, uint32_t interval_ms,
                                       struct recorder *r);
+/* The same in MODE. */
+offerpoll_watch *start_mode_watch(offerpoll_client *c, const char *id, enum offerpoll_mode mode,
+                                  uint32_t interval_ms, struct recorder *r);
 
 /* Stats of W (asserting success). */
 offerpoll_watch_stats watch_stats(const offerpoll_watch *w);

@@ -83,6 +83,63 @@ static bool stop_wait(struct fake_server *s, int fd, int ms)
     return false;
 }
 
+static bool send_all(int fd, const char *data, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = send(fd, data + off, n - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            return false;
+        off += (size_t)w;
+    }
+    return true;
+}
+
+static void send_answer(int fd, const struct fake_response *resp)
+{
+    size_t body_len = strlen(resp->body);
+    size_t out_size = body_len + sizeof resp->headers + 256;
+    char *out = malloc(out_size);
+    if (!out)
+        return;
+    int n = snprintf(out, out_size,
+                     "HTTP/1.1 %d Fake\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
+                     resp->status,
+                     resp->content_type[0] ? resp->content_type : "application/json",
+                     resp->status == 304 ? (size_t)0 : body_len, resp->headers,
+                     resp->status == 304 ? "" : resp->body);
+    if (n > 0)
+        send_all(fd, out, (size_t)n);
+    free(out);
+}
+
+/* Headers without a length, the body piece by piece, then open until hold_ms or a hang-up. */
+static void send_stream(struct fake_server *s, int fd, const struct fake_response *resp)
+{
+    char head[1024];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d Fake\r\nContent-Type: %s\r\nConnection: close\r\n%s\r\n",
+                     resp->status,
+                     resp->content_type[0] ? resp->content_type : "text/event-stream",
+                     resp->headers);
+    if (n <= 0 || !send_all(fd, head, (size_t)n))
+        return;
+    const char *p = resp->body;
+    for (int i = 0;; i++) {
+        const char *end = strchr(p, '\x01');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (i > 0 && resp->piece_delay_ms > 0 && stop_wait(s, fd, resp->piece_delay_ms))
+            return;
+        if (len > 0 && !send_all(fd, p, len))
+            return;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (resp->hold_ms > 0)
+        stop_wait(s, fd, resp->hold_ms);
+}
+
 static void serve(struct fake_server *s, int fd)
 {
     char head[8192];
@@ -103,6 +160,8 @@ static void serve(struct fake_server *s, int fd)
     sscanf(head, "%15s %255s", req.method, req.path);
     header_value(head, "If-None-Match", req.if_none_match, sizeof req.if_none_match);
     header_value(head, "Authorization", req.authorization, sizeof req.authorization);
+    header_value(head, "Accept", req.accept, sizeof req.accept);
+    header_value(head, "Last-Event-ID", req.last_event_id, sizeof req.last_event_id);
     pthread_mutex_lock(&s->lock);
     req.index = s->count;
     if (s->count < MAX_RECORDED)
@@ -114,27 +173,14 @@ static void serve(struct fake_server *s, int fd)
         return;
     resp->status = 200;
     s->handler(&req, resp, s->userdata);
-    if (resp->delay_ms > 0 && stop_wait(s, fd, resp->delay_ms)) {
+    if ((resp->delay_ms > 0 && stop_wait(s, fd, resp->delay_ms)) || resp->hang_up) {
         free(resp);
         return;
     }
-    size_t body_len = strlen(resp->body);
-    size_t out_size = body_len + sizeof resp->headers + 256;
-    char *out = malloc(out_size);
-    if (out) {
-        int n = snprintf(out, out_size,
-                         "HTTP/1.1 %d Fake\r\nContent-Type: application/json\r\n"
-                         "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
-                         resp->status, resp->status == 304 ? (size_t)0 : body_len, resp->headers,
-                         resp->status == 304 ? "" : resp->body);
-        for (size_t off = 0; n > 0 && off < (size_t)n;) {
-            ssize_t w = send(fd, out + off, (size_t)n - off, MSG_NOSIGNAL);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        free(out);
-    }
+    if (resp->stream)
+        send_stream(s, fd, resp);
+    else
+        send_answer(fd, resp);
     free(resp);
 }
 

@@ -1,5 +1,6 @@
 /* fake_http.h - a scriptable HTTP/1.1 server on 127.0.0.1:0, for what a real offerd will not do
- * on demand: 503 with Retry-After, bodies that are not offers, slow answers.
+ * on demand: 503 with Retry-After, bodies that are not offers, slow answers, proxies that refuse
+ * event streams or long-polls, event streams cut into awkward pieces.
  *
  * One thread, one connection at a time, "Connection: close" on every answer. Each request is
  * recorded and answered by the handler the test gives.
@@ -9,6 +10,7 @@
 #ifndef OFFERPOLL_TEST_FAKE_HTTP_H
 #define OFFERPOLL_TEST_FAKE_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +21,8 @@ struct fake_request {
     char path[256];
     char if_none_match[128];  /* "" when absent */
     char authorization[512];  /* "" when absent */
+    char accept[128];         /* "" when absent */
+    char last_event_id[64];   /* "" when absent */
 };
 
 struct fake_response {
@@ -26,6 +30,14 @@ struct fake_response {
     char headers[512];        /* extra header lines, each ending in "\r\n" */
     char body[8192];
     int delay_ms;             /* wait this long before answering */
+    char content_type[64];    /* "" is application/json */
+    /* A stream: no Content-Length; the body goes out in pieces (split at each '\x01'),
+     * piece_delay_ms apart, then the connection stays open for hold_ms (or until the client hangs
+     * up) and closes. */
+    bool stream;
+    int piece_delay_ms;
+    int hold_ms;
+    bool hang_up;             /* close the connection without answering at all */
 };
 
 /* Fills *resp for *req. Runs on the server's thread. */

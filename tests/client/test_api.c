@@ -151,9 +151,24 @@ static void watch_arguments_and_states(void **state)
     assert_false(offerpoll_watch_is_enabled(w));
     assert_int_equal(offerpoll_watch_set_mode(w, (enum offerpoll_mode)9),
                      OFFERPOLL_ERR_INVALID_ARGUMENT);
-    /* later transports fall back to polling for now */
-    assert_int_equal(offerpoll_watch_set_mode(w, OFFERPOLL_MODE_SSE), OFFERPOLL_OK);
-    assert_string_equal(offerpoll_watch_transport(w), "poll");
+    /* each mode starts with its own transport; AUTO's first step is a plain GET */
+    const struct {
+        enum offerpoll_mode mode;
+        const char *name;
+    } modes[] = {{OFFERPOLL_MODE_LONGPOLL, "longpoll"},
+                 {OFFERPOLL_MODE_AUTO, "auto"},
+                 {OFFERPOLL_MODE_POLL, "poll"},
+                 {OFFERPOLL_MODE_SSE, "sse"}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        assert_int_equal(offerpoll_watch_set_mode(w, modes[i].mode), OFFERPOLL_OK);
+        assert_string_equal(offerpoll_watch_transport(w), modes[i].name);
+    }
+    assert_int_equal(offerpoll_watch_set_longpoll_wait_s(w, 0), OFFERPOLL_ERR_INVALID_ARGUMENT);
+    assert_int_equal(offerpoll_watch_set_longpoll_wait_s(w, 61), OFFERPOLL_ERR_INVALID_ARGUMENT);
+    assert_int_equal(offerpoll_watch_set_longpoll_wait_s(NULL, 5), OFFERPOLL_ERR_INVALID_ARGUMENT);
+    assert_int_equal(offerpoll_watch_set_longpoll_wait_s(w, 1), OFFERPOLL_OK);
+    assert_int_equal(offerpoll_watch_set_longpoll_wait_s(w, 60), OFFERPOLL_OK);
+    assert_string_equal(offerpoll_watch_transport(NULL), "poll");
     assert_int_equal(offerpoll_watch_refetch(w), OFFERPOLL_ERR_BAD_STATE); /* not started */
 
     offerpoll_watch_stats st;

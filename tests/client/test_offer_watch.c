@@ -193,7 +193,7 @@ static void usage_errors_exit_2(void **state)
     assert_int_equal(run(NULL, help, &p), 0);
     assert_non_null(strstr(p.out, "usage: offer-watch [--token T] [--interval MS] "
                                   "[--mode poll|longpoll|sse|auto] [--json]"));
-    assert_non_null(strstr(p.out, "fall back to polling"));
+    assert_non_null(strstr(p.out, "Server-Sent Events"));
     assert_non_null(strstr(p.out, "OFFERD_TOKEN"));
 }
 
@@ -303,22 +303,47 @@ static void json_lines_and_sigint(void **state)
     assert_int_equal(n, 2);
 }
 
-static void other_modes_fall_back_to_polling(void **state)
+/* Every mode prints the same lines; the real-time ones see a change long before the interval. */
+static void every_mode_prints_changes(void **state)
 {
     (void)state;
     const char *modes[] = {"longpoll", "sse", "auto", "poll"};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        bool polls = strcmp(modes[i], "poll") == 0;
         struct proc p;
-        const char *args[] = {"--mode", modes[i], "--interval", "200", fx.proc.base_url,
-                              "o_pending", NULL};
+        const char *args[] = {"--mode", modes[i], "--interval", polls ? "200" : "60000",
+                              fx.proc.base_url, "o_pending", NULL};
         spawn_watch(&p, fx.buyer_token, args);
         assert_true(wait_lines(&p, 1, 5000));
+        assert_non_null(strstr(p.out, " o_pending v"));
+        t_sleep_ms(300);
+        int64_t t0 = t_now_ms();
+        assert_int_equal(fixture_touch(&fx, "o_pending"), 0);
+        assert_true(wait_lines(&p, 2, 5000));
+        if (!polls)
+            assert_true(t_now_ms() - t0 < t_scaled(1500));
         kill(p.pid, SIGTERM);
         assert_int_equal(wait_exit(&p, 5000), 0);
-        if (strcmp(modes[i], "poll") == 0)
-            assert_int_equal(p.err_len, 0);
-        else
-            assert_non_null(strstr(p.err, "not available yet; using poll"));
+        assert_int_equal(lines(p.out), 2);
+        assert_int_equal(p.err_len, 0); /* no notes: every mode is served */
+    }
+}
+
+/* A refused stream or wait reaches the exit codes just as a refused poll does. */
+static void real_time_modes_exit_with_the_refusals_codes(void **state)
+{
+    (void)state;
+    const char *modes[] = {"longpoll", "sse", "auto"};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        struct proc p;
+        const char *missing[] = {"--mode", modes[i], fx.proc.base_url, "o_nope", NULL};
+        assert_int_equal(run(fx.buyer_token, missing, &p), 5);
+        assert_non_null(strstr(p.err, "404"));
+        const char *stranger[] = {"--mode", modes[i], fx.proc.base_url, "o_pending", NULL};
+        assert_int_equal(run(fx.stranger_token, stranger, &p), 4);
+        assert_non_null(strstr(p.err, "403"));
+        assert_int_equal(run("garbage", stranger, &p), 3);
+        assert_int_equal(p.out_len, 0);
     }
 }
 
@@ -357,7 +382,8 @@ int main(void)
         cmocka_unit_test(http_refusals_exit_with_their_code),
         cmocka_unit_test(prints_a_line_per_change_and_stops_on_sigterm),
         cmocka_unit_test(json_lines_and_sigint),
-        cmocka_unit_test(other_modes_fall_back_to_polling),
+        cmocka_unit_test(every_mode_prints_changes),
+        cmocka_unit_test(real_time_modes_exit_with_the_refusals_codes),
         cmocka_unit_test(an_unreachable_server_is_retried_not_fatal),
         cmocka_unit_test(a_closed_stdout_ends_it),
     };
