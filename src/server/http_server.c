@@ -301,6 +301,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    /* A client that leaves in the middle of a stream is normal life for SSE, not an error. */
+    if (strncmp(msg, "Failed to send", 14) == 0)
+        return;
     log_error("libmicrohttpd: %s", msg);
 }
 
