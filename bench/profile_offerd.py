@@ -153,7 +153,7 @@ def callgrind(b, offerd, n, out_dir):
     p = bench.Proc("callgrind", ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                                  f"--callgrind-out-file={outfile}", offerd, "--port", str(port),
                                  "--db", db, "--jwt-secret", bench.SECRET, "--access-log=0",
-                                 "--threads", "1"],
+                                 "--rate-limit", "0", "--threads", "1"],
                    os.path.join(b.tmp, "callgrind.log"))
     try:
         if not bench.wait_http(p, port, timeout=120):

@@ -5,6 +5,7 @@
 #include "handlers_offers.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,35 +238,111 @@ static void reply_written(struct request *r, unsigned status, const struct offer
     reply_offer_json(r, status, json, len, etag);
 }
 
-static void reply_write_failure(struct request *r, enum store_result sr,
-                                const struct refusal *f, const char *not_found)
+
+/* ---- writes: handed to the store's writer thread, the request suspended meanwhile ---- */
+
+struct create_ctx;
+struct decide_ctx;
+
+/* One write in flight: what the writer needs, and what the handler needs to answer. */
+struct pending_write {
+    struct store_write w;
+    struct request *r;
+    json_t *body;               /* owns the strings the write borrows (message, productId) */
+    unsigned ok_status;
+    const char *not_found;      /* the 404 text (creates map NOT_FOUND to 400) */
+    struct refusal *refusal;    /* in create or decide below */
+    char id[OFFER_ID_SIZE];
+    union {
+        struct {
+            const char *buyer_id;
+            int64_t amount;
+            struct refusal refusal;
+        } create;
+        struct {
+            const char *user_id;
+            const char *if_match;
+            enum offer_action action;
+            int64_t amount;
+            const char *message;
+            char counter_id[OFFER_ID_SIZE];
+            struct refusal refusal;
+        } decide;
+    } u;
+};
+
+static void pending_free(void *p)
 {
-    if (sr == STORE_CONFLICT)
-        reply_error(r, f->status, f->message);
+    struct pending_write *pw = p;
+    json_decref(pw->body);
+    offer_cleanup(&pw->w.out);
+    free(pw);
+}
+
+static void write_done(struct store_write *w)
+{
+    struct pending_write *pw = w->done_userdata;
+    request_resume(pw->r);
+}
+
+/* Suspends r until the writer has committed pw (or refused it); takes ownership of pw. */
+static void submit_write(struct request *r, struct pending_write *pw)
+{
+    struct app *app = r->app;
+    atomic_fetch_add(&app->pending_writes, 1);
+    if (atomic_load(&app->stopping)) {
+        atomic_fetch_sub(&app->pending_writes, 1);
+        pending_free(pw);
+        struct reply_header h = {"Retry-After", "2"};
+        reply_error_with(r, 503, "shutting down; retry shortly", &h, 1);
+        return;
+    }
+    pw->r = r;
+    pw->w.done = write_done;
+    pw->w.done_userdata = pw;
+    r->pending = pw;
+    r->pending_free = pending_free;
+    request_suspend(r); /* before submitting: the writer may finish before we return */
+    store_submit(app->store, &pw->w);
+}
+
+/* On re-entry after the writer's done: answers from its result. True when r had a write. */
+static bool finish_write(struct request *r)
+{
+    struct pending_write *pw = r->pending;
+    if (!pw)
+        return false;
+    enum store_result sr = pw->w.result;
+    if (sr == STORE_OK)
+        reply_written(r, pw->ok_status, &pw->w.out);
+    else if (sr == STORE_NOT_FOUND && pw->w.is_create)
+        reply_error(r, 400, "productId: no such product");
+    else if (sr == STORE_CONFLICT)
+        reply_error(r, pw->refusal->status, pw->refusal->message);
     else
-        reply_store_failure(r, sr, not_found);
+        reply_store_failure(r, sr, pw->not_found);
+    r->pending = NULL;
+    pending_free(pw);
+    atomic_fetch_sub(&r->app->pending_writes, 1);
+    return true;
 }
 
 /* ---- POST /api/offers ---- */
 
-struct create_ctx {
-    const char *buyer_id;
-    int64_t amount;
-    struct refusal refusal;
-};
-
 static bool check_create(const struct product *p, void *userdata)
 {
-    struct create_ctx *ctx = userdata;
-    struct rule_verdict v = offer_rules_check_create(p, ctx->buyer_id, ctx->amount);
+    struct pending_write *pw = userdata;
+    struct rule_verdict v = offer_rules_check_create(p, pw->u.create.buyer_id, pw->u.create.amount);
     if (v.result == RULE_OK)
         return true;
-    refuse(&ctx->refusal, rule_status(v.result, true), v.message);
+    refuse(&pw->u.create.refusal, rule_status(v.result, true), v.message);
     return false;
 }
 
 void handle_create_offer(struct request *r)
 {
+    if (finish_write(r))
+        return;
     if (!authenticate_member(r))
         return;
     json_t *body = read_json_body(r);
@@ -277,54 +354,45 @@ void handle_create_offer(struct request *r)
     int64_t amount = 0;
     if (!json_is_string(product) || !offer_id_is_valid(json_string_value(product))) {
         reply_error(r, 400, "productId must be a product id (1-64 of A-Z a-z 0-9 _ -)");
-        goto out;
+        goto fail;
     }
     if (!read_amount(r, body, &amount))
-        goto out;
+        goto fail;
     if (!request_body_message(body, &message, err)) {
         reply_error(r, 400, err);
-        goto out;
+        goto fail;
     }
-    char id[OFFER_ID_SIZE];
-    if (!request_new_id("off_", id, sizeof(id))) {
-        log_error("no randomness for a new offer id");
+    struct pending_write *pw = calloc(1, sizeof(*pw));
+    if (!pw || !request_new_id("off_", pw->id, sizeof(pw->id))) {
+        log_error("cannot prepare a new offer (memory or randomness)");
         reply_error(r, 500, "internal error");
-        goto out;
+        free(pw);
+        goto fail;
     }
     int64_t now = clock_now_ms();
-    struct new_offer n = {id, json_string_value(product), r->user_id, amount, message, now,
-                          offer_rules_expiry_from(now)};
-    struct create_ctx ctx = {r->user_id, amount, {0, ""}};
-    struct offer created;
-    enum store_result sr = store_create_offer(r->app->store, &n, check_create, &ctx, &created);
-    if (sr == STORE_OK) {
-        reply_written(r, 201, &created);
-        offer_cleanup(&created);
-    } else if (sr == STORE_NOT_FOUND) {
-        reply_error(r, 400, "productId: no such product");
-    } else {
-        reply_write_failure(r, sr, &ctx.refusal, "no such product");
-    }
-out:
+    pw->body = body;
+    pw->ok_status = 201;
+    pw->not_found = "no such product";
+    pw->refusal = &pw->u.create.refusal;
+    pw->u.create.buyer_id = r->user_id;
+    pw->u.create.amount = amount;
+    pw->w.is_create = true;
+    pw->w.create = (struct new_offer){pw->id, json_string_value(product), r->user_id, amount,
+                                      message, now, offer_rules_expiry_from(now)};
+    pw->w.check = check_create;
+    pw->w.userdata = pw;
+    submit_write(r, pw);
+    return;
+fail:
     json_decref(body);
 }
 
 /* ---- PATCH /api/offers/{id} and POST /api/offers/{id}/counter ---- */
 
-struct decide_ctx {
-    const char *user_id;
-    const char *if_match;       /* NULL when the client sent none */
-    enum offer_action action;
-    int64_t amount;             /* counters */
-    const char *message;        /* counters */
-    char counter_id[OFFER_ID_SIZE];
-    struct refusal refusal;
-};
-
 /* Compares the client's If-Match with the ETag of the state being decided on. */
-static bool if_match_holds(const struct decide_ctx *ctx, const struct offer *current)
+static bool if_match_holds(const char *if_match, const struct offer *current)
 {
-    if (!ctx->if_match)
+    if (!if_match)
         return true;
     size_t len = 0;
     char *json = offer_to_text(current, &len);
@@ -333,32 +401,36 @@ static bool if_match_holds(const struct decide_ctx *ctx, const struct offer *cur
     char etag[ETAG_SIZE];
     etag_make(current->version, json, len, etag);
     free(json);
-    return etag_match(ctx->if_match, etag);
+    return etag_match(if_match, etag);
 }
 
+/* Runs on the writer thread, inside the transaction, with the offer as it is now. */
 static bool decide(const struct offer *current, int64_t now_ms, struct offer_change *change,
                    void *userdata)
 {
-    struct decide_ctx *ctx = userdata;
-    enum offer_party party = offer_rules_party(current, ctx->user_id);
+    struct pending_write *pw = userdata;
+    struct refusal *f = &pw->u.decide.refusal;
+    const char *user_id = pw->u.decide.user_id;
+    enum offer_action action = pw->u.decide.action;
+    enum offer_party party = offer_rules_party(current, user_id);
     if (party == OFFER_PARTY_NONE) {
-        refuse(&ctx->refusal, 403, "this offer is not yours to change");
+        refuse(f, 403, "this offer is not yours to change");
         return false;
     }
-    if (!if_match_holds(ctx, current)) {
-        refuse(&ctx->refusal, 412, "the offer changed since your copy (If-Match does not match)");
+    if (!if_match_holds(pw->u.decide.if_match, current)) {
+        refuse(f, 412, "the offer changed since your copy (If-Match does not match)");
         return false;
     }
     struct rule_verdict v =
-        ctx->action == OFFER_ACTION_COUNTER
-            ? offer_rules_check_counter(current, ctx->user_id, ctx->amount, now_ms)
-            : offer_rules_check_decision(current, ctx->user_id, ctx->action, now_ms);
+        action == OFFER_ACTION_COUNTER
+            ? offer_rules_check_counter(current, user_id, pw->u.decide.amount, now_ms)
+            : offer_rules_check_decision(current, user_id, action, now_ms);
     if (v.result != RULE_OK) {
-        refuse(&ctx->refusal, rule_status(v.result, false), v.message);
+        refuse(f, rule_status(v.result, false), v.message);
         return false;
     }
     change->set_status = true;
-    switch (ctx->action) {
+    switch (action) {
     case OFFER_ACTION_ACCEPT:
         change->status = OFFER_STATUS_ACCEPTED;
         change->mark_product_sold = true;
@@ -371,9 +443,9 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
         change->set_expiry = true;
         change->expires_at_ms = offer_rules_expiry_from(now_ms);
         change->add_counter = true;
-        memcpy(change->counter.id, ctx->counter_id, sizeof(ctx->counter_id));
-        change->counter.amount_minor = ctx->amount;
-        change->counter.message = (char *)ctx->message; /* borrowed for the transaction */
+        memcpy(change->counter.id, pw->u.decide.counter_id, sizeof(change->counter.id));
+        change->counter.amount_minor = pw->u.decide.amount;
+        change->counter.message = (char *)pw->u.decide.message; /* borrowed for the write */
         change->counter.from_seller = party == OFFER_PARTY_SELLER;
         change->counter.created_at_ms = now_ms;
         break;
@@ -381,66 +453,90 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
     return true;
 }
 
-static void run_decision(struct request *r, struct decide_ctx *ctx, unsigned ok_status)
+/* A PATCH or counter for r, ready but for its action's fields; NULL (answered) on OOM. */
+static struct pending_write *new_decision(struct request *r, json_t *body, unsigned ok_status)
 {
-    struct offer after;
-    ctx->user_id = r->user_id;
-    ctx->if_match = request_header(r, "If-Match");
-    enum store_result sr =
-        store_update_offer(r->app->store, r->match.id, clock_now_ms(), decide, ctx, &after);
-    if (sr != STORE_OK) {
-        reply_write_failure(r, sr, &ctx->refusal, "offer not found");
-        return;
+    struct pending_write *pw = calloc(1, sizeof(*pw));
+    if (!pw) {
+        reply_error(r, 500, "internal error");
+        return NULL;
     }
-    reply_written(r, ok_status, &after);
-    offer_cleanup(&after);
+    pw->body = body;
+    pw->ok_status = ok_status;
+    pw->not_found = "offer not found";
+    pw->refusal = &pw->u.decide.refusal;
+    pw->u.decide.user_id = r->user_id;
+    pw->u.decide.if_match = request_header(r, "If-Match"); /* lives as long as the request */
+    pw->w.offer_id = r->match.id;
+    pw->w.now_ms = clock_now_ms();
+    pw->w.decide = decide;
+    pw->w.userdata = pw;
+    return pw;
 }
 
 void handle_decide_offer(struct request *r)
 {
+    if (finish_write(r))
+        return;
     if (!authenticate_member(r))
         return;
     json_t *body = read_json_body(r);
     if (!body)
         return;
-    struct decide_ctx ctx = {0};
+    enum offer_action action;
     const char *status = json_string_value(json_object_get(body, "status"));
     if (status && strcmp(status, "ACCEPTED") == 0) {
-        ctx.action = OFFER_ACTION_ACCEPT;
+        action = OFFER_ACTION_ACCEPT;
     } else if (status && strcmp(status, "REJECTED") == 0) {
-        ctx.action = OFFER_ACTION_REJECT;
+        action = OFFER_ACTION_REJECT;
     } else {
         reply_error(r, 400, "status must be \"ACCEPTED\" or \"REJECTED\"");
-        goto out;
+        json_decref(body);
+        return;
     }
-    run_decision(r, &ctx, 200);
-out:
-    json_decref(body);
+    struct pending_write *pw = new_decision(r, body, 200);
+    if (!pw) {
+        json_decref(body);
+        return;
+    }
+    pw->u.decide.action = action;
+    submit_write(r, pw);
 }
 
 void handle_counter_offer(struct request *r)
 {
+    if (finish_write(r))
+        return;
     if (!authenticate_member(r))
         return;
     json_t *body = read_json_body(r);
     if (!body)
         return;
     char err[REQUEST_BODY_ERROR_SIZE];
-    struct decide_ctx ctx = {0};
-    ctx.action = OFFER_ACTION_COUNTER;
-    if (!read_amount(r, body, &ctx.amount))
-        goto out;
-    if (!request_body_message(body, &ctx.message, err)) {
+    int64_t amount = 0;
+    const char *message = NULL;
+    if (!read_amount(r, body, &amount))
+        goto fail;
+    if (!request_body_message(body, &message, err)) {
         reply_error(r, 400, err);
-        goto out;
+        goto fail;
     }
-    if (!request_new_id("ctr_", ctx.counter_id, sizeof(ctx.counter_id))) {
+    struct pending_write *pw = new_decision(r, body, 201);
+    if (!pw)
+        goto fail;
+    if (!request_new_id("ctr_", pw->u.decide.counter_id, sizeof(pw->u.decide.counter_id))) {
         log_error("no randomness for a new counter offer id");
         reply_error(r, 500, "internal error");
-        goto out;
+        pw->body = NULL;
+        pending_free(pw);
+        goto fail;
     }
-    run_decision(r, &ctx, 201);
-out:
+    pw->u.decide.action = OFFER_ACTION_COUNTER;
+    pw->u.decide.amount = amount;
+    pw->u.decide.message = message;
+    submit_write(r, pw);
+    return;
+fail:
     json_decref(body);
 }
 

@@ -283,6 +283,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     int64_t duration = clock_monotonic_us() - r->start_us;
     size_t route = r->match.route ? r->match.route_index : metrics_route_none(s->app->metrics);
     longpoll_finish(r);
+    if (r->pending)
+        r->pending_free(r->pending);
     metrics_request_finished(s->app->metrics, route, r->status, duration);
     log_request(r->method_name, r->path, r->status, duration, r->bytes);
     free(r->body);

@@ -87,16 +87,21 @@ static void invalidate_offer(const char *offer_id, void *userdata)
         offer_cache_invalidate(userdata, offer_id);
 }
 
-/* Stop accepting, answer every held request, give them a moment to be written, then stop. */
-static void drain(struct http_server *server, struct notify *notify)
+/* Stop accepting, refuse new writes, answer every held request, let writes in flight commit
+ * and be answered, then stop. */
+static void drain(struct http_server *server, struct app *app)
 {
     http_server_quiesce(server);
-    notify_shutdown(notify);
+    atomic_store(&app->stopping, true);
+    notify_shutdown(app->notify);
     struct timespec tick = {0, 20 * 1000000L};
-    for (int waited_ms = 0; notify_held(notify) > 0 && waited_ms < 5000; waited_ms += 20)
+    for (int waited_ms = 0; waited_ms < 5000; waited_ms += 20) {
+        if (notify_held(app->notify) == 0 && atomic_load(&app->pending_writes) == 0)
+            return;
         nanosleep(&tick, NULL);
-    if (notify_held(notify) > 0)
-        log_error("%zu held requests still open at shutdown", notify_held(notify));
+    }
+    log_error("%zu held requests and %d writes still open at shutdown", notify_held(app->notify),
+              atomic_load(&app->pending_writes));
 }
 
 static int run_migrate(const struct config *cfg)
@@ -167,8 +172,10 @@ static int serve(struct config *cfg)
 
 
     notify_set_version_hook(notify, invalidate_offer, offer_cache);
-    struct app app = {cfg,         store,      auth,           metrics, notify, ratelimit,
-                      offer_cache, auth_cache, http_routes, http_route_count};
+    struct app app = {.config = cfg, .store = store, .auth = auth, .metrics = metrics,
+                      .notify = notify, .ratelimit = ratelimit, .offer_cache = offer_cache,
+                      .auth_cache = auth_cache, .routes = http_routes,
+                      .route_count = http_route_count};
     server = http_server_start(&app, err, sizeof(err));
     if (!server)
         goto out;
@@ -184,7 +191,7 @@ static int serve(struct config *cfg)
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    drain(server, notify);
+    drain(server, &app);
     status = 0;
 out:
     if (status != 0 && err[0])

@@ -9,6 +9,7 @@
 #ifndef OFFERD_REQUEST_H
 #define OFFERD_REQUEST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,8 @@ struct app {
     struct auth_cache *auth_cache;
     const struct route *routes;
     size_t route_count;
+    atomic_bool stopping;           /* set at shutdown: new writes are refused with 503 */
+    atomic_int pending_writes;      /* writes submitted and not yet answered */
 };
 
 struct request {
@@ -60,6 +63,8 @@ struct request {
     int64_t token_exp_s;            /* the token's exp, after request_authenticate */
     bool suspended;                 /* the handler suspended the connection; it runs again */
     struct longpoll *longpoll;      /* a held long-poll's state, freed when the request ends */
+    void *pending;                  /* a write waiting for the writer thread */
+    void (*pending_free)(void *pending);
 };
 
 /* Monotonic microseconds, for durations. */

@@ -90,6 +90,11 @@ enum store_result store_changes_since(struct store *s, int64_t after_seq, int64_
     return s->ops->changes_since(s, after_seq, last_seq, fn, userdata);
 }
 
+void store_submit(struct store *s, struct store_write *w)
+{
+    s->ops->submit(s, w);
+}
+
 enum store_result store_next_expiry(struct store *s, bool *any, int64_t *at_ms)
 {
     return s->ops->next_expiry(s, any, at_ms);

@@ -71,6 +71,29 @@ struct offer_cursor {
     char id[OFFER_ID_SIZE];
 };
 
+/* A write handed to the store's writer thread (group commit): the writer runs queued writes in
+ * one transaction, each in a savepoint of its own so one refusal spoils nothing else, commits once
+ * (one fsync for the lot), reports the changes, then calls done for each. Request threads never
+ * wait for a disk flush, and every done comes after its commit is durable. */
+struct store_write;
+typedef void (*store_write_done_fn)(struct store_write *w);
+
+struct store_write {
+    bool is_create;                 /* create (create, check) or update (offer_id, decide) */
+    struct new_offer create;
+    store_check_product_fn check;
+    const char *offer_id;
+    int64_t now_ms;
+    store_decide_fn decide;
+    void *userdata;                 /* for check/decide */
+    store_write_done_fn done;       /* on the writer thread; quick, no store calls */
+    void *done_userdata;
+    enum store_result result;       /* as the synchronous create/update would return */
+    struct offer out;               /* on STORE_OK; the submitter cleans it up */
+    struct store_write *next;       /* internal */
+    bool keep;                      /* internal */
+};
+
 struct store;
 
 struct store_ops {
@@ -96,6 +119,7 @@ struct store_ops {
                                        store_change_fn fn, void *userdata);
     enum store_result (*next_expiry)(struct store *s, bool *any, int64_t *at_ms);
     enum store_result (*expire_due)(struct store *s, int64_t now_ms, size_t *expired);
+    void (*submit)(struct store *s, struct store_write *w);
 };
 
 struct store {
@@ -153,6 +177,9 @@ enum store_result store_changes_since(struct store *s, int64_t after_seq, int64_
 
 /* The earliest expiresAt among live offers (*any false when none), and expiring every live offer
  * whose time has come (status EXPIRED, version bumped, logged), for the expiry clock. */
+/* Queues w for the writer thread; w must stay valid until its done runs. */
+void store_submit(struct store *s, struct store_write *w);
+
 enum store_result store_next_expiry(struct store *s, bool *any, int64_t *at_ms);
 enum store_result store_expire_due(struct store *s, int64_t now_ms, size_t *expired);
 

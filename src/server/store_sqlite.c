@@ -25,6 +25,9 @@ enum stmt_id {
     ST_BEGIN_IMMEDIATE,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_GET_OFFER,
     ST_GET_IMAGES,
     ST_GET_COUNTERS,
@@ -49,6 +52,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT one_write",
+    [ST_RELEASE] = "RELEASE one_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO one_write",
     [ST_GET_OFFER] =
         "SELECT o.id, o.version, o.status, o.amount, o.message, o.product_id, o.buyer_id,"
         " o.seller_id, o.created_at, o.updated_at, o.expires_at,"
@@ -125,6 +131,13 @@ struct sqlite_store {
      * timeout. */
     pthread_mutex_t write_lock;
     pthread_mutex_t lock;   /* guards conns */
+    /* The writer thread and its queue (store_submit). */
+    pthread_t writer;
+    bool writer_started;
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    struct store_write *queue_head, *queue_tail;
+    bool writer_stop;
     struct conn *conns;     /* every thread's connection, closed at store close */
 };
 
@@ -538,30 +551,24 @@ static enum store_result step_done(struct conn *c, sqlite3_stmt *st)
     return result_of(c, rc);
 }
 
-static enum store_result create_offer_locked(struct store *s, const struct new_offer *n,
-                                             store_check_product_fn check, void *userdata,
-                                             struct offer *out)
+/* Inside an open write transaction: checks the product, inserts, reads the new offer back. */
+static enum store_result create_body(struct conn *c, const struct new_offer *n,
+                                     store_check_product_fn check, void *userdata,
+                                     struct offer *out)
 {
-    struct sqlite_store *ss = as_sqlite(s);
-    struct conn *c = get_conn(ss);
-    if (!c)
-        return STORE_ERROR;
     struct product product;
     memset(out, 0, sizeof(*out));
-    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
+    enum store_result r = load_product(c, n->product_id, &product);
     if (r != STORE_OK)
-        return r;
-    r = load_product(c, n->product_id, &product);
-    if (r != STORE_OK)
-        goto fail;
+        goto out;
     if (check && !check(&product, userdata)) {
         r = STORE_CONFLICT;
-        goto fail;
+        goto out;
     }
     sqlite3_stmt *st = stmt(c, ST_INSERT_OFFER);
     if (!st) {
         r = STORE_ERROR;
-        goto fail;
+        goto out;
     }
     sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, n->amount_minor);
@@ -574,18 +581,34 @@ static enum store_result create_offer_locked(struct store *s, const struct new_o
     r = step_done(c, st);
     if (r == STORE_OK)
         r = load_offer(c, n->id, out);
+out:
+    product_cleanup(&product);
+    if (r != STORE_OK)
+        offer_cleanup(out);
+    return r;
+}
+
+static enum store_result create_offer_locked(struct store *s, const struct new_offer *n,
+                                             store_check_product_fn check, void *userdata,
+                                             struct offer *out)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    memset(out, 0, sizeof(*out));
+    if (!c)
+        return STORE_ERROR;
+    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
+    if (r != STORE_OK)
+        return r;
+    r = create_body(c, n, check, userdata, out);
     if (r == STORE_OK)
         r = run(c, ST_COMMIT);
-    if (r != STORE_OK)
-        goto fail;
-    product_cleanup(&product);
+    if (r != STORE_OK) {
+        offer_cleanup(out);
+        rollback(c);
+        return r;
+    }
     store_report_change(s, out);
     return STORE_OK;
-fail:
-    product_cleanup(&product);
-    offer_cleanup(out);
-    rollback(c);
-    return r;
 }
 
 static enum store_result apply_change(struct conn *c, const struct offer *cur,
@@ -631,55 +654,71 @@ static enum store_result apply_change(struct conn *c, const struct offer *cur,
     return r;
 }
 
-static enum store_result update_offer_locked(struct store *s, const char *offer_id,
-                                             int64_t now_ms, store_decide_fn decide,
-                                             void *userdata, struct offer *out)
+/* Inside an open write transaction: expires the offer if due, lets decide look at it, applies
+ * what it returns. OK: *out is the offer after. CONFLICT: refused; if an expiry was stored on the
+ * way, *keep is true and *out is that expired state (to commit and report), else *out is empty. */
+static enum store_result update_body(struct conn *c, const char *offer_id, int64_t now_ms,
+                                     store_decide_fn decide, void *userdata, struct offer *out,
+                                     bool *keep)
 {
-    struct sqlite_store *ss = as_sqlite(s);
-    struct conn *c = get_conn(ss);
-    if (!c)
-        return STORE_ERROR;
     struct offer cur;
     memset(&cur, 0, sizeof(cur));
     memset(out, 0, sizeof(*out));
-    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
-    if (r != STORE_OK)
-        return r;
+    *keep = false;
     bool expired = false;
-    r = expire_if_due(c, offer_id, now_ms, &expired);
+    enum store_result r = expire_if_due(c, offer_id, now_ms, &expired);
     if (r == STORE_OK)
         r = load_offer(c, offer_id, &cur);
     if (r != STORE_OK)
-        goto fail;
-
+        return r;
     struct offer_change change;
     memset(&change, 0, sizeof(change));
     if (!decide(&cur, now_ms, &change, userdata)) {
-        /* Refused; an expiry found on the way is still a real change worth keeping. */
-        r = expired ? run(c, ST_COMMIT) : STORE_OK;
-        if (r != STORE_OK)
-            goto fail;
-        if (!expired)
-            rollback(c);
-        else
-            store_report_change(s, &cur);
-        offer_cleanup(&cur);
+        if (expired) {
+            *keep = true; /* refused, but the expiry found on the way is a real change */
+            *out = cur;
+        } else {
+            offer_cleanup(&cur);
+        }
         return STORE_CONFLICT;
     }
     r = apply_change(c, &cur, &change, now_ms);
     if (r == STORE_OK)
         r = load_offer(c, offer_id, out);
-    if (r == STORE_OK)
-        r = run(c, ST_COMMIT);
+    offer_cleanup(&cur);
     if (r != STORE_OK)
-        goto fail;
-    offer_cleanup(&cur);
+        offer_cleanup(out);
+    if (r == STORE_OK)
+        *keep = true;
+    return r;
+}
+
+static enum store_result update_offer_locked(struct store *s, const char *offer_id,
+                                             int64_t now_ms, store_decide_fn decide,
+                                             void *userdata, struct offer *out)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    memset(out, 0, sizeof(*out));
+    if (!c)
+        return STORE_ERROR;
+    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
+    if (r != STORE_OK)
+        return r;
+    bool keep = false;
+    r = update_body(c, offer_id, now_ms, decide, userdata, out, &keep);
+    if (!keep) {
+        rollback(c);
+        return r;
+    }
+    enum store_result cr = run(c, ST_COMMIT);
+    if (cr != STORE_OK) {
+        offer_cleanup(out);
+        rollback(c);
+        return cr;
+    }
     store_report_change(s, out);
-    return STORE_OK;
-fail:
-    offer_cleanup(&cur);
-    offer_cleanup(out);
-    rollback(c);
+    if (r != STORE_OK)
+        offer_cleanup(out); /* refused: the caller gets nothing, the expiry was reported */
     return r;
 }
 
@@ -894,9 +933,110 @@ static enum store_result sqlite_exec_script(struct store *s, const char *sql)
     return STORE_OK;
 }
 
+#define WRITE_BATCH_MAX 128
+
+/* One transaction for a batch of queued writes, a savepoint each, one commit. */
+static void run_batch(struct sqlite_store *ss, struct store_write *batch)
+{
+    struct conn *c = get_conn(ss);
+    pthread_mutex_lock(&ss->write_lock);
+    enum store_result r = c ? run(c, ST_BEGIN_IMMEDIATE) : STORE_ERROR;
+    for (struct store_write *w = batch; w; w = w->next) {
+        w->keep = false;
+        memset(&w->out, 0, sizeof(w->out));
+        if (r != STORE_OK) {
+            w->result = r;
+            continue;
+        }
+        w->result = run(c, ST_SAVEPOINT);
+        if (w->result != STORE_OK)
+            continue;
+        if (w->is_create) {
+            w->result = create_body(c, &w->create, w->check, w->userdata, &w->out);
+            w->keep = w->result == STORE_OK;
+        } else {
+            w->result = update_body(c, w->offer_id, w->now_ms, w->decide, w->userdata, &w->out,
+                                    &w->keep);
+        }
+        if (!w->keep)
+            run(c, ST_ROLLBACK_TO);
+        run(c, ST_RELEASE);
+    }
+    if (r == STORE_OK) {
+        enum store_result cr = run(c, ST_COMMIT);
+        if (cr != STORE_OK) {
+            rollback(c);
+            for (struct store_write *w = batch; w; w = w->next) {
+                if (w->keep) {
+                    offer_cleanup(&w->out);
+                    w->keep = false;
+                    w->result = cr;
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&ss->write_lock);
+    while (batch) {
+        struct store_write *next = batch->next; /* done may free it */
+        if (batch->keep)
+            store_report_change(&ss->base, &batch->out);
+        if (batch->result != STORE_OK)
+            offer_cleanup(&batch->out); /* a refusal that kept an expiry: reported, not returned */
+        batch->done(batch);
+        batch = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct sqlite_store *ss = arg;
+    pthread_mutex_lock(&ss->queue_lock);
+    for (;;) {
+        while (!ss->queue_head && !ss->writer_stop)
+            pthread_cond_wait(&ss->queue_cond, &ss->queue_lock);
+        if (!ss->queue_head)
+            break; /* stopping, and nothing left to write */
+        struct store_write *batch = ss->queue_head, *last = batch;
+        for (int n = 1; n < WRITE_BATCH_MAX && last->next; n++)
+            last = last->next;
+        ss->queue_head = last->next;
+        if (!ss->queue_head)
+            ss->queue_tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&ss->queue_lock);
+        run_batch(ss, batch);
+        pthread_mutex_lock(&ss->queue_lock);
+    }
+    pthread_mutex_unlock(&ss->queue_lock);
+    return NULL;
+}
+
+static void sqlite_submit(struct store *s, struct store_write *w)
+{
+    struct sqlite_store *ss = as_sqlite(s);
+    w->next = NULL;
+    pthread_mutex_lock(&ss->queue_lock);
+    if (ss->queue_tail)
+        ss->queue_tail->next = w;
+    else
+        ss->queue_head = w;
+    ss->queue_tail = w;
+    pthread_cond_signal(&ss->queue_cond);
+    pthread_mutex_unlock(&ss->queue_lock);
+}
+
 static void sqlite_close(struct store *s)
 {
     struct sqlite_store *ss = as_sqlite(s);
+    if (ss->writer_started) {
+        pthread_mutex_lock(&ss->queue_lock);
+        ss->writer_stop = true;
+        pthread_cond_signal(&ss->queue_cond);
+        pthread_mutex_unlock(&ss->queue_lock);
+        pthread_join(ss->writer, NULL);
+    }
+    pthread_cond_destroy(&ss->queue_cond);
+    pthread_mutex_destroy(&ss->queue_lock);
     pthread_mutex_lock(&ss->lock);
     struct conn *c = ss->conns;
     ss->conns = NULL;
@@ -928,6 +1068,7 @@ static const struct store_ops sqlite_ops = {
     .changes_since = sqlite_changes_since,
     .next_expiry = sqlite_next_expiry,
     .expire_due = sqlite_expire_due,
+    .submit = sqlite_submit,
 };
 
 /* Opens the file on a short-lived connection and brings its schema up to date. */
@@ -981,6 +1122,15 @@ struct store *store_sqlite_open(const struct store_sqlite_options *opts, char *e
     }
     pthread_mutex_init(&ss->lock, NULL);
     pthread_mutex_init(&ss->write_lock, NULL);
+    pthread_mutex_init(&ss->queue_lock, NULL);
+    pthread_cond_init(&ss->queue_cond, NULL);
     ss->base.ops = &sqlite_ops;
+    /* The writer thread starts with the store: the stop signals are blocked by then (main). */
+    ss->writer_started = pthread_create(&ss->writer, NULL, writer_main, ss) == 0;
+    if (!ss->writer_started) {
+        snprintf(err, err_size, "cannot start the writer thread");
+        sqlite_close(&ss->base);
+        return NULL;
+    }
     return &ss->base;
 }
