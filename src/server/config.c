@@ -53,7 +53,7 @@ static const struct option_spec options[] = {
     {"--max-connections", "OFFERD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections), 16, 1000000,
      "N       open connections at most, held ones included (default 20000)"},
     {"--connection-memory", "OFFERD_CONNECTION_MEMORY", OPT_SIZE, FIELD(connection_memory), 4096,
-     1048576, "BYTES   per-connection buffer for request headers (default 16384)"},
+     1048576, "BYTES   per-connection buffer; request heads must fit (default 8192)"},
     {"--max-held", "OFFERD_MAX_HELD", OPT_INT, FIELD(max_held), 0, 1000000,
      "N       held long-polls and SSE streams in total, else 429 (default 15000)"},
     {"--max-held-per-user", "OFFERD_MAX_HELD_PER_USER", OPT_INT, FIELD(max_held_per_user), 0,
@@ -87,7 +87,7 @@ static void set_defaults(struct config *c)
     c->max_body_bytes = 16384;
     c->access_log = true;
     c->max_connections = 20000;
-    c->connection_memory = 16384;
+    c->connection_memory = 8192;
     c->max_held = 15000;
     c->max_held_per_user = 32;
     c->sse_heartbeat_s = 15;

@@ -18,6 +18,7 @@
 #include "money.h"
 #include "notify.h"
 #include "offer_cache.h"
+#include "offer_view.h"
 #include "request_body.h"
 #include "log.h"
 #include "offer_codec.h"
@@ -50,46 +51,13 @@ static int parse_wait(const char *s)
     return (int)v;
 }
 
-/* The offer as this poll should see it: from the cache when its current rendering is there,
- * else read, rendered and cached. *json is a new copy only when want_json (or on a store read);
- * the caller frees it. On failure it has answered and returns false. */
+/* The offer as this poll should see it (offer_view); on failure it has answered, false. */
 static bool load_rendered(struct request *r, bool want_json, struct cached_offer *meta,
                           char **json, size_t *len)
 {
-    struct offer_cache *cache = r->app->offer_cache;
-    const char *id = r->match.id;
-    int64_t now = clock_now_ms();
-    *json = NULL;
-    if (offer_cache_get(cache, id, now, meta, want_json ? json : NULL, len))
-        return true;
-    uint64_t ticket = offer_cache_ticket(cache, id); /* before the read: no change slips by */
-    struct offer o;
-    enum store_result sr = store_get_offer(r->app->store, id, now, &o);
-    if (reply_store_failure(r, sr, "offer not found"))
-        return false;
-    *json = offer_to_text(&o, len);
-    if (!*json) {
-        log_error("cannot render offer %s", o.id);
-        reply_error(r, 500, "internal error");
-        offer_cleanup(&o);
-        return false;
-    }
-    memset(meta, 0, sizeof(*meta));
-    meta->version = o.version;
-    etag_make(o.version, *json, *len, meta->etag);
-    memcpy(meta->buyer_id, o.buyer_id, sizeof(meta->buyer_id));
-    memcpy(meta->seller_id, o.seller_id, sizeof(meta->seller_id));
-    meta->expires = offer_status_is_live(o.status) && o.has_expiry;
-    meta->expires_at_ms = o.expires_at_ms;
-    offer_cache_put(cache, id, ticket, meta, *json, *len);
-    offer_cleanup(&o);
-    return true;
-}
-
-static bool is_party(const struct cached_offer *meta, const char *user_id)
-{
-    return user_id[0] &&
-           (strcmp(meta->buyer_id, user_id) == 0 || strcmp(meta->seller_id, user_id) == 0);
+    enum store_result sr = offer_view_load(r->app->offer_cache, r->app->store, r->match.id,
+                                           clock_now_ms(), want_json, meta, json, len);
+    return !reply_store_failure(r, sr, "offer not found");
 }
 
 void handle_get_offer(struct request *r)
@@ -117,7 +85,7 @@ void handle_get_offer(struct request *r)
     /* A conditional poll usually ends in a 304, which needs no body: ask for one only if not. */
     if (!load_rendered(r, !has_validator, &meta, &json, &len))
         return;
-    if (!is_party(&meta, r->user_id)) {
+    if (!offer_view_is_party(&meta, r->user_id)) {
         free(json);
         reply_error(r, 403, "this offer is not yours to see");
         return;

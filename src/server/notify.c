@@ -399,7 +399,6 @@ void notify_release(struct notify *n, const char *user_id)
         u->held--;
     if (n->held)
         n->held--;
-    pthread_cond_broadcast(&n->cond);
     pthread_mutex_unlock(&n->lock);
 }
 

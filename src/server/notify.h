@@ -32,7 +32,7 @@ struct notify;
 struct notify_link;
 
 #define NOTIFY_MAX_KEYS 64          /* offers one waiter can watch (SSE ?ids=) */
-#define NOTIFY_CHANGED_MAX 16       /* changed offer ids remembered per firing */
+#define NOTIFY_CHANGED_MAX 4        /* changed offer ids remembered per firing; more: reread all */
 
 enum notify_reason {
     NOTIFY_WAITING = 0,

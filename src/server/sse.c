@@ -22,11 +22,12 @@
 #include "notify.h"
 #include "offer_codec.h"
 #include "offer_rules.h"
+#include "offer_view.h"
 #include "reply.h"
 #include "store.h"
 
 #define SSE_ALL_MAX_OFFERS 1000     /* initial state of an all-offers stream: newest first */
-#define SSE_BLOCK_SIZE 4096
+#define SSE_BLOCK_SIZE 256         /* MHD buffer per stream; events are copied through it */
 
 struct watched {
     char id[OFFER_ID_SIZE];
@@ -106,6 +107,21 @@ static struct watched *find_or_add(struct sse_stream *st, const char *id, bool a
     return w;
 }
 
+/* Appends an event with this rendering if the client has not seen its version. */
+static void emit_json(struct sse_stream *st, struct watched *w, int64_t version, const char *json,
+                      size_t len)
+{
+    if (version <= w->sent_version)
+        return;
+    char head[64];
+    int h = st->all_of_user || st->count > 1
+                ? snprintf(head, sizeof(head), "event: offer\ndata: ")
+                : snprintf(head, sizeof(head), "event: offer\nid: %lld\ndata: ",
+                           (long long)version);
+    if (append(st, head, (size_t)h) && append(st, json, len) && append(st, "\n\n", 2))
+        w->sent_version = version;
+}
+
 /* Appends an event for o if the client has not seen this version. */
 static void emit(struct sse_stream *st, struct watched *w, const struct offer *o)
 {
@@ -113,30 +129,27 @@ static void emit(struct sse_stream *st, struct watched *w, const struct offer *o
         return;
     size_t len = 0;
     char *json = offer_to_text(o, &len);
-    if (!json)
-        return;
-    char head[64];
-    int h = st->all_of_user || st->count > 1
-                ? snprintf(head, sizeof(head), "event: offer\ndata: ")
-                : snprintf(head, sizeof(head), "event: offer\nid: %lld\ndata: ",
-                           (long long)o->version);
-    if (append(st, head, (size_t)h) && append(st, json, len) && append(st, "\n\n", 2))
-        w->sent_version = o->version;
+    if (json)
+        emit_json(st, w, o->version, json, len);
     free(json);
 }
 
-/* Reads offer id and emits it when it is newer than what the client has and still the caller's. */
+/* Emits offer id when it is newer than what the client has and still the caller's. The rendering
+ * comes from the cache polls use, so streams woken by one write render it once. */
 static void refresh(struct sse_stream *st, const char *id, bool add)
 {
     struct watched *w = find_or_add(st, id, add);
     if (!w)
         return;
-    struct offer o;
-    if (store_get_offer(st->app->store, id, clock_now_ms(), &o) != STORE_OK)
+    struct cached_offer meta;
+    char *json = NULL;
+    size_t len = 0;
+    if (offer_view_load(st->app->offer_cache, st->app->store, id, clock_now_ms(), true, &meta,
+                        &json, &len) != STORE_OK)
         return;
-    if (offer_rules_party(&o, st->user_id) != OFFER_PARTY_NONE)
-        emit(st, w, &o);
-    offer_cleanup(&o);
+    if (offer_view_is_party(&meta, st->user_id))
+        emit_json(st, w, meta.version, json, len);
+    free(json);
 }
 
 /* The caller's offers, newest first, up to SSE_ALL_MAX_OFFERS: watched and sent. */
