@@ -271,6 +271,7 @@ def main():
     ap.add_argument("--png", required=True)
     ap.add_argument("--doc", default="docs/soak.md")
     ap.add_argument("--command", required=True)
+    ap.add_argument("--commit", default="?", help="what was built (run.sh records it then)")
     ap.add_argument("--offerd-exit", type=int, required=True)
     ap.add_argument("--shutdown-s", type=float, required=True)
     ap.add_argument("--offerd-log", required=True)
@@ -280,16 +281,7 @@ def main():
         s = json.load(f)
     s["stamp"] = os.path.splitext(os.path.basename(args.summary))[0]
     s["command"] = args.command
-    try:
-        s["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                     capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src/server",
-                                "migrations", "CMakeLists.txt"], capture_output=True, text=True,
-                               check=True).stdout.strip()
-        if dirty:
-            s["commit"] += " + uncommitted changes"
-    except (OSError, subprocess.CalledProcessError):
-        s["commit"] = "?"
+    s["commit"] = args.commit
     errors, noise, lines = [], [], 0
     if os.path.exists(args.offerd_log):
         with open(args.offerd_log, encoding="utf-8", errors="replace") as f:

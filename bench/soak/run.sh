@@ -65,6 +65,12 @@ cmake -S . -B build-soak -DCMAKE_BUILD_TYPE=Release -DOFFERD_BUILD_TESTS=OFF \
       -DOFFERD_WERROR=OFF >/dev/null
 cmake --build build-soak -j2 --target offerd >/dev/null
 offerd="$root/build-soak/src/server/offerd"
+# What was built: HEAD, the last commit that touched offerd's sources, uncommitted changes to them.
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+server_commit="$(git log -1 --format=%h -- src/server migrations cmake CMakeLists.txt 2>/dev/null || true)"
+[ -n "$server_commit" ] && [ "$server_commit" != "$commit" ] && commit="$commit (offerd sources as of $server_commit)"
+[ -n "$(git status --porcelain -- src/server migrations cmake CMakeLists.txt 2>/dev/null)" ] &&
+  commit="$commit + uncommitted changes"
 python3 -m py_compile "$here/soak.py" "$here/report.py"   # the driver needs no build beyond this
 
 tmp="$(mktemp -d /tmp/offerd-soak.XXXXXX)"
@@ -128,7 +134,7 @@ step "report"
 set +e
 python3 "$here/report.py" --summary "$results/$stamp.json" --csv "$results/$stamp.csv" \
         --png "$results/$stamp.png" --doc "${SOAK_DOC-docs/soak.md}" \
-        --command "bench/soak/run.sh $seconds" --offerd-exit "$offerd_rc" \
+        --command "bench/soak/run.sh $seconds" --commit "$commit" --offerd-exit "$offerd_rc" \
         --shutdown-s "$(python3 -c "print(round($t1 - $t0, 2))")" \
         --offerd-log "$tmp/offerd.err"
 rc=$?
