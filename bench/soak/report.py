@@ -83,7 +83,7 @@ plot "{name}" u 1:2 w l lw 1 lc rgb "#9ecae1" t "offerd VmRSS", \\
        t sprintf("fit: %+.1f KiB/min", {rs * 60})
 set ylabel "count"
 set yrange [0:*]
-set key top right
+set key center right
 plot "{name}" u 1:3 w l lw 2 lc rgb "#2ca02c" t "offerd open fds", \\
      "{name}" u 1:5 w l lw 1 lc rgb "#7f7f7f" t "driver's open sockets", \\
      "{name}" u 1:4 w l lw 1 lc rgb "#ff7f0e" t "offerd_held_requests", \\

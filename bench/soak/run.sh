@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/soak/run.sh - issue #7's soak test: mixed real-time load on one offerd, RSS and fds watched.
 #
-#   bench/soak/run.sh [SECONDS]    load for SECONDS (default 600, at most 600, at least 60), then
-#                                  a drain of at most 90 s; about SECONDS + 2 minutes in all
+#   bench/soak/run.sh [SECONDS]    load for SECONDS (default 600, at most 600, at least 60),
+#                                  after a ~20 s prewarm and before a drain of at most 90 s
+#                                  (~30 s in practice): about SECONDS + 2 minutes in all
 #
 # Installs what is missing (scripts/install-deps.sh, gnuplot-nox), builds offerd (build-soak/,
 # Release, the offerd target only), makes the 10,000-offer database with bench/gen_db.py, starts
@@ -10,8 +11,10 @@
 # runs the load driver bench/soak/soak.py (Python 3 standard library, asyncio), stops offerd with
 # SIGTERM, then bench/soak/report.py writes bench/soak/results/<stamp>.{csv,json,png} and the
 # results in docs/soak.md. Exit status 0 when the soak passed, 1 when it failed, 2 on bad usage.
-# Knobs (environment, see soak.py): SOAK_POLL_TABS, SOAK_LONGPOLLS, SOAK_SSE, SOAK_SSE_MULTI,
-# SOAK_DECISIONS, SOAK_CREATES, SOAK_HOT, SOAK_WARMUP, SOAK_SEED, SOAK_DOC (docs/soak.md; "" skips).
+# Knobs (environment, see soak.py and docs/soak.md): SOAK_POLL_TABS, SOAK_LONGPOLLS, SOAK_SSE,
+# SOAK_SSE_MULTI, SOAK_DECISIONS, SOAK_CREATES, SOAK_HOT, SOAK_WARMUP, SOAK_WARMUP_MIN,
+# SOAK_PREWARM, SOAK_MALLOC_STATS (gdb attaches every 30 s for malloc_stats), SOAK_SEED,
+# SOAK_DOC (docs/soak.md; "" leaves the docs alone).
 # Everything it starts is stopped on exit (by pid) and its temporary directory removed.
 #
 # SPDX-License-Identifier: MIT
@@ -22,7 +25,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 case "${1:-}" in
-  -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 seconds="${1:-600}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ $# -gt 1 ]; then
@@ -101,7 +104,7 @@ results="$here/results"
 mkdir -p "$results"
 step "load for ${seconds}s on port $port (offerd pid $offerd_pid); results/$stamp.*"
 set +e
-timeout --signal=TERM --kill-after=10 $((seconds + 240)) \
+timeout --signal=TERM --kill-after=10 $((seconds + 300)) \
   python3 "$here/soak.py" --pid "$offerd_pid" --port "$port" --db "$tmp/offerd.db" \
           --secret "$secret" --seconds "$seconds" --csv "$results/$stamp.csv" \
           --summary "$results/$stamp.json" \
@@ -118,7 +121,7 @@ fi
 
 step "stopping offerd (SIGTERM)"
 t0="$(date +%s.%N)"
-kill -TERM "$offerd_pid"
+kill -TERM "$offerd_pid" 2>/dev/null || true   # (it may have died: wait reports how)
 for _ in $(seq 150); do kill -0 "$offerd_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$offerd_pid" 2>/dev/null; then
   kill -KILL "$offerd_pid" 2>/dev/null || true

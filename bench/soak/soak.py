@@ -9,28 +9,32 @@ Load (every client is a simulated browser tab of a real user of the database; ea
 token, so offerd's per-user limits apply as in production and no flag is relaxed):
   poll tabs     GET /api/offers/{id} every 5 s (+-20%) with If-None-Match, on a keep-alive
                 connection that is dropped and reopened every 30-120 s; a tab moves to another
-                offer every ~20 polls (a fresh 200 then). 75% watch the hot set, 25% cold offers.
+                offer every 10-30 polls (a fresh 200 then). 75% watch the hot set, 25% any offer.
   long-polls    GET ...?wait=20..30 with If-None-Match, re-issued on the answer; 10% of them are
-                cut while held (socket closed, half of them with an RST), then re-issued.
+                cut while held (socket closed), and one client in ten cuts every hold with an RST.
   SSE single    GET /api/offers/{id}/events for 20-120 s, then closed (30% with an RST) and
                 reopened with Last-Event-ID (70% on the same offer, so resumption is exercised).
   SSE multi     GET /api/offers/events (all of the user's offers) or ?ids= (2-8 of them) for
                 30-180 s, then closed and reopened.
   writes        deciders: read the offer, then counter / accept / reject as the party whose turn
                 it is; 5% "wrong party" (must be 409) and 5% races (accept and reject at once by
-                the right party: exactly one 200 and one 409). Creators: new offers on unsold
-                products, keeping the hot set at its size as offers close.
-  probes        a rate probe (one user polling 50 req/s for 4 s, every 60 s: 429s expected past
-                the 20 req/s, burst 40 default) and a held-cap probe (one user opening 34 long-polls
-                at once, every 60 s: exactly 2 must get 429 with the default 32 per user).
-The driver serialises writes per product, so it knows each write's outcome in advance; any
-other outcome is an anomaly. It also checks that no read is staler than a write already
-acknowledged, that long-polls and streams never miss a change acknowledged > 2 s earlier, and
-that versions only go up within a stream.
+                the right party: exactly one 200 and one 409). A creator: new offers on unsold
+                products; in the steady state in 60 s windows on and off, so the heap's growth
+                per new offer and its growth with time can be told apart.
+  probes        a rate probe (one user polling ~50 req/s for 4 s, every 60 s: 429s expected past
+                the 20 req/s, burst 40 default) and a held-cap probe (one user opening 34
+                long-polls with wait=2 at once, every 20 s: exactly 2 must get 429, 32 per user).
+Before the load, a prewarm reads every offer as both parties and sends one refused write (409)
+per offer, so offerd's caches hold the existing data. The driver serialises writes per product,
+so it knows each write's outcome in advance; any other outcome is an anomaly. It also checks
+that no read is staler than a write already acknowledged, that long-polls and streams never miss
+a change acknowledged > 2 s earlier, and that versions only go up within a stream.
 
-Sampled every second: offerd's VmRSS and open fds (/proc), threads, CPU; offerd_held_requests and
-offerd_http_requests_in_flight (from /metrics, which itself counts one in flight); the driver's
-own open sockets, responses, errors and event-loop lag. /metrics in full at start and end.
+Sampled every second: offerd's VmRSS / RssAnon / RssFile and open fds (/proc), threads, CPU, its
+TCP sockets by state; offerd_held_requests and offerd_http_requests_in_flight (from /metrics,
+which itself counts one in flight); the driver's own open sockets, responses, errors and
+event-loop lag. /metrics in full at the start and end of the load. Every 30 s of the steady
+state, glibc's malloc_stats() and sqlite3_memory_used() through gdb.
 
 After SECONDS the load stops abruptly (every socket closed, half with an RST, nothing answered):
 the drain phase then samples until offerd holds nothing and has only the /metrics request in
@@ -1174,6 +1178,15 @@ class Sampler:
         self.tick = os.sysconf("SC_CLK_TCK")
         self.phase = "idle"
         self.t0 = None
+        self.gone = asyncio.Event()
+
+    async def wait(self, seconds):
+        """Sleeps for seconds, or less if offerd went away; True while offerd is there."""
+        try:
+            await asyncio.wait_for(self.gone.wait(), max(0.0, seconds))
+        except asyncio.TimeoutError:
+            pass
+        return not self.gone.is_set()
 
     async def sample_forever(self):
         self.t0 = time.monotonic()
@@ -1192,6 +1205,7 @@ class Sampler:
                 rss, fds, threads, ticks, anon, filed = read_proc(self.pid)
             except (FileNotFoundError, ProcessLookupError):
                 STATS.error("sampler", "offerd-gone", "offerd's /proc entry vanished")
+                self.gone.set()     # ends the load at once: nothing left to measure
                 return
             tot, idle = read_cpu_total()
             me = sum(os.times()[:2])
@@ -1388,7 +1402,7 @@ async def main_async(args):
     warm_s = warmup_seconds(args)
     warm_end = load_t0 + warm_s
     sampler.phase = "warmup"
-    await asyncio.sleep(warm_s)
+    await sampler.wait(warm_s)
     sampler.phase = "steady"
     w.steady_since = time.monotonic()
     # The heap in use every 30 s of the steady state: the leak signal that allocator
@@ -1396,12 +1410,12 @@ async def main_async(args):
     heap = [await malloc_stats(args, sampler.t0, w)]
     end_t = sampler.t0 + load_t0 + args.seconds
     next_t = time.monotonic() + HEAP_EVERY_S
-    while next_t < end_t - HEAP_EVERY_S / 3:
-        await asyncio.sleep(max(0.0, next_t - time.monotonic()))
-        heap.append(await malloc_stats(args, sampler.t0, w))
+    while next_t < end_t - HEAP_EVERY_S / 3 and not sampler.gone.is_set():
+        if await sampler.wait(next_t - time.monotonic()):
+            heap.append(await malloc_stats(args, sampler.t0, w))
         next_t += HEAP_EVERY_S
-    await asyncio.sleep(max(0.0, end_t - time.monotonic()))
-    heap.append(await malloc_stats(args, sampler.t0, w))   # as the load stops
+    if await sampler.wait(end_t - time.monotonic()):
+        heap.append(await malloc_stats(args, sampler.t0, w))   # as the load stops
     heap = [h for h in heap if h and "in_use_kib" in h]
     heap_start = heap[0] if heap else None
     heap_end = heap[-1] if heap else None
@@ -1421,7 +1435,7 @@ async def main_async(args):
     # Drain: wait for offerd to release every ghost (long-poll deadlines, stream heartbeats).
     drain_started = time.monotonic()
     drained_held = drained_inflight = None
-    while time.monotonic() - drain_started < args.drain_max:
+    while time.monotonic() - drain_started < args.drain_max and not sampler.gone.is_set():
         await asyncio.sleep(0.5)
         row = sampler.rows[-1] if sampler.rows else {}
         if row.get("t_s", 0) < load_end:
@@ -1441,12 +1455,15 @@ async def main_async(args):
     except asyncio.CancelledError:
         pass
     sampler.conn.close()
-    mconn = Conn(args.port)
-    metrics_end = await fetch_metrics(mconn)
-    mconn.close()
-    await asyncio.sleep(1)      # let offerd see that last connection go
-    idle_after = read_proc(args.pid)
-    fds_after = fd_targets(args.pid)
+    if sampler.gone.is_set():   # offerd died: report what there is; the checks fail
+        metrics_end, idle_after, fds_after = "", (0, 0, 0, 0, 0, 0), {"offerd gone": 1000}
+    else:
+        mconn = Conn(args.port)
+        metrics_end = await fetch_metrics(mconn)
+        mconn.close()
+        await asyncio.sleep(1)      # let offerd see that last connection go
+        idle_after = read_proc(args.pid)
+        fds_after = fd_targets(args.pid)
 
     return w, sampler, dict(heap=heap, fds_before=fds_before, fds_after=fds_after, heap_start=heap_start, heap_end=heap_end, warm_s=warm_s,
                             prewarmed=prewarmed, metrics_start=metrics_start, metrics_end=metrics_end,
@@ -1560,8 +1577,8 @@ def summarize(args, w, sampler, info):
         "rss": {"slope_kib_per_min": round(rss_slope_min, 2) if rss_slope_min is not None
                 else None,
                 "slope_stderr_kib_per_min": round(rss_se * 60, 2) if rss_se is not None else None,
-                "mean_kib": round(mean_rss), "min_kib": min(p[1] for p in rss_pts),
-                "max_kib": max(p[1] for p in rss_pts),
+                "mean_kib": round(mean_rss), "min_kib": min((p[1] for p in rss_pts), default=0),
+                "max_kib": max((p[1] for p in rss_pts), default=0),
                 "private_slope_kib_per_min": round(priv_slope * 60, 2)
                 if priv_slope is not None else None,
                 "private_slope_stderr_kib_per_min": round(priv_se * 60, 2)
@@ -1578,8 +1595,8 @@ def summarize(args, w, sampler, info):
                 "peak_kib": max(r["rss_kib"] for r in rows)},
         "fds": {"slope_per_min": round(fd_slope_min, 3) if fd_slope_min is not None else None,
                 "slope_stderr_per_min": round(fd_se * 60, 3) if fd_se is not None else None,
-                "mean": round(mean_fd, 1), "min": min(p[1] for p in fd_pts),
-                "max": max(p[1] for p in fd_pts), "limit_per_min": args.fd_limit,
+                "mean": round(mean_fd, 1), "min": min((p[1] for p in fd_pts), default=0),
+                "max": max((p[1] for p in fd_pts), default=0), "limit_per_min": args.fd_limit,
                 "idle_before": info["idle_before"][1], "idle_after": info["idle_after"][1],
                 "idle_before_by_target": info["fds_before"],
                 "idle_after_by_target": info["fds_after"],
