@@ -209,9 +209,6 @@ static void reply_written(struct request *r, unsigned status, const struct offer
 
 /* ---- writes: handed to the store's writer thread, the request suspended meanwhile ---- */
 
-struct create_ctx;
-struct decide_ctx;
-
 /* One write in flight: what the writer needs, and what the handler needs to answer. */
 struct pending_write {
     struct store_write w;
@@ -297,6 +294,15 @@ static bool finish_write(struct request *r)
 
 /* ---- POST /api/offers ---- */
 
+/* The start of every write handler: on re-entry after the writer finished, answer from its result;
+ * else authenticate a marketplace member and parse the JSON body. NULL when already answered. */
+static json_t *begin_write(struct request *r)
+{
+    if (finish_write(r) || !authenticate_member(r))
+        return NULL;
+    return read_json_body(r);
+}
+
 static bool check_create(const struct product *p, void *userdata)
 {
     struct pending_write *pw = userdata;
@@ -309,11 +315,7 @@ static bool check_create(const struct product *p, void *userdata)
 
 void handle_create_offer(struct request *r)
 {
-    if (finish_write(r))
-        return;
-    if (!authenticate_member(r))
-        return;
-    json_t *body = read_json_body(r);
+    json_t *body = begin_write(r);
     if (!body)
         return;
     char err[REQUEST_BODY_ERROR_SIZE];
@@ -444,11 +446,7 @@ static struct pending_write *new_decision(struct request *r, json_t *body, unsig
 
 void handle_decide_offer(struct request *r)
 {
-    if (finish_write(r))
-        return;
-    if (!authenticate_member(r))
-        return;
-    json_t *body = read_json_body(r);
+    json_t *body = begin_write(r);
     if (!body)
         return;
     enum offer_action action;
@@ -473,11 +471,7 @@ void handle_decide_offer(struct request *r)
 
 void handle_counter_offer(struct request *r)
 {
-    if (finish_write(r))
-        return;
-    if (!authenticate_member(r))
-        return;
-    json_t *body = read_json_body(r);
+    json_t *body = begin_write(r);
     if (!body)
         return;
     char err[REQUEST_BODY_ERROR_SIZE];
