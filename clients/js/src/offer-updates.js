@@ -1,0 +1,1026 @@
+// offer-updates.js - live marketplace offers from offerd, for browsers and Node >= 18.
+//
+// One self-contained ES module with no imports on purpose: offerd's demo page serves this very file
+// to <script type="module">, and the React hook (react.js) is built on it.
+//
+// A client holds the base URL, how to get a token and the default transport. Each watch follows one
+// offer: a plain conditional GET first (the state at once, and proof that the offer is the
+// caller's), then the transport:
+//   sse       the client's ONE multiplexed stream, GET /api/offers/events?ids=a,b,c, shared by every
+//             watch on SSE (reopened once, debounced, when the set of ids changes). Read with fetch()
+//             and a small event-stream parser, since EventSource cannot send Authorization.
+//   longpoll  GET /api/offers/{id}?wait=25&since=V with If-None-Match, re-issued as soon as answered.
+//   poll      GET /api/offers/{id} with If-None-Match every interval; a 304 costs no callback.
+// "auto" starts with SSE and falls back to long-poll, then polling, when the server or a proxy
+// refuses them; the client remembers a refusal for a while (every watch on it falls back together)
+// and then tries again.
+//
+// SPDX-License-Identifier: MIT
+
+const TRANSPORTS = ["auto", "sse", "longpoll", "poll"];
+const RANK = { sse: 0, longpoll: 1, poll: 2 }; // lower is better; auto moves down, later back up
+const OFFER_ID = /^[A-Za-z0-9_-]{1,64}$/; // offerd's id syntax: anything else is a 400 anyway
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const LONGPOLL_WAIT_S = 25; // below the 30-60 s idle timeouts of common proxies and balancers
+const STREAM_STALL_MS = 75_000; // five of offerd's 15 s heartbeats missed (and --sse-heartbeat up to 60)
+const RECONNECT_MS = 1000; // SSE reconnection time until the server names one with retry:
+const SHORT_STREAM_MS = 1000; // a stream that ends sooner did not really work
+const STRIKES_TO_FALL_BACK = 3;
+const FALLBACK_STICKS_MS = 5 * 60_000; // how long auto stays on a fallback before trying again
+const STREAM_DEBOUNCE_MS = 30; // gathers id set changes into one reconnection
+const STREAM_GATHER_MAX_MS = 1000; // at most this long waiting for watches still on their first GET
+const STREAM_MAX_IDS = 64; // offerd's limit for ?ids=
+const BACKOFF_INITIAL_MS = 1000;
+const BACKOFF_MAX_MS = 60_000;
+const RETRY_AFTER_CAP_MS = 3600_000;
+const MAX_EVENT_BYTES = 1 << 20; // a line or event larger than this is not offerd talking
+const STOPS_RETRYING = new Set([401, 403, 404]); // retrying cannot help: say so and wait
+
+// durations on the monotonic clock: a wall clock set back must not stall a backoff or a fallback
+const now = typeof globalThis.performance?.now === "function" ? () => globalThis.performance.now() : () => Date.now();
+const report = (e) => (typeof globalThis.reportError === "function" ? globalThis.reportError(e) : console.error(e));
+
+/** An HTTP or network failure: `status` is the HTTP status, or 0 when no answer came. */
+export class OfferError extends Error {
+  constructor(message, status = 0, { offerId = null, retryAfter = 0, cause } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "OfferError";
+    this.status = status;
+    this.offerId = offerId;
+    this.retryAfter = retryAfter; // ms the server asked us to wait (Retry-After), else 0
+    this.retryIn = null; // set on errors passed to onError: ms until the next try, null if none
+    this.transport = null;
+  }
+}
+
+// ---- event-stream parsing (HTML Living Standard, "Interpreting an event stream") ----
+
+/**
+ * Incremental text/event-stream parser. Feed it decoded text in any pieces; it calls onEvent with
+ * {type, data, lastEventId} for each dispatched event. Lines end in CRLF, LF or CR (a CRLF split
+ * across two pieces is one line end); ":" lines are comments; one space after the field's colon is
+ * dropped; an event without data lines is not dispatched; id containing NUL is ignored; retry must be
+ * all digits; an unfinished event at the end of the stream is discarded.
+ */
+export class EventStreamParser {
+  constructor(onEvent, { lastEventId = "", maxBytes = MAX_EVENT_BYTES } = {}) {
+    this.onEvent = onEvent;
+    this.maxBytes = maxBytes;
+    this.lastEventId = lastEventId; // survives reconnections, as EventSource's does
+    this.retry = null; // the reconnection time the stream named, in ms
+    this.events = 0;
+    this.comments = 0;
+    this.partial = "";
+    this.afterCR = false;
+    this.atStart = true;
+    this.resetEvent();
+  }
+
+  resetEvent() {
+    this.type = "";
+    this.data = "";
+    this.hasData = false;
+    this.idBuffer = this.lastEventId;
+  }
+
+  feed(text) {
+    if (this.atStart && text.length) {
+      this.atStart = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let i = 0;
+    if (this.afterCR && text.length) {
+      this.afterCR = false;
+      if (text[0] === "\n") i = 1; // the LF of a CRLF whose CR ended the last piece
+    }
+    const ends = /\r\n|\r|\n/g;
+    ends.lastIndex = i;
+    for (let m; (m = ends.exec(text)); ) {
+      const line = this.partial + text.slice(i, m.index);
+      this.partial = "";
+      i = m.index + m[0].length;
+      if (m[0] === "\r" && i === text.length) this.afterCR = true;
+      this.line(line);
+    }
+    this.partial += text.slice(i);
+    if (this.partial.length > this.maxBytes) throw new OfferError("an event-stream line is too long", 200);
+  }
+
+  /** The stream ended: an event without its blank line is dropped, as the standard says. */
+  end() {
+    this.partial = "";
+    this.afterCR = false;
+    this.resetEvent();
+  }
+
+  line(line) {
+    if (line === "") return this.dispatch();
+    if (line[0] === ":") {
+      this.comments++;
+      return;
+    }
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value[0] === " ") value = value.slice(1);
+    switch (name) {
+      case "event":
+        this.type = value;
+        break;
+      case "data":
+        this.data += this.hasData ? "\n" + value : value;
+        this.hasData = true;
+        if (this.data.length > this.maxBytes) throw new OfferError("an event is too large", 200);
+        break;
+      case "id":
+        if (!value.includes("\0")) this.idBuffer = value;
+        break;
+      case "retry":
+        if (/^[0-9]+$/.test(value)) this.retry = Number(value);
+        break;
+      default: // unknown fields are ignored
+    }
+  }
+
+  dispatch() {
+    this.lastEventId = this.idBuffer;
+    if (this.hasData) {
+      this.events++;
+      const event = { type: this.type || "message", data: this.data, lastEventId: this.lastEventId };
+      this.resetEvent();
+      this.onEvent(event);
+    } else {
+      this.resetEvent();
+    }
+  }
+}
+
+// ---- backoff ----
+
+/**
+ * Delay before retry number `failures` (1 for the first retry): `base` plus full jitter, a uniform
+ * draw from [0, min(max, initial * 2^(failures-1))], and never less than the server's Retry-After
+ * (capped at an hour). Full jitter spreads a crowd of clients that failed together best; `base` (the
+ * poll interval when polling) keeps a failing poller from polling faster than it normally would.
+ */
+export function backoffDelay(failures, { initial = BACKOFF_INITIAL_MS, max = BACKOFF_MAX_MS, base = 0,
+  retryAfter = 0, random = Math.random } = {}) {
+  if (failures <= 0) return base;
+  const cap = Math.min(max, initial * 2 ** Math.min(failures - 1, 30));
+  let delay = base + Math.floor(random() * (cap + 1));
+  if (retryAfter > delay) delay = Math.min(retryAfter, RETRY_AFTER_CAP_MS);
+  return delay;
+}
+
+/** Retry-After (seconds, or an HTTP date) in ms from now; 0 when absent or unreadable. */
+export function parseRetryAfter(value, at = Date.now()) {
+  if (value == null) return 0;
+  const text = String(value).trim();
+  if (/^[0-9]+$/.test(text)) return Math.min(Number(text) * 1000, RETRY_AFTER_CAP_MS);
+  const when = Date.parse(text);
+  return Number.isNaN(when) ? 0 : Math.min(Math.max(0, when - at), RETRY_AFTER_CAP_MS);
+}
+
+// ---- helpers ----
+
+function checkTransport(transport) {
+  if (!TRANSPORTS.includes(transport))
+    throw new TypeError(`transport must be one of ${TRANSPORTS.join(", ")} (got ${String(transport)})`);
+  return transport;
+}
+
+function checkInterval(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 1)
+    throw new TypeError(`interval must be a number of milliseconds >= 1 (got ${String(ms)})`);
+  return ms;
+}
+
+function badId(offerId) {
+  return new OfferError(`offer id must be 1-64 of A-Z a-z 0-9 _ - (got ${JSON.stringify(offerId)})`, 400,
+    { offerId: typeof offerId === "string" ? offerId : null });
+}
+
+const offerPath = (id) => `/api/offers/${encodeURIComponent(id)}`;
+
+/** A failed fetch()'s reason: Node says "fetch failed" and keeps the why (ECONNREFUSED) in cause. */
+const why = (e) => {
+  const code = e?.cause?.code ?? e?.cause?.message;
+  return `${e?.message ?? e}${code ? ` (${code})` : ""}`;
+};
+
+const isEventStream = (type) => /^\s*text\/event-stream\s*(;|$)/i.test(type || "");
+
+function isOffer(value) {
+  return value !== null && typeof value === "object" && typeof value.id === "string" &&
+    Number.isSafeInteger(value.version);
+}
+
+/** An AbortSignal that fires with `outer` or after `ms`; Node 18 has no AbortSignal.any. */
+function deadline(outer, ms) {
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort(outer.reason);
+  if (outer?.aborted) ctrl.abort(outer.reason);
+  else outer?.addEventListener("abort", onAbort, { once: true });
+  const state = { signal: ctrl.signal, timedOut: false };
+  const timer = setTimeout(() => {
+    state.timedOut = true;
+    ctrl.abort(new OfferError(`no answer within ${Math.round(ms / 1000)} s`, 0));
+  }, ms);
+  state.done = () => {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", onAbort);
+  };
+  return state;
+}
+
+// ---- the client ----
+
+class OfferClient {
+  constructor(options = {}) {
+    this.baseUrl = "";
+    this.getToken = null;
+    this.credentials = "same-origin";
+    this.transport = "auto";
+    this.fetchFn = (...args) => globalThis.fetch(...args); // looked up late: polyfills still count
+    this.pauseWhenHidden = true;
+    this.watches = new Set();
+    this.hub = new StreamHub(this);
+    this.refusedUntil = { sse: 0, longpoll: 0 };
+    this.hidden = false;
+    this.closed = false;
+    this.configure(options);
+    this.listenForVisibility();
+  }
+
+  /** Changes the options given (others keep their value); open streams reopen with them. */
+  configure({ baseUrl, getToken, credentials, transport, fetch, pauseWhenHidden } = {}) {
+    if (transport !== undefined) this.transport = checkTransport(transport);
+    if (getToken !== undefined) {
+      if (getToken !== null && typeof getToken !== "function") throw new TypeError("getToken must be a function");
+      this.getToken = getToken;
+    }
+    if (fetch !== undefined) {
+      if (fetch !== null && typeof fetch !== "function") throw new TypeError("fetch must be a function");
+      this.fetchFn = fetch ?? ((...args) => globalThis.fetch(...args));
+    }
+    if (baseUrl !== undefined) this.baseUrl = String(baseUrl ?? "").replace(/\/+$/, "");
+    if (credentials !== undefined) this.credentials = credentials;
+    if (pauseWhenHidden !== undefined) {
+      this.pauseWhenHidden = Boolean(pauseWhenHidden);
+      this.setHidden(this.pauseWhenHidden && this.documentHidden());
+    }
+    this.hub.reopen();
+  }
+
+  watch(offerId, options = {}) {
+    if (this.closed) throw new Error("this offer client is closed");
+    const w = new Watch(this, offerId, options);
+    this.watches.add(w);
+    w.resume();
+    return {
+      refetch: () => w.refetch(),
+      setEnabled: (enabled) => w.setEnabled(enabled),
+      setInterval: (ms) => w.setInterval(ms),
+      stop: () => w.stop(),
+      get offer() { return w.offer; },
+      get transport() { return w.transport; },
+    };
+  }
+
+  async fetchOffer(offerId, { signal } = {}) {
+    if (typeof offerId !== "string" || !OFFER_ID.test(offerId)) throw badId(offerId);
+    const r = await this.call(offerPath(offerId), { signal, offerId });
+    if (r.status === 200) return this.readOffer(r, offerId);
+    throw this.errorFrom(r, offerId);
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of [...this.watches]) w.stop();
+    this.hub.close();
+    this.doc?.removeEventListener("visibilitychange", this.onVisibility);
+  }
+
+  // -- transports' shared state --
+
+  allowed(transport) {
+    return transport === "poll" || now() >= this.refusedUntil[transport];
+  }
+
+  /** The server or a proxy refused TRANSPORT: every auto watch on it moves down, for a while. */
+  refuse(transport) {
+    this.refusedUntil[transport] = now() + FALLBACK_STICKS_MS;
+    for (const w of this.watches) if (w.mode === "auto" && w.transport === transport) w.moveTo(w.bestTransport());
+  }
+
+  // -- visibility: a hidden tab sends nothing; coming back fetches at once --
+
+  documentHidden() {
+    const doc = globalThis.document;
+    return Boolean(doc && doc.visibilityState === "hidden");
+  }
+
+  listenForVisibility() {
+    const doc = globalThis.document;
+    if (!doc || typeof doc.addEventListener !== "function") return;
+    this.doc = doc;
+    this.onVisibility = () => this.setHidden(this.pauseWhenHidden && this.documentHidden());
+    doc.addEventListener("visibilitychange", this.onVisibility);
+    this.setHidden(this.pauseWhenHidden && this.documentHidden());
+  }
+
+  setHidden(hidden) {
+    if (hidden === this.hidden) return;
+    this.hidden = hidden;
+    for (const w of this.watches) {
+      if (hidden) w.halt();
+      else w.resume();
+    }
+  }
+
+  // -- HTTP --
+
+  async headers(extra) {
+    const headers = { ...extra };
+    if (this.getToken) {
+      let token;
+      try {
+        token = await this.getToken();
+      } catch (e) {
+        throw new OfferError(`getToken failed: ${e?.message ?? e}`, 0, { cause: e });
+      }
+      if (token) headers.Authorization = `Bearer ${token}`; // a header, never the URL: URLs get logged
+    }
+    return headers;
+  }
+
+  /** One request read to its end: {status, headers, text}. Rejects with an OfferError (status 0)
+   *  when no answer came, or with the signal's reason when the caller aborted. */
+  async call(path, { method = "GET", headers = {}, body, signal, timeout = REQUEST_TIMEOUT_MS, offerId = null } = {}) {
+    const fetchFn = this.fetchFn; // called unbound: window.fetch refuses another `this`
+    const h = await this.headers({ Accept: "application/json", ...headers });
+    signal?.throwIfAborted?.();
+    const limit = deadline(signal, timeout);
+    try {
+      const res = await fetchFn(this.baseUrl + path, {
+        method, headers: h, body, signal: limit.signal, credentials: this.credentials, cache: "no-store",
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text };
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason ?? e;
+      if (limit.timedOut) throw new OfferError(`no answer within ${Math.round(timeout / 1000)} s`, 0, { offerId, cause: e });
+      throw new OfferError(`network error: ${why(e)}`, 0, { offerId, cause: e });
+    } finally {
+      limit.done();
+    }
+  }
+
+  errorFrom({ status, headers, text }, offerId = null) {
+    let detail = "";
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.error === "string") detail = body.error;
+    } catch {
+      // not offerd's JSON (a proxy's page): the status says enough
+    }
+    return new OfferError(`HTTP ${status}${detail ? `: ${detail}` : ""}`, status,
+      { offerId, retryAfter: parseRetryAfter(headers?.get?.("retry-after")) });
+  }
+
+  readOffer({ text }, offerId) {
+    let offer;
+    try {
+      offer = JSON.parse(text);
+    } catch {
+      offer = null;
+    }
+    if (!isOffer(offer)) throw new OfferError("HTTP 200: the answer is not an offer", 200, { offerId });
+    return offer;
+  }
+}
+
+// ---- one watched offer ----
+
+class Watch {
+  constructor(client, offerId, { enabled = true, interval = 5000, transport, onUpdate, onError, onTransport,
+    onRecover } = {}) {
+    this.client = client;
+    this.id = typeof offerId === "string" ? offerId : "";
+    this.idError = typeof offerId === "string" && OFFER_ID.test(offerId) ? null : badId(offerId);
+    this.enabled = Boolean(enabled);
+    this.interval = checkInterval(interval);
+    this.mode = checkTransport(transport ?? client.transport);
+    this.callbacks = { update: onUpdate, error: onError, transport: onTransport, recover: onRecover };
+    this.offer = null; // the newest state seen
+    this.version = -1; // its version: nothing older or equal is ever delivered again
+    this.etag = null;
+    this.transport = null;
+    this.announced = null; // the transport onTransport last heard of
+    this.gen = 0; // bumped by halt(): async work of an older generation drops its result
+    this.timer = null;
+    this.ctrl = null;
+    this.needsGet = true; // the next step is a plain GET (start, resume, coming back into view)
+    this.lastStart = 0;
+    this.failures = 0;
+    this.strikes = 0;
+    this.retried401 = false;
+    this.parked = false; // stopped retrying after a 401/403/404, until refetch() or re-enable
+    this.failing = false; // an error was reported and no success since (for onRecover)
+    this.stopped = false;
+    this.refetching = null;
+    this.refetchAgain = null;
+    this.refetchCtrl = null;
+  }
+
+  get running() {
+    return !this.stopped && this.enabled && !this.parked && !this.client.hidden;
+  }
+
+  emit(kind, arg) {
+    const fn = this.callbacks[kind];
+    if (this.stopped || typeof fn !== "function") return;
+    try {
+      fn(arg);
+    } catch (e) {
+      report(e); // a throwing callback must not wedge the watch
+    }
+  }
+
+  // -- life --
+
+  /** Cancels what is in flight or planned; results of the old generation are dropped. */
+  halt() {
+    this.gen++;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.ctrl?.abort();
+    this.ctrl = null;
+    this.client.hub.remove(this);
+  }
+
+  /** (Re)starts from a plain GET, with the best transport auto may use now. */
+  resume() {
+    this.halt();
+    if (!this.running) return;
+    this.needsGet = true;
+    this.strikes = 0;
+    this.setTransport(this.bestTransport());
+    this.schedule(0);
+  }
+
+  stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.refetchCtrl?.abort();
+    this.halt();
+    this.client.watches.delete(this);
+  }
+
+  setEnabled(enabled) {
+    enabled = Boolean(enabled);
+    if (this.stopped || enabled === this.enabled) return;
+    this.enabled = enabled;
+    if (enabled) {
+      this.parked = false; // enabling again is a fresh start, also after a 401/403/404
+      this.failures = 0;
+      this.resume();
+    } else {
+      this.refetchCtrl?.abort();
+      this.halt();
+    }
+  }
+
+  setInterval(ms) {
+    this.interval = checkInterval(ms);
+    // a poll that is waiting counts the new interval from the start of the last one
+    if (this.transport === "poll" && this.timer && !this.needsGet && this.failures === 0)
+      this.schedule(Math.max(0, this.lastStart + ms - now()));
+  }
+
+  bestTransport() {
+    if (this.mode !== "auto") return this.mode;
+    return ["sse", "longpoll", "poll"].find((t) => this.client.allowed(t));
+  }
+
+  /** Records the transport; step() announces it, so that no callback runs inside watch(). */
+  setTransport(name) {
+    this.transport = name;
+  }
+
+  /** Auto changes transport: what is open closes, the new one starts at once. */
+  moveTo(name) {
+    this.halt();
+    this.strikes = 0;
+    this.setTransport(name);
+    if (this.running) this.schedule(0);
+  }
+
+  schedule(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.step();
+    }, ms);
+  }
+
+  step() {
+    if (!this.running) return;
+    if (this.idError) return this.park(this.idError);
+    if (this.mode === "auto") {
+      const best = this.bestTransport(); // a fallback that expired: climb back up
+      if (RANK[best] < RANK[this.transport]) this.setTransport(best);
+    }
+    if (this.announced !== this.transport) {
+      this.announced = this.transport;
+      const gen = this.gen;
+      this.emit("transport", this.transport);
+      if (gen !== this.gen || !this.running) return; // the callback stopped or paused us
+    }
+    if (this.needsGet || this.transport === "poll") return this.get();
+    if (this.transport === "longpoll") return this.longPoll();
+    this.client.hub.add(this);
+  }
+
+  // -- outcomes --
+
+  /** A state of the offer, from any source: called back only when its version is new. */
+  deliver(offer, etag) {
+    if (this.stopped || !this.enabled) return;
+    if (offer.version < this.version) return; // an answer overtaken by a newer event
+    if (offer.version === this.version) {
+      if (etag) { // same version: keep the newest validator and body, quietly
+        this.etag = etag;
+        this.offer = offer;
+      }
+      return;
+    }
+    this.version = offer.version;
+    this.offer = offer;
+    this.etag = etag || null; // events carry no ETag; an older one would only cost a 200
+    this.emit("update", offer);
+  }
+
+  succeeded() {
+    this.failures = 0;
+    this.retried401 = false;
+    if (this.failing) {
+      this.failing = false;
+      this.emit("recover");
+    }
+  }
+
+  reportError(err, retryIn) {
+    err.retryIn = retryIn;
+    err.transport = this.transport;
+    this.failing = true;
+    this.emit("error", err);
+  }
+
+  /** Stops retrying: the offer is missing or not ours, or we are not signed in. The last offer stays. */
+  park(err) {
+    this.halt();
+    this.parked = true;
+    this.reportError(err, null);
+  }
+
+  /** The watch's own request failed: retry with backoff, or give up on 401/403/404. */
+  fail(err) {
+    this.ctrl = null;
+    if (err.status === 401 && !this.retried401) {
+      this.retried401 = true; // a token may have expired in flight: ask getToken once more, now
+      return this.schedule(0);
+    }
+    if (STOPS_RETRYING.has(err.status)) return this.park(err);
+    this.failures++;
+    const delay = backoffDelay(this.failures, {
+      base: this.transport === "poll" ? this.interval : 0,
+      retryAfter: err.retryAfter,
+    });
+    this.reportError(err, delay);
+    this.schedule(delay);
+  }
+
+  // -- requests --
+
+  /** A GET of the offer: {offer, etag} on 200, {} on 304; rejects with an OfferError otherwise. */
+  async fetch(signal, query = "", extraTimeout = 0) {
+    const headers = this.etag ? { "If-None-Match": this.etag } : {};
+    const r = await this.client.call(offerPath(this.id) + query,
+      { headers, signal, timeout: REQUEST_TIMEOUT_MS + extraTimeout, offerId: this.id });
+    if (r.status === 304) return {};
+    if (r.status === 200) return { offer: this.client.readOffer(r, this.id), etag: r.headers.get("etag") };
+    throw this.client.errorFrom(r, this.id);
+  }
+
+  /** The plain GET: a poll, or the first look before long-poll and SSE. */
+  async get() {
+    const gen = this.gen;
+    const ctrl = (this.ctrl = new AbortController());
+    const sse = this.transport === "sse";
+    if (sse) this.client.hub.expect(this); // the stream waits a moment for us
+    this.lastStart = now();
+    let result;
+    try {
+      result = await this.fetch(ctrl.signal);
+    } catch (err) {
+      if (gen !== this.gen) return;
+      if (sse) this.client.hub.remove(this);
+      return this.fail(err);
+    }
+    if (gen !== this.gen) return;
+    this.ctrl = null;
+    this.succeeded();
+    if (result.offer) this.deliver(result.offer, result.etag);
+    if (gen !== this.gen) return; // a callback stopped or paused us
+    this.needsGet = false;
+    if (this.transport === "poll") this.schedule(Math.max(0, this.lastStart + this.interval - now()));
+    else this.step();
+  }
+
+  async longPoll() {
+    const gen = this.gen;
+    const ctrl = (this.ctrl = new AbortController());
+    const started = now();
+    let result;
+    try {
+      result = await this.fetch(ctrl.signal, `?wait=${LONGPOLL_WAIT_S}&since=${this.version}`, LONGPOLL_WAIT_S * 1000);
+    } catch (err) {
+      if (gen !== this.gen) return;
+      const auto = this.mode === "auto";
+      if (auto && err.status === 400) return this.client.refuse("longpoll"); // ?wait not understood
+      // the hold did not survive the way to the server and back (a proxy's timeout, a cut)
+      const cut = err.status === 0 || err.status === 502 || err.status === 504;
+      this.strikes = cut ? this.strikes + 1 : 0;
+      this.fail(err);
+      if (auto && this.strikes >= STRIKES_TO_FALL_BACK) this.client.refuse("longpoll");
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.ctrl = null;
+    this.succeeded();
+    // an unchanged answer well before the wait: nothing held it (a proxy, a draining server)
+    const unheld = (!result.offer || result.offer.version <= this.version) && now() - started < LONGPOLL_WAIT_S * 500;
+    this.strikes = unheld ? this.strikes + 1 : 0;
+    if (result.offer) this.deliver(result.offer, result.etag);
+    if (gen !== this.gen) return;
+    if (this.mode === "auto" && this.strikes >= STRIKES_TO_FALL_BACK) return this.client.refuse("longpoll");
+    // back off after unheld answers, but never slower than polling would be
+    this.schedule(unheld ? Math.min(backoffDelay(this.strikes), this.interval) : 0);
+  }
+
+  refetch() {
+    if (this.stopped || !this.enabled) return Promise.resolve(this.offer);
+    if (this.refetching) { // one in flight: another follows it, shared by every caller meanwhile
+      this.refetchAgain ??= this.refetching.then(() => {
+        this.refetchAgain = null;
+        return this.refetch();
+      });
+      return this.refetchAgain;
+    }
+    this.refetching = this.refetchNow().finally(() => {
+      this.refetching = null;
+    });
+    return this.refetching;
+  }
+
+  /** A plain GET now, beside whatever the transport has open; resolves to the newest offer. */
+  async refetchNow() {
+    if (this.idError) {
+      if (!this.parked) this.park(this.idError);
+      return this.offer;
+    }
+    const ctrl = (this.refetchCtrl = new AbortController());
+    let result;
+    try {
+      result = await this.fetch(ctrl.signal);
+    } catch (err) {
+      if (this.stopped || !this.enabled || ctrl.signal.aborted) return this.offer;
+      if (STOPS_RETRYING.has(err.status)) this.park(err);
+      else this.reportError(err, null); // the transport's own schedule stays as it was
+      return this.offer;
+    }
+    if (this.stopped || !this.enabled) return this.offer;
+    const wasStuck = this.parked || this.failures > 0;
+    this.parked = false;
+    this.succeeded();
+    if (result.offer) this.deliver(result.offer, result.etag);
+    // it was parked or backing off: the offer answers again, so the transport goes on at once
+    if (wasStuck && this.running) {
+      this.halt();
+      this.needsGet = false;
+      this.schedule(this.transport === "poll" ? this.interval : 0);
+    } else if (this.running && this.transport === "sse") {
+      this.client.hub.kick(this.id); // a stream waiting to reconnect comes back now
+    }
+    return this.offer;
+  }
+
+  /** The stream answered 401/403/404: is it about this offer? False when the watch gave up. */
+  async verify() {
+    const gen = this.gen;
+    const ctrl = (this.ctrl = new AbortController());
+    try {
+      const result = await this.fetch(ctrl.signal);
+      if (gen === this.gen) {
+        this.ctrl = null;
+        if (result.offer) this.deliver(result.offer, result.etag);
+      }
+      return true;
+    } catch (err) {
+      if (gen !== this.gen) return true;
+      this.ctrl = null;
+      if (!STOPS_RETRYING.has(err.status)) return true;
+      this.park(err);
+      return false;
+    }
+  }
+
+  // -- what the shared stream reports --
+
+  onEvent(offer) {
+    if (this.running && this.client.hub.members.has(this)) this.deliver(offer, null);
+  }
+
+  onStreamOpen() {
+    if (this.running) this.succeeded();
+  }
+
+  onStreamError(err, retryIn) {
+    if (this.running) this.reportError(err, retryIn);
+  }
+}
+
+// ---- the multiplexed SSE stream ----
+
+/** Every watch on SSE shares one GET /api/offers/events?ids=... (one per 64 ids). */
+class StreamHub {
+  constructor(client) {
+    this.client = client;
+    this.members = new Set(); // watches on SSE past their first GET
+    this.expected = new Set(); // watches on SSE still on their first GET: worth waiting for
+    this.streams = [];
+    this.key = ""; // the ids the open streams carry
+    this.debounce = null;
+    this.firstChange = 0;
+  }
+
+  expect(w) {
+    this.expected.add(w);
+  }
+
+  add(w) {
+    this.expected.delete(w);
+    if (this.members.has(w)) return;
+    this.members.add(w);
+    this.changed();
+  }
+
+  remove(w) {
+    const was = this.members.delete(w);
+    if (this.expected.delete(w) || was) this.changed();
+  }
+
+  /** The client's settings changed: reopen with them. */
+  reopen() {
+    this.key = null;
+    if (this.members.size) this.changed();
+  }
+
+  kick(id) {
+    for (const s of this.streams) if (s.ids.includes(id)) s.kick();
+  }
+
+  close() {
+    clearTimeout(this.debounce);
+    for (const s of this.streams) s.close();
+    this.streams = [];
+    this.members.clear();
+    this.expected.clear();
+    this.key = "";
+  }
+
+  changed() {
+    if (!this.debounce) this.firstChange = now();
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
+  }
+
+  sync() {
+    this.debounce = null;
+    // watches still on their first GET will join in a moment: one connection for the whole page
+    if (this.expected.size && now() - this.firstChange < STREAM_GATHER_MAX_MS) {
+      this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
+      return;
+    }
+    const ids = [...new Set([...this.members].map((w) => w.id))].sort();
+    const key = ids.join(",");
+    if (key === this.key) return;
+    this.key = key;
+    for (const s of this.streams) s.close();
+    this.streams = [];
+    for (let i = 0; i < ids.length; i += STREAM_MAX_IDS) {
+      const stream = new Stream(this, ids.slice(i, i + STREAM_MAX_IDS));
+      this.streams.push(stream);
+      stream.open();
+    }
+  }
+}
+
+class Stream {
+  constructor(hub, ids) {
+    this.hub = hub;
+    this.client = hub.client;
+    this.ids = ids;
+    this.closed = false;
+    this.ctrl = null;
+    this.timer = null;
+    this.failures = 0;
+    this.strikes = 0;
+    this.lastEventId = ""; // offerd sets id: only when the stream carries one offer
+    this.retryMs = RECONNECT_MS;
+    this.live = false; // connecting or reading
+  }
+
+  members() {
+    return [...this.hub.members].filter((w) => this.ids.includes(w.id));
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.ctrl?.abort();
+  }
+
+  schedule(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.open(), ms);
+  }
+
+  /** Reconnects now if waiting after a failure (a refetch just got through). */
+  kick() {
+    if (this.closed || this.live || this.failures === 0) return;
+    clearTimeout(this.timer);
+    this.open();
+  }
+
+  async open() {
+    if (this.closed || this.live) return;
+    this.live = true;
+    try {
+      await this.connect();
+    } finally {
+      this.live = false;
+    }
+  }
+
+  async connect() {
+    const ctrl = (this.ctrl = new AbortController());
+    const started = now();
+    let res;
+    try {
+      const headers = await this.client.headers({ Accept: "text/event-stream" });
+      // As EventSource does. offerd resumes the single-offer stream with it; on this one, when it
+      // carries one offer, the id is that offer's version (ignored by offerd today: harmless).
+      if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
+      if (this.closed) return;
+      const fetchFn = this.client.fetchFn;
+      res = await fetchFn(`${this.client.baseUrl}/api/offers/events?ids=${this.ids.join(",")}`, {
+        headers, signal: ctrl.signal, credentials: this.client.credentials, cache: "no-store",
+      });
+    } catch (e) {
+      if (this.closed) return;
+      return this.failed(e instanceof OfferError ? e : new OfferError(`network error: ${why(e)}`, 0, { cause: e }));
+    }
+    const type = res.headers.get("content-type");
+    if (res.status !== 200 || !isEventStream(type) || !res.body) {
+      let text = "";
+      try {
+        text = await res.text();
+      } catch {
+        // cut while reading the error: the status is enough
+      }
+      if (this.closed) return;
+      const err = res.status === 200
+        ? new OfferError(`HTTP 200: not an event stream (Content-Type: ${type || "none"})`, 200)
+        : this.client.errorFrom({ status: res.status, headers: res.headers, text });
+      return this.refused(err);
+    }
+
+    this.failures = 0;
+    for (const w of this.members()) w.onStreamOpen();
+    const parser = new EventStreamParser((ev) => this.onEvent(ev), { lastEventId: this.lastEventId });
+    let stalled = false;
+    let stall = null;
+    const watchdog = () => {
+      clearTimeout(stall);
+      stall = setTimeout(() => {
+        stalled = true;
+        ctrl.abort();
+      }, STREAM_STALL_MS);
+    };
+    let cut = null;
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    watchdog();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || this.closed) break;
+        watchdog();
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+    } catch (e) {
+      cut = e;
+    } finally {
+      clearTimeout(stall);
+    }
+    if (this.closed) return;
+    parser.end();
+    this.lastEventId = parser.lastEventId;
+    if (parser.retry !== null) this.retryMs = parser.retry;
+    const useless = now() - started < SHORT_STREAM_MS || (parser.events === 0 && parser.comments === 0);
+    this.strikes = useless ? this.strikes + 1 : 0;
+    if (this.strikes >= STRIKES_TO_FALL_BACK && this.members().some((w) => w.mode === "auto")) {
+      this.client.refuse("sse"); // a proxy that cuts or buffers streams: auto watches move on
+      if (this.closed) return;
+    }
+    if (cut instanceof OfferError) return this.failed(cut); // a line or event too large
+    if (cut) {
+      const what = stalled ? `went silent (nothing for ${STREAM_STALL_MS / 1000} s, not even a heartbeat)`
+        : `was cut: ${why(cut)}`;
+      return this.failed(new OfferError(`the event stream ${what}`, 0, { cause: cut }));
+    }
+    if (!this.members().length) return; // everyone left; the hub closes this stream
+    // ended by the server (shutdown, token expiry): come back after its retry: time, spread out
+    let delay = this.retryMs + Math.floor(Math.random() * (this.retryMs / 2 + 1));
+    if (this.strikes) delay = Math.max(delay, backoffDelay(this.strikes));
+    this.schedule(delay);
+  }
+
+  onEvent({ type, data }) {
+    if (type !== "offer" && type !== "message") return; // a kind this version does not know
+    let offer;
+    try {
+      offer = JSON.parse(data);
+    } catch {
+      offer = null;
+    }
+    if (!isOffer(offer)) return;
+    for (const w of this.members()) if (w.id === offer.id) w.onEvent(offer);
+  }
+
+  /** The stream was answered with something other than a stream. */
+  async refused(err) {
+    if ([401, 403, 404].includes(err.status)) {
+      // One offer that is missing or not ours fails the whole stream, and a 404 may also be a
+      // server or proxy without this route: ask each offer on its own. Those that fail give up
+      // (the hub then reopens without them); if none does, the stream itself is the problem.
+      const verdicts = await Promise.all(this.members().map((w) => w.verify()));
+      if (this.closed || verdicts.includes(false) || !this.members().length) return;
+    }
+    const refusal = [404, 405, 406, 415, 501].includes(err.status) || err.status === 200;
+    if (refusal && this.members().some((w) => w.mode === "auto")) {
+      this.client.refuse("sse"); // auto watches move to long-poll, and the hub reopens for the rest
+      if (this.closed || !this.members().length) return;
+    }
+    this.failed(err);
+  }
+
+  failed(err) {
+    if (!this.members().length) return; // everyone left; the hub closes this stream
+    this.failures++;
+    const delay = backoffDelay(this.failures, { retryAfter: err.retryAfter });
+    for (const w of this.members()) w.onStreamError(err, delay);
+    this.schedule(delay);
+  }
+}
+
+// ---- the default client ----
+
+let defaultClient = null;
+const getDefault = () => (defaultClient ??= new OfferClient());
+
+/** Sets the default client's options (those given; the others keep their value). */
+export function configureOffers(options = {}) {
+  if (defaultClient) defaultClient.configure(options);
+  else defaultClient = new OfferClient(options);
+  return defaultClient;
+}
+
+/** A client of its own (its own stream, its own token source). */
+export function createOfferClient(options = {}) {
+  return new OfferClient(options);
+}
+
+/** Watches an offer with the default client. */
+export function watchOffer(offerId, options = {}) {
+  return getDefault().watch(offerId, options);
+}
+
+/** One GET of an offer with the default client: the offer, or a rejection with an OfferError. */
+export function fetchOffer(offerId, options = {}) {
+  return getDefault().fetchOffer(offerId, options);
+}
