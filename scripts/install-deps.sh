@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages offerd needs to build and test, when any is missing.
-# Idempotent and quiet when everything is there already.
+# Idempotent and quiet when everything is there already. `--build` installs only what building
+# offerd and libofferpoll needs (scripts/run-demo.sh), not the test tools and browser.
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config            # toolchain
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libjwt-dev libssl-dev  # offerd
   libcurl4-openssl-dev                        # libofferpoll, and the tests' HTTP client
-  libcmocka-dev valgrind sqlite3              # tests
 )
+if [ "${1:-}" != "--build" ]; then
+  packages+=(
+    libcmocka-dev valgrind sqlite3            # tests
+    chromium fonts-dejavu-core                # browser tests of the demo page (tests/browser)
+    man-db groff-base                         # the install test renders the man pages
+  )
+  # Node.js runs the JS client's tests and drives Chromium: Debian's nodejs + npm, unless a Node.js
+  # with its own npm (as NodeSource's package has) is there already.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+  fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

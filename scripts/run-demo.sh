@@ -3,7 +3,7 @@
 # ready-to-paste curl commands. Extra arguments go to offerd (e.g. --port 9090).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOFFERD_BUILD_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target offerd >/dev/null
 exec build/src/server/offerd --demo --db offerd-demo.db "$@"

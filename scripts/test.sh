@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: a normal build, the integration tests again with offerd
-# under valgrind memcheck, then everything under AddressSanitizer + UndefinedBehaviorSanitizer. Each test starts its own offerd on 127.0.0.1:0 with a temporary
+# under valgrind memcheck, the JS client's tests and the browser tests of the demo page, then
+# everything under AddressSanitizer + UndefinedBehaviorSanitizer. Each test starts its own offerd on 127.0.0.1:0 with a temporary
 # SQLite file and stops it; nothing else needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,10 @@ cmake --build build -j"$jobs"
 echo "== integration tests with offerd under valgrind memcheck (any error fails)"
 (cd build && OFFERD_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
    ctest --output-on-failure -L integration -j"$jobs")
+
+echo "== JS client (clients/js) and the demo page in headless Chromium (tests/browser)"
+OFFERD_BIN="$PWD/build/src/server/offerd" clients/js/run-tests.sh
+OFFERD_SCREENSHOT="$PWD/build/demo-page.png" tests/browser/run.sh build/src/server/offerd
 
 echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOFFERD_SANITIZE=address,undefined >/dev/null

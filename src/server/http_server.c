@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "auth_cache.h"
 #include "config.h"
+#include "handlers_demo.h"
 #include "handlers_events.h"
 #include "handlers_offers.h"
 #include "handlers_ops.h"
@@ -44,6 +45,12 @@ const struct route http_routes[] = {
     {HTTP_GET, "/healthz", "healthz", handle_healthz},
     {HTTP_GET, "/readyz", "readyz", handle_readyz},
     {HTTP_GET, "/metrics", "metrics", handle_metrics},
+    /* --demo only; 404 otherwise */
+    {HTTP_GET, "/", "demo_page", handle_demo_file},
+    {HTTP_GET, "/demo/demo.js", "demo_script", handle_demo_file},
+    {HTTP_GET, "/demo/demo.css", "demo_style", handle_demo_file},
+    {HTTP_GET, "/demo/offer-updates.js", "demo_client", handle_demo_file},
+    {HTTP_GET, "/demo/session", "demo_session", handle_demo_session},
 };
 const size_t http_route_count = sizeof(http_routes) / sizeof(http_routes[0]);
 
