@@ -41,12 +41,27 @@ void handle_metrics(struct request *r)
 {
     size_t len = 0;
     char *text = metrics_render(r->app->metrics, &len);
-    char held[256];
+    struct notify_stats ns;
+    notify_get_stats(r->app->notify, &ns);
+    char held[1024];
     int n = snprintf(held, sizeof(held),
                      "# HELP offerd_held_requests Long-polls and SSE streams being held now.\n"
                      "# TYPE offerd_held_requests gauge\n"
-                     "offerd_held_requests %zu\n",
-                     notify_held(r->app->notify));
+                     "offerd_held_requests %zu\n"
+                     "# HELP offerd_notify_keys Offers and users notify remembers now.\n"
+                     "# TYPE offerd_notify_keys gauge\n"
+                     "offerd_notify_keys %zu\n"
+                     "# HELP offerd_notify_idle_keys Of those, keys no request waits on.\n"
+                     "# TYPE offerd_notify_idle_keys gauge\n"
+                     "offerd_notify_idle_keys %zu\n"
+                     "# HELP offerd_notify_users Users with a held request.\n"
+                     "# TYPE offerd_notify_users gauge\n"
+                     "offerd_notify_users %zu\n"
+                     "# HELP offerd_notify_keys_evicted_total Idle keys notify has forgotten.\n"
+                     "# TYPE offerd_notify_keys_evicted_total counter\n"
+                     "offerd_notify_keys_evicted_total %llu\n",
+                     ns.held, ns.keys, ns.idle_keys, ns.users,
+                     (unsigned long long)ns.keys_evicted);
     char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
     if (!all) {
         free(text);

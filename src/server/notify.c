@@ -5,12 +5,29 @@
  * sequence; each entry heads a doubly linked list of links, one per (waiter, key), so firing and
  * cancelling are O(keys of the waiter). Deadlines live in a binary min-heap of waiters.
  *
+ * Entries are reclaimed: one with no waiters sits on an idle list, oldest first, and is freed once
+ * it has been idle (no waiter, no publish) for key_idle_ms, or at once when more than
+ * max_idle_keys are idle. What it remembered stays safe to forget:
+ *  - last_seq (the lost-wakeup guard) must never come back lower. Each hash bucket keeps the
+ *    highest last_seq of the entries evicted from it, and an entry created in that bucket starts
+ *    there, so a waiter whose seen_seq predates a publish on an evicted key still fires at once.
+ *    A key sharing the bucket may fire once for nothing: its handler re-reads and waits again.
+ *  - last_version only suppresses republishing a version already seen (the change log after the
+ *    store's hook). A new entry starts at 0, so it suppresses nothing: a new version always fires
+ *    and always reaches the version hook (cache invalidation), at worst a repeat does too.
+ * No caller answers from notify's versions (304s come from the offer cache or the store), so no
+ * 304 depends on an entry still being there.
+ * Eviction happens only at the end of a public call or in the thread's loop, never while an
+ * entry pointer is held; per-user admission counts are freed when they drop to zero.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "notify.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +47,13 @@ struct notify_link {
 
 struct key_entry {
     struct key_entry *chain;
+    struct key_entry *idle_prev, *idle_next; /* on the idle list while no waiter is linked */
+    int64_t idle_since_ms;      /* monotonic: when it was last left idle or published */
     uint64_t last_seq;          /* publish sequence of the last change on this key */
-    int64_t last_version;       /* offer keys: the newest version published */
-    struct notify_link head;    /* sentinel of the waiters' circular list */
-    char key[KEY_SIZE];
+    int64_t last_version;       /* offer keys: the newest version published (0: none known) */
+    struct notify_link head;    /* sentinel of the waiters' circular list (waiter NULL) */
+    bool idle;
+    char key[];
 };
 
 struct user_count {
@@ -46,6 +66,10 @@ struct notify {
     pthread_mutex_t lock;
     pthread_cond_t cond;        /* wakes the thread: earlier deadline, or stop */
     struct key_entry *keys[KEY_BUCKETS];
+    uint64_t evicted_seq[KEY_BUCKETS]; /* highest last_seq evicted from each bucket */
+    struct key_entry *idle_oldest, *idle_newest; /* keys with no waiter, by idle_since_ms */
+    size_t key_count, idle_count, user_count;
+    uint64_t keys_evicted;
     struct user_count *users[USER_BUCKETS];
     struct notify_waiter **heap;
     size_t heap_len, heap_cap;
@@ -55,6 +79,8 @@ struct notify {
     bool stop;
     struct store *store;
     struct notify_options opts;
+    int64_t key_idle_ms;
+    size_t max_idle_keys;
     notify_version_fn on_version;
     void *on_version_userdata;
     pthread_t thread;
@@ -88,6 +114,45 @@ static uint32_t hash(const char *s)
 
 /* ---- keys ---- */
 
+static bool key_has_waiters(const struct key_entry *e)
+{
+    return e->head.next != &e->head;
+}
+
+static void idle_remove(struct notify *n, struct key_entry *e)
+{
+    if (!e->idle)
+        return;
+    if (e->idle_prev)
+        e->idle_prev->idle_next = e->idle_next;
+    else
+        n->idle_oldest = e->idle_next;
+    if (e->idle_next)
+        e->idle_next->idle_prev = e->idle_prev;
+    else
+        n->idle_newest = e->idle_prev;
+    e->idle_prev = e->idle_next = NULL;
+    e->idle = false;
+    n->idle_count--;
+}
+
+/* Puts e (no waiters) at the young end of the idle list, stamped now. */
+static void idle_touch(struct notify *n, struct key_entry *e, int64_t now_ms)
+{
+    assert(!key_has_waiters(e));
+    idle_remove(n, e);
+    e->idle_prev = n->idle_newest;
+    if (n->idle_newest)
+        n->idle_newest->idle_next = e;
+    else
+        n->idle_oldest = e;
+    n->idle_newest = e;
+    e->idle = true;
+    e->idle_since_ms = now_ms;
+    n->idle_count++;
+}
+
+/* Finds key; with create, adds it (idle, remembering what its bucket forgot) if missing. */
 static struct key_entry *key_find(struct notify *n, const char *key, bool create)
 {
     uint32_t b = hash(key) % KEY_BUCKETS;
@@ -96,14 +161,56 @@ static struct key_entry *key_find(struct notify *n, const char *key, bool create
             return e;
     if (!create)
         return NULL;
-    struct key_entry *e = calloc(1, sizeof(*e));
+    size_t len = strlen(key);
+    struct key_entry *e = calloc(1, sizeof(*e) + len + 1);
     if (!e)
         return NULL;
-    snprintf(e->key, sizeof(e->key), "%s", key);
+    memcpy(e->key, key, len + 1);
     e->head.prev = e->head.next = &e->head;
+    e->last_seq = n->evicted_seq[b]; /* never lower than what an evicted namesake had */
     e->chain = n->keys[b];
     n->keys[b] = e;
+    n->key_count++;
+    idle_touch(n, e, notify_now_ms());
     return e;
+}
+
+/* Frees e (idle, so no waiter points into it), raising its bucket's watermark. */
+static void key_evict(struct notify *n, struct key_entry *e)
+{
+    uint32_t b = hash(e->key) % KEY_BUCKETS;
+    for (struct key_entry **p = &n->keys[b]; *p; p = &(*p)->chain) {
+        if (*p == e) {
+            *p = e->chain;
+            break;
+        }
+    }
+    if (e->last_seq > n->evicted_seq[b])
+        n->evicted_seq[b] = e->last_seq;
+    idle_remove(n, e);
+    n->key_count--;
+    n->keys_evicted++;
+    free(e);
+}
+
+/* Evicts idle keys past their time, and the oldest ones while too many are idle. Only where no
+ * key_entry pointer is held across the call. */
+static void evict_idle_locked(struct notify *n, int64_t now_ms)
+{
+    while (n->idle_oldest) {
+        struct key_entry *oldest = n->idle_oldest;
+        if (n->idle_count <= n->max_idle_keys && now_ms - oldest->idle_since_ms < n->key_idle_ms)
+            break;
+        key_evict(n, oldest);
+    }
+}
+
+/* The entry whose list sentinel is l, if l is a sentinel (waiter links have a waiter). */
+static struct key_entry *entry_of_sentinel(struct notify_link *l)
+{
+    if (l->waiter)
+        return NULL;
+    return (struct key_entry *)((char *)l - offsetof(struct key_entry, head));
 }
 
 static void make_key(char out[KEY_SIZE], char kind, const char *id)
@@ -180,13 +287,22 @@ static void heap_remove(struct notify *n, struct notify_waiter *w)
 
 /* ---- waiters ---- */
 
+/* Takes w off every list; a key left with no waiter goes on the idle list (not evicted here:
+ * callers may be walking that key's list). */
 static void unregister_locked(struct notify *n, struct notify_waiter *w)
 {
+    int64_t now_ms = 0;
     for (size_t i = 0; i < w->link_count; i++) {
         struct notify_link *l = &w->links[i];
-        if (l->prev) {
-            l->prev->next = l->next;
-            l->next->prev = l->prev;
+        if (!l->prev)
+            continue;
+        l->prev->next = l->next;
+        l->next->prev = l->prev;
+        struct key_entry *e = entry_of_sentinel(l->prev);
+        if (e && !key_has_waiters(e)) {
+            if (!now_ms)
+                now_ms = notify_now_ms();
+            idle_touch(n, e, now_ms);
         }
     }
     free(w->links);
@@ -236,14 +352,17 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
     struct notify_waiter *fired = NULL;
     make_key(key, 'o', offer_id);
     pthread_mutex_lock(&n->lock);
+    int64_t now_ms = notify_now_ms();
     struct key_entry *e = key_find(n, key, true);
     if (!e || version <= e->last_version) {
+        evict_idle_locked(n, now_ms);
         pthread_mutex_unlock(&n->lock);
         return;
     }
     e->last_version = version;
     e->last_seq = ++n->seq;
     fire_key_locked(n, e, offer_id, &fired);
+    idle_touch(n, e, now_ms); /* idle now; young again, so the version is deduplicated a while */
     notify_version_fn on_version = n->on_version;
     void *on_version_userdata = n->on_version_userdata;
     const char *users[2] = {buyer_id, seller_id};
@@ -256,7 +375,9 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
             continue;
         u->last_seq = n->seq;
         fire_key_locked(n, u, offer_id, &fired);
+        idle_touch(n, u, now_ms);
     }
+    evict_idle_locked(n, now_ms);
     pthread_mutex_unlock(&n->lock);
     if (on_version)
         on_version(offer_id, on_version_userdata); /* before the woken re-read the offer */
@@ -287,6 +408,7 @@ static bool link_key_locked(struct notify *n, struct notify_waiter *w, const cha
         *oom = true;
         return false;
     }
+    idle_remove(n, e);
     struct notify_link *l = &w->links[w->link_count++];
     l->waiter = w;
     l->next = &e->head;
@@ -340,6 +462,7 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
         fire_locked(n, w, NOTIFY_CHANGED, changed_offer, &fired);
     else if (n->heap_len && n->heap[0] == w)
         pthread_cond_signal(&n->cond); /* the thread may sleep past this deadline */
+    evict_idle_locked(n, notify_now_ms());
     pthread_mutex_unlock(&n->lock);
     run_wakes(fired);
     return !oom;
@@ -348,35 +471,45 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
 void notify_cancel(struct notify *n, struct notify_waiter *w)
 {
     pthread_mutex_lock(&n->lock);
-    if (w->registered)
+    if (w->registered) {
         unregister_locked(n, w);
+        evict_idle_locked(n, notify_now_ms());
+    }
     pthread_mutex_unlock(&n->lock);
 }
 
 /* ---- admission ---- */
 
-static struct user_count *user_find(struct notify *n, const char *user_id, bool create)
+/* The slot that points (or would point) at user_id's count; *slot is NULL when it has none. */
+static struct user_count **user_slot(struct notify *n, const char *user_id)
 {
-    uint32_t b = hash(user_id) % USER_BUCKETS;
-    struct user_count **p = &n->users[b];
-    for (; *p; p = &(*p)->chain)
-        if (strcmp((*p)->user_id, user_id) == 0)
-            return *p;
-    if (!create)
-        return NULL;
-    struct user_count *u = calloc(1, sizeof(*u));
-    if (u) {
-        snprintf(u->user_id, sizeof(u->user_id), "%s", user_id);
-        *p = u;
-    }
-    return u;
+    struct user_count **p = &n->users[hash(user_id) % USER_BUCKETS];
+    while (*p && strcmp((*p)->user_id, user_id) != 0)
+        p = &(*p)->chain;
+    return p;
+}
+
+/* Frees the count at slot once nothing is held: a user's entry lives while they hold requests. */
+static void user_drop_if_unused(struct notify *n, struct user_count **slot)
+{
+    struct user_count *u = *slot;
+    if (!u || u->held)
+        return;
+    *slot = u->chain;
+    n->user_count--;
+    free(u);
 }
 
 enum notify_admit notify_admit(struct notify *n, const char *user_id)
 {
     enum notify_admit result = NOTIFY_ADMITTED;
     pthread_mutex_lock(&n->lock);
-    struct user_count *u = user_find(n, user_id, true);
+    struct user_count **slot = user_slot(n, user_id);
+    if (!*slot && (*slot = calloc(1, sizeof(**slot))) != NULL) {
+        snprintf((*slot)->user_id, sizeof((*slot)->user_id), "%s", user_id);
+        n->user_count++;
+    }
+    struct user_count *u = *slot;
     if (n->shutting_down)
         result = NOTIFY_SHUTTING_DOWN;
     else if (n->held >= n->opts.max_held || !u)
@@ -386,6 +519,8 @@ enum notify_admit notify_admit(struct notify *n, const char *user_id)
     if (result == NOTIFY_ADMITTED) {
         n->held++;
         u->held++;
+    } else {
+        user_drop_if_unused(n, slot);
     }
     pthread_mutex_unlock(&n->lock);
     return result;
@@ -394,9 +529,10 @@ enum notify_admit notify_admit(struct notify *n, const char *user_id)
 void notify_release(struct notify *n, const char *user_id)
 {
     pthread_mutex_lock(&n->lock);
-    struct user_count *u = user_find(n, user_id, false);
-    if (u && u->held)
-        u->held--;
+    struct user_count **slot = user_slot(n, user_id);
+    if (*slot && (*slot)->held)
+        (*slot)->held--;
+    user_drop_if_unused(n, slot);
     if (n->held)
         n->held--;
     pthread_mutex_unlock(&n->lock);
@@ -408,6 +544,17 @@ size_t notify_held(struct notify *n)
     size_t held = n->held;
     pthread_mutex_unlock(&n->lock);
     return held;
+}
+
+void notify_get_stats(struct notify *n, struct notify_stats *out)
+{
+    pthread_mutex_lock(&n->lock);
+    out->held = n->held;
+    out->keys = n->key_count;
+    out->idle_keys = n->idle_count;
+    out->users = n->user_count;
+    out->keys_evicted = n->keys_evicted;
+    pthread_mutex_unlock(&n->lock);
 }
 
 void notify_shutdown(struct notify *n)
@@ -467,6 +614,7 @@ static void *notify_thread(void *arg)
     while (!n->stop) {
         struct notify_waiter *fired = NULL;
         fire_due_locked(n, &fired);
+        evict_idle_locked(n, notify_now_ms());
         pthread_mutex_unlock(&n->lock);
         run_wakes(fired);
         check_store(n);
@@ -495,6 +643,8 @@ struct notify *notify_new(struct store *store, const struct notify_options *opts
     n->opts = *opts;
     if (n->opts.poll_interval_ms <= 0)
         n->opts.poll_interval_ms = 25;
+    n->key_idle_ms = NOTIFY_KEY_IDLE_MS_DEFAULT;
+    n->max_idle_keys = NOTIFY_MAX_IDLE_KEYS_DEFAULT;
     pthread_mutex_init(&n->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -550,4 +700,12 @@ void notify_free(struct notify *n)
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     free(n);
+}
+
+void notify_set_key_limits(struct notify *n, int key_idle_ms, size_t max_idle_keys)
+{
+    pthread_mutex_lock(&n->lock);
+    n->key_idle_ms = key_idle_ms > 0 ? key_idle_ms : NOTIFY_KEY_IDLE_MS_DEFAULT;
+    n->max_idle_keys = max_idle_keys ? max_idle_keys : NOTIFY_MAX_IDLE_KEYS_DEFAULT;
+    pthread_mutex_unlock(&n->lock);
 }

@@ -16,6 +16,10 @@
  * No wakeup is lost: a handler captures notify_seq() before it reads the store, and passes it to
  * notify_wait; anything published on its keys after that point fires the waiter at once.
  *
+ * Memory stays bounded by what is watched: a key nobody waits on is forgotten once idle for
+ * key_idle_ms, or sooner when more than max_idle_keys are idle. Forgetting never loses a wakeup
+ * (a waiter may at worst fire once for nothing and wait again) and never suppresses a new version.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef OFFERD_NOTIFY_H
@@ -33,6 +37,8 @@ struct notify_link;
 
 #define NOTIFY_MAX_KEYS 64          /* offers one waiter can watch (SSE ?ids=) */
 #define NOTIFY_CHANGED_MAX 4        /* changed offer ids remembered per firing; more: reread all */
+#define NOTIFY_KEY_IDLE_MS_DEFAULT 30000    /* a key with no waiter is forgotten after this */
+#define NOTIFY_MAX_IDLE_KEYS_DEFAULT 4096   /* or sooner, oldest first, past this many (~0.5 MiB) */
 
 enum notify_reason {
     NOTIFY_WAITING = 0,
@@ -67,6 +73,15 @@ struct notify_options {
     size_t max_held_per_user;
 };
 
+/* A snapshot of notify's tables, for /metrics and tests. */
+struct notify_stats {
+    size_t held;                /* as notify_held */
+    size_t keys;                /* offer and user keys in the table, idle ones included */
+    size_t idle_keys;           /* keys with no waiter, waiting to be forgotten */
+    size_t users;               /* users with a held request (admission counts) */
+    uint64_t keys_evicted;      /* keys forgotten since start */
+};
+
 enum notify_admit {
     NOTIFY_ADMITTED,
     NOTIFY_TOO_MANY_FOR_USER,
@@ -74,14 +89,19 @@ enum notify_admit {
     NOTIFY_SHUTTING_DOWN,
 };
 
-/* Starts following store's change log from its current end, and the expiry clock. New object,
- * free with notify_free (after notify_shutdown and after every held request is gone). NULL with a
- * reason in err on failure. */
+/* Starts following store's change log from its current end, and the expiry clock, with the default
+ * key limits (notify_set_key_limits). New object, free with notify_free (after notify_shutdown and
+ * after every held request is gone). NULL with a reason in err on failure. */
 struct notify *notify_new(struct store *store, const struct notify_options *opts, char *err,
                           size_t err_size);
 
 /* Stops the thread and frees everything. NULL is a no-op. */
 void notify_free(struct notify *n);
+
+/* How long a key nobody waits on is remembered (key_idle_ms, <= 0 for the default), and how many
+ * such keys at most (max_idle_keys, 0 for the default); the oldest go first. Applies from the
+ * next call that evicts; thread-safe. */
+void notify_set_key_limits(struct notify *n, int key_idle_ms, size_t max_idle_keys);
 
 /* Monotonic milliseconds, the clock deadlines use. */
 int64_t notify_now_ms(void);
@@ -106,6 +126,9 @@ void notify_release(struct notify *n, const char *user_id);
 
 /* Held requests admitted and not yet released. */
 size_t notify_held(struct notify *n);
+
+/* Fills *out with the table sizes now. Thread-safe. */
+void notify_get_stats(struct notify *n, struct notify_stats *out);
 
 /* Registers w (which must not be registered) on the given offers and/or user (user_id NULL for
  * none), with w->deadline_ms, w->wake and w->userdata set. If any of those keys was published

@@ -5,6 +5,8 @@
  * (initial states, changed offers, a heartbeat, the end), or registers a notify waiter and
  * suspends. MHD resumes it when the waiter fires. The response's free callback, run when the
  * connection is gone, cancels the waiter and releases the admission, so counts stay exact.
+ * A stream's pending-bytes buffer grows to fit a burst (an all-offers stream's first state can
+ * be megabytes) and is given back once drained, so an idle stream holds at most SSE_BUF_KEEP.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -28,6 +30,7 @@
 
 #define SSE_ALL_MAX_OFFERS 1000     /* initial state of an all-offers stream: newest first */
 #define SSE_BLOCK_SIZE 256         /* MHD buffer per stream; events are copied through it */
+#define SSE_BUF_KEEP 8192          /* a drained buffer larger than this is freed, not kept */
 
 struct watched {
     char id[OFFER_ID_SIZE];
@@ -263,6 +266,11 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
             return (ssize_t)n;
         }
         st->len = st->off = 0;
+        if (st->buf_cap > SSE_BUF_KEEP) { /* drained after a burst: do not keep its size */
+            free(st->buf);
+            st->buf = NULL;
+            st->buf_cap = 0;
+        }
         if (st->ending)
             return MHD_CONTENT_READER_END_OF_STREAM;
         fill(st);

@@ -2,11 +2,13 @@
  *
  * Waiters here resume nothing: their wake callback records that it ran, so each rule (fire once,
  * deduplicate versions, deadlines, cancel, caps, shutdown, the lost-wakeup guard, outside writes
- * and expiries from the change log) is checked directly.
+ * and expiries from the change log, forgetting idle keys without losing a wakeup) is checked
+ * directly.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -222,6 +224,260 @@ static void test_shutdown_fires_everyone_and_later_waits(void **state)
     assert_int_equal(notify_admit(e->notify, "a"), NOTIFY_SHUTTING_DOWN);
 }
 
+/* ---- forgetting idle keys ---- */
+
+static struct notify_stats stats_of(struct env *e)
+{
+    struct notify_stats st;
+    notify_get_stats(e->notify, &st);
+    return st;
+}
+
+/* Waits up to ms for the key count to reach at most want. */
+static bool keys_drop_to(struct env *e, size_t want, int ms)
+{
+    for (int i = 0; i < ms / 5 && stats_of(e).keys > want; i++)
+        sleep_ms(5);
+    return stats_of(e).keys <= want;
+}
+
+static void test_idle_keys_are_forgotten_in_time(void **state)
+{
+    struct env *e = *state;
+    notify_set_key_limits(e->notify, 200, 100000);
+    char id[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "idle%d", i);
+        notify_publish(e->notify, id, 1, "ua", "ub");
+    }
+    struct notify_stats st = stats_of(e);
+    assert_true(st.keys >= 300 && st.keys <= 302); /* 300 offers and 2 users, all idle */
+    assert_int_equal(st.idle_keys, st.keys);
+
+    /* A key with a waiter stays however long it waits; the idle ones go. */
+    struct probe p;
+    probe_init(&p, 60000);
+    const char *ids[] = {"kept"};
+    notify_wait(e->notify, &p.w, ids, 1, "ua", notify_seq(e->notify));
+    assert_true(keys_drop_to(e, 2, 3000));
+    sleep_ms(400); /* well past the idle time */
+    st = stats_of(e);
+    assert_int_equal(st.keys, 2); /* o:kept and u:ua */
+    assert_int_equal(st.idle_keys, 0);
+    assert_true(st.keys_evicted >= 300);
+    notify_publish(e->notify, "kept", 1, NULL, NULL);
+    assert_int_equal(atomic_load(&p.wakes), 1); /* the entry it waited on was the live one */
+
+    /* Once nothing waits, they go too: the table is back to empty. */
+    assert_true(keys_drop_to(e, 0, 3000));
+    assert_int_equal(stats_of(e).idle_keys, 0);
+}
+
+static void test_idle_keys_are_capped_and_waited_ones_kept(void **state)
+{
+    struct env *e = *state;
+    notify_set_key_limits(e->notify, 600000, 50);
+    struct probe probes[60];
+    char held_ids[60][32];
+    for (int i = 0; i < 60; i++) {
+        probe_init(&probes[i], 60000);
+        snprintf(held_ids[i], sizeof(held_ids[i]), "held%d", i);
+        const char *ids[] = {held_ids[i]};
+        notify_wait(e->notify, &probes[i].w, ids, 1, NULL, notify_seq(e->notify));
+    }
+    char id[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "churn%d", i);
+        notify_publish(e->notify, id, 1, NULL, NULL);
+        assert_true(stats_of(e).idle_keys <= 50);
+    }
+    struct notify_stats st = stats_of(e);
+    assert_int_equal(st.keys, 60 + 50);
+    assert_true(st.keys_evicted >= 950);
+    /* Every waited-on key survived the churn: publishing it wakes its waiter. */
+    for (int i = 0; i < 60; i++) {
+        notify_publish(e->notify, held_ids[i], 1, NULL, NULL);
+        assert_int_equal(atomic_load(&probes[i].wakes), 1);
+        assert_string_equal(probes[i].w.changed[0], held_ids[i]);
+    }
+    assert_true(stats_of(e).keys <= 50);
+}
+
+static atomic_int version_calls;
+
+static void count_version(const char *offer_id, void *userdata)
+{
+    (void)userdata;
+    if (strcmp(offer_id, "lw") == 0)
+        atomic_fetch_add(&version_calls, 1);
+}
+
+/* Pushes everything else out of a 1-key idle table. */
+static void churn(struct env *e, int round)
+{
+    char id[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof(id), "push%d_%d", round, i);
+        notify_publish(e->notify, id, 1, NULL, NULL);
+    }
+}
+
+static void test_eviction_loses_no_wakeup_and_no_version(void **state)
+{
+    struct env *e = *state;
+    notify_set_key_limits(e->notify, 600000, 1);
+    atomic_store(&version_calls, 0);
+    notify_set_version_hook(e->notify, count_version, NULL);
+    const char *ids[] = {"lw"};
+
+    /* A handler captured seen, read v1... then lw moves to v2 and is forgotten before it waits. */
+    uint64_t seen = notify_seq(e->notify);
+    notify_publish(e->notify, "lw", 2, NULL, NULL);
+    assert_int_equal(atomic_load(&version_calls), 1);
+    uint64_t evicted = stats_of(e).keys_evicted;
+    churn(e, 0);
+    assert_true(stats_of(e).keys_evicted >= evicted + 20);
+    assert_true(stats_of(e).keys <= 1);
+    struct probe p;
+    probe_init(&p, 60000);
+    notify_wait(e->notify, &p.w, ids, 1, NULL, seen);
+    assert_int_equal(atomic_load(&p.wakes), 1); /* woken at once: the change is not lost */
+    assert_int_equal(p.w.reason, NOTIFY_CHANGED);
+
+    /* Same through a user key. */
+    seen = notify_seq(e->notify);
+    notify_publish(e->notify, "lw_other", 7, "lw_user", NULL);
+    churn(e, 1);
+    probe_init(&p, 60000);
+    notify_wait(e->notify, &p.w, NULL, 0, "lw_user", seen);
+    assert_int_equal(atomic_load(&p.wakes), 1);
+    assert_true(p.w.changed_overflow);
+
+    /* A waiter that read after the change is not woken by it, and is by the next version, which
+     * also reaches the version hook though lw was forgotten in between. */
+    churn(e, 2);
+    probe_init(&p, 60000);
+    notify_wait(e->notify, &p.w, ids, 1, NULL, notify_seq(e->notify));
+    assert_int_equal(atomic_load(&p.wakes), 0);
+    notify_publish(e->notify, "lw", 3, NULL, NULL);
+    assert_int_equal(atomic_load(&p.wakes), 1);
+    assert_int_equal(atomic_load(&version_calls), 2);
+    churn(e, 3);
+    notify_publish(e->notify, "lw", 4, NULL, NULL);
+    assert_int_equal(atomic_load(&version_calls), 3);
+    notify_set_version_hook(e->notify, NULL, NULL);
+}
+
+static void test_user_counts_are_freed(void **state)
+{
+    struct env *e = *state;
+    /* max_held 4, per user 2 */
+    assert_int_equal(notify_admit(e->notify, "a"), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, "a"), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, "a"), NOTIFY_TOO_MANY_FOR_USER);
+    assert_int_equal(notify_admit(e->notify, "b"), NOTIFY_ADMITTED);
+    assert_int_equal(stats_of(e).users, 2);
+    assert_int_equal(notify_admit(e->notify, "c"), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, "d"), NOTIFY_TOO_MANY);
+    assert_int_equal(stats_of(e).users, 3); /* d was refused: nothing kept for it */
+    notify_release(e->notify, "a");
+    assert_int_equal(stats_of(e).users, 3);
+    notify_release(e->notify, "a");
+    notify_release(e->notify, "b");
+    notify_release(e->notify, "c");
+    notify_release(e->notify, "nobody"); /* unmatched: harmless */
+    assert_int_equal(stats_of(e).users, 0);
+    assert_int_equal(notify_held(e->notify), 0);
+    char user[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(user, sizeof(user), "many%d", i);
+        assert_int_equal(notify_admit(e->notify, user), NOTIFY_ADMITTED);
+        notify_release(e->notify, user);
+    }
+    assert_int_equal(stats_of(e).users, 0);
+}
+
+/* Publishers, waiters and cancellers on a small, fast-forgetting table at once (for the
+ * sanitizers): nothing is touched after it is freed and the counts add up at the end. */
+struct stress {
+    struct env *e;
+    atomic_bool stop;
+    int seed;
+};
+
+static void *stress_publisher(void *arg)
+{
+    struct stress *s = arg;
+    unsigned r = (unsigned)s->seed;
+    int64_t version = 1;
+    char id[32];
+    while (!atomic_load(&s->stop)) {
+        r = r * 1103515245u + 12345u;
+        snprintf(id, sizeof(id), "s%u", (r >> 8) % 64);
+        notify_publish(s->e->notify, id, version++, (r & 1) ? "su1" : "su2", "su3");
+    }
+    return NULL;
+}
+
+/* Makes p reusable: cancelled, or if it had fired, its wake has run (the owner's rule). */
+static void probe_retire(struct env *e, struct probe *p, bool armed)
+{
+    if (!armed)
+        return;
+    notify_cancel(e->notify, &p->w);
+    if (p->w.reason != NOTIFY_WAITING) /* fired: set under the lock before its wake runs */
+        while (atomic_load(&p->wakes) == 0)
+            sched_yield();
+}
+
+static void *stress_waiter(void *arg)
+{
+    struct stress *s = arg;
+    unsigned r = (unsigned)s->seed;
+    struct probe probes[8];
+    bool armed[8] = {false};
+    char ids[8][3][32];
+    for (int round = 0; !atomic_load(&s->stop); round++) {
+        int i = round % 8;
+        probe_retire(s->e, &probes[i], armed[i]);
+        probe_init(&probes[i], 1 + (int64_t)(round % 5));
+        const char *idp[3];
+        for (int k = 0; k < 3; k++) {
+            r = r * 1103515245u + 12345u;
+            snprintf(ids[i][k], sizeof(ids[i][k]), "s%u", (r >> 8) % 64);
+            idp[k] = ids[i][k];
+        }
+        armed[i] = true;
+        notify_wait(s->e->notify, &probes[i].w, idp, 3, (r & 2) ? "su1" : NULL,
+                    notify_seq(s->e->notify));
+    }
+    for (int i = 0; i < 8; i++)
+        probe_retire(s->e, &probes[i], armed[i]);
+    return NULL;
+}
+
+static void test_eviction_under_concurrency(void **state)
+{
+    struct env *e = *state;
+    notify_set_key_limits(e->notify, 1, 4);
+    struct stress s = {e, false, 7};
+    struct stress s2 = {e, false, 11};
+    pthread_t pub, wait1, wait2;
+    pthread_create(&pub, NULL, stress_publisher, &s);
+    pthread_create(&wait1, NULL, stress_waiter, &s);
+    pthread_create(&wait2, NULL, stress_waiter, &s2);
+    sleep_ms(400);
+    atomic_store(&s.stop, true);
+    atomic_store(&s2.stop, true);
+    pthread_join(pub, NULL);
+    pthread_join(wait1, NULL);
+    pthread_join(wait2, NULL);
+    struct notify_stats st = stats_of(e);
+    assert_int_equal(st.idle_keys, st.keys); /* nobody waits any more */
+    assert_true(st.keys_evicted > 0);
+    assert_true(keys_drop_to(e, 0, 3000)); /* and the idle ones go */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +487,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admission_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outside_writes_and_expiry_reach_waiters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_fires_everyone_and_later_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_keys_are_forgotten_in_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_keys_are_capped_and_waited_ones_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_loses_no_wakeup_and_no_version, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_user_counts_are_freed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_under_concurrency, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

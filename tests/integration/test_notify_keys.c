@@ -1,0 +1,406 @@
+/* test_notify_keys.c - notify forgets what nobody watches, and answers stay right after it does.
+ *
+ * A real offerd with thousands of offers: watchers come and go, outside writes churn through more
+ * offers than notify keeps idle keys for, and /metrics shows the key table back under its bound.
+ * Then polls, long-polls and streams of offers whose keys were forgotten must still be exact: no
+ * 304 for a changed offer, a hold woken by the next change, a stream resumed from Last-Event-ID.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "notify.h"
+#include "spawn_offerd.h"
+#include "test_http.h"
+#include "test_seed.h"
+#include "test_sse.h"
+#include "test_tokens.h"
+
+#define CAP NOTIFY_MAX_IDLE_KEYS_DEFAULT   /* the server runs with the default */
+#define CHURN (CAP + 1000)                  /* offers one churn rewrites: more than CAP */
+#define WATCHED 64                          /* o_w00..o_w63, watched then left */
+
+struct fixture {
+    char *dir;
+    char db[512];
+    struct offerd_proc server;
+    char *buyer, *seller;
+    int churns;
+};
+
+static struct fixture fx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void get(const char *path, const char *token, const char *extra, struct http_response *r)
+{
+    char url[512], auth[4096];
+    const char *headers[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[n++] = auth;
+    }
+    if (extra)
+        headers[n++] = extra;
+    assert_int_equal(http_request("GET", url, headers, NULL, r), 0);
+}
+
+static long long metric(const char *name)
+{
+    struct http_response r;
+    get("/metrics", NULL, NULL, &r);
+    char needle[128];
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    const char *at = strstr(r.body, needle);
+    long long v = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    http_response_cleanup(&r);
+    return v;
+}
+
+static void wait_held(long long want)
+{
+    for (int i = 0; i < 200 && metric("offerd_held_requests") != want; i++)
+        sleep_ms(25);
+    assert_int_equal(metric("offerd_held_requests"), want);
+}
+
+static long long version_of(const char *id)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT version FROM offers WHERE id = '%s'", id);
+    return seed_query_int(fx.db, sql, -1);
+}
+
+static void outside_write(const char *id, const char *message)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = '%s' WHERE id = '%s'", message, id);
+    assert_int_equal(seed_exec(fx.db, sql), 0);
+}
+
+struct held {
+    char path[256];
+    char extra[256];
+    const char *token;
+    long status;
+    double took;
+    char *body;
+};
+
+static void *held_get(void *arg)
+{
+    struct held *h = arg;
+    struct http_response r;
+    double t0 = now_s();
+    get(h->path, h->token, h->extra[0] ? h->extra : NULL, &r);
+    h->took = now_s() - t0;
+    h->status = r.status;
+    h->body = r.body ? strdup(r.body) : NULL;
+    http_response_cleanup(&r);
+    return NULL;
+}
+
+/* Rewrites CHURN offers (outside writes), then the sentinel, and returns once a long-poll on the
+ * sentinel has been woken: the change log was published up to there, so every key not touched
+ * since CAP + 1 newer ones were is forgotten. Needs nothing else held (held keys stay). */
+static void churn(void)
+{
+    struct http_response r;
+    get("/api/offers/o_sentinel", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char etag[128];
+    assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
+    http_response_cleanup(&r);
+    struct held h = {.token = fx.buyer};
+    snprintf(h.path, sizeof(h.path), "/api/offers/o_sentinel?wait=30");
+    snprintf(h.extra, sizeof(h.extra), "If-None-Match: %s", etag);
+    long long before = metric("offerd_held_requests");
+    pthread_t t;
+    pthread_create(&t, NULL, held_get, &h);
+    wait_held(before + 1);
+    char sql[512];
+    fx.churns++;
+    snprintf(sql, sizeof(sql),
+             "BEGIN;"
+             "UPDATE offers SET message = 'churn %d' WHERE id >= 'o_c0' AND id < 'o_c1';"
+             "UPDATE offers SET message = 'churn %d' WHERE id = 'o_sentinel';"
+             "COMMIT;",
+             fx.churns, fx.churns);
+    assert_int_equal(seed_exec(fx.db, sql), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(h.status, 200);
+    free(h.body);
+    wait_held(before);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fx.dir = test_tmpdir_new();
+    if (!fx.dir)
+        return -1;
+    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
+    const char *extra[] = {"--sse-heartbeat", "1", NULL};
+    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
+        return -1;
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "BEGIN;"
+             "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < %d)"
+             " INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
+             " SELECT printf('o_c%%05d', x), 15000, 'p_driver', 'u_buyer', 'u_seller' FROM n;"
+             "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < %d)"
+             " INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
+             " SELECT printf('o_w%%02d', x), 15000, 'p_driver', 'u_buyer', 'u_seller' FROM n;"
+             "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
+             " VALUES ('o_sentinel', 15000, 'p_driver', 'u_buyer', 'u_seller');"
+             "COMMIT;",
+             CHURN - 1, WATCHED - 1);
+    if (seed_exec(fx.db, sql) != 0)
+        return -1;
+    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
+    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int status = offerd_stop(&fx.server);
+    free(fx.buyer);
+    free(fx.seller);
+    test_tmpdir_remove(fx.dir);
+    free(fx.dir);
+    return status == 0 ? 0 : -1;
+}
+
+static void test_keys_bounded_after_watchers_leave(void **state)
+{
+    (void)state;
+    churn();
+    long long keys = metric("offerd_notify_keys");
+    assert_true(keys > 0 && keys <= CAP); /* CHURN + WATCHED + more offers were published */
+    assert_int_equal(metric("offerd_notify_idle_keys"), keys);
+    assert_true(metric("offerd_notify_keys_evicted_total") >= CHURN - CAP);
+
+    /* Watchers on WATCHED offers: one ?ids= stream and 8 long-polls. Their keys are kept. */
+    char url[1024];
+    size_t n = (size_t)snprintf(url, sizeof(url), "%s/api/offers/events?ids=",
+                                fx.server.base_url);
+    for (int i = 0; i < WATCHED; i++)
+        n += (size_t)snprintf(url + n, sizeof(url) - n, "%so_w%02d", i ? "," : "", i);
+    struct sse_reader *s = sse_open(url, fx.buyer, NULL);
+    for (int i = 0; i < 100 && sse_count(s, "event: offer") < WATCHED; i++)
+        sleep_ms(50);
+    assert_int_equal(sse_count(s, "event: offer"), WATCHED);
+    struct held lp[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        lp[i] = (struct held){.token = fx.seller};
+        char id[16];
+        snprintf(id, sizeof(id), "o_w%02d", i);
+        snprintf(lp[i].path, sizeof(lp[i].path), "/api/offers/%s?since=%lld&wait=3", id,
+                 version_of(id));
+        pthread_create(&t[i], NULL, held_get, &lp[i]);
+    }
+    wait_held(9);
+    assert_true(metric("offerd_notify_keys") - metric("offerd_notify_idle_keys") >= WATCHED);
+    assert_int_equal(metric("offerd_notify_users"), 2);
+
+    /* They leave: the stream closes, the long-polls end with their 304s. */
+    sse_close(s);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(lp[i].status, 304);
+        assert_true(lp[i].took >= 2.5);
+        free(lp[i].body);
+    }
+    wait_held(0); /* the closed stream is noticed at its next heartbeat */
+    assert_int_equal(metric("offerd_notify_users"), 0);
+    assert_int_equal(metric("offerd_notify_idle_keys"), metric("offerd_notify_keys"));
+
+    /* More distinct offers change than idle keys are kept: the table stays under its bound. */
+    long long evicted = metric("offerd_notify_keys_evicted_total");
+    churn();
+    keys = metric("offerd_notify_keys");
+    assert_true(keys > 0 && keys <= CAP);
+    assert_int_equal(metric("offerd_notify_idle_keys"), keys);
+    assert_true(metric("offerd_notify_keys_evicted_total") >= evicted + WATCHED);
+}
+
+static void test_polls_and_long_polls_exact_after_eviction(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char etag1[128], etag2[128], etag3[128], hdr[256];
+
+    /* Polled (and cached) at v1; its key forgotten; then changed by an outside write. */
+    get("/api/offers/o_w00", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(http_header(&r, "ETag", etag1, sizeof(etag1)));
+    http_response_cleanup(&r);
+    churn();
+    outside_write("o_w00", "after eviction 1");
+    snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag1);
+    for (int i = 0; i < 80; i++) { /* an outside write shows within the change-poll interval */
+        get("/api/offers/o_w00", fx.buyer, hdr, &r);
+        if (r.status != 304)
+            break;
+        http_response_cleanup(&r);
+        sleep_ms(25);
+    }
+    assert_int_equal(r.status, 200); /* not a stale 304 from a forgotten version */
+    assert_non_null(strstr(r.body, "after eviction 1"));
+    assert_non_null(http_header(&r, "ETag", etag2, sizeof(etag2)));
+    assert_string_not_equal(etag1, etag2);
+    http_response_cleanup(&r);
+
+    /* A long-poll on a forgotten key is woken by the next change. */
+    churn();
+    struct held h = {.token = fx.buyer};
+    snprintf(h.path, sizeof(h.path), "/api/offers/o_w00?wait=20");
+    snprintf(h.extra, sizeof(h.extra), "If-None-Match: %s", etag2);
+    pthread_t t;
+    pthread_create(&t, NULL, held_get, &h);
+    wait_held(1);
+    outside_write("o_w00", "after eviction 2");
+    pthread_join(t, NULL);
+    assert_int_equal(h.status, 200);
+    assert_true(h.took < 5.0);
+    assert_non_null(strstr(h.body, "after eviction 2"));
+    free(h.body);
+    wait_held(0);
+
+    /* Current copies held on forgotten keys get their 304 at the end of the wait, no sooner. */
+    get("/api/offers/o_w00", fx.buyer, NULL, &r);
+    assert_non_null(http_header(&r, "ETag", etag3, sizeof(etag3)));
+    http_response_cleanup(&r);
+    long long v = version_of("o_w00");
+    churn();
+    snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag3);
+    double t0 = now_s();
+    get("/api/offers/o_w00?wait=1", fx.buyer, hdr, &r);
+    assert_int_equal(r.status, 304);
+    assert_true(now_s() - t0 >= 0.9);
+    char got[128];
+    assert_non_null(http_header(&r, "ETag", got, sizeof(got)));
+    assert_string_equal(got, etag3);
+    http_response_cleanup(&r);
+    churn();
+    char path[128];
+    snprintf(path, sizeof(path), "/api/offers/o_w00?since=%lld&wait=1", v);
+    t0 = now_s();
+    get(path, fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 304);
+    assert_true(now_s() - t0 >= 0.9);
+    http_response_cleanup(&r);
+    snprintf(path, sizeof(path), "/api/offers/o_w00?since=%lld&wait=5", v - 1);
+    t0 = now_s();
+    get(path, fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(now_s() - t0 < 2.0);
+    assert_non_null(strstr(r.body, "after eviction 2"));
+    http_response_cleanup(&r);
+}
+
+static void test_sse_resume_after_eviction(void **state)
+{
+    (void)state;
+    char url[256], header[64], want[64];
+    snprintf(url, sizeof(url), "%s/api/offers/o_w01/events", fx.server.base_url);
+    churn();
+    long long v = version_of("o_w01");
+
+    /* Resumed at the current version after the key was forgotten: nothing until a change. */
+    snprintf(header, sizeof(header), "Last-Event-ID: %lld", v);
+    struct sse_reader *s = sse_open(url, fx.buyer, header);
+    assert_true(sse_wait_for(s, ": heartbeat", 0, 3000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 0);
+    outside_write("o_w01", "sse after eviction");
+    snprintf(want, sizeof(want), "id: %lld\n", v + 1);
+    size_t at = sse_wait_for(s, want, 0, 3000);
+    assert_true(at > 0);
+    assert_true(sse_wait_for(s, "sse after eviction", at, 100) > 0);
+    sse_close(s);
+    wait_held(0);
+
+    /* Forgotten again; resuming from the older version sends the current state at once... */
+    churn();
+    snprintf(header, sizeof(header), "Last-Event-ID: %lld", v);
+    s = sse_open(url, fx.buyer, header);
+    assert_true(sse_wait_for(s, want, 0, 3000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 1);
+    sse_close(s);
+    wait_held(0);
+
+    /* ...and from the current one, only the next change. */
+    churn();
+    snprintf(header, sizeof(header), "Last-Event-ID: %lld", v + 1);
+    s = sse_open(url, fx.seller, header);
+    assert_true(sse_wait_for(s, ": heartbeat", 0, 3000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 0);
+    outside_write("o_w01", "sse after eviction 2");
+    snprintf(want, sizeof(want), "id: %lld\n", v + 2);
+    assert_true(sse_wait_for(s, want, 0, 3000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 1);
+    sse_close(s);
+    wait_held(0);
+}
+
+static void test_all_offers_stream_after_a_big_burst(void **state)
+{
+    (void)state;
+    /* The seller's first state is 1,000 offers at once (~1 MB): the stream's buffer grows for it
+     * and is given back once drained; later events and heartbeats must still come out whole. */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/events", fx.server.base_url);
+    struct sse_reader *s = sse_open(url, fx.seller, NULL);
+    for (int i = 0; i < 200 && sse_count(s, "event: offer") < 1000; i++)
+        sleep_ms(50);
+    assert_int_equal(sse_count(s, "event: offer"), 1000);
+    size_t at = sse_wait_for(s, ": heartbeat\n\n", 0, 3000);
+    assert_true(at > 0);
+    outside_write("o_w02", "after the burst");
+    at = sse_wait_for(s, "event: offer\ndata: {\"id\":\"o_w02\"", at, 3000);
+    assert_true(at > 0);
+    assert_true(sse_wait_for(s, "after the burst", at, 100) > 0);
+    assert_true(sse_wait_for(s, ": heartbeat\n\n", at, 3000) > 0);
+    assert_int_equal(sse_count(s, "event: offer"), 1001);
+    sse_close(s);
+    wait_held(0);
+    assert_int_equal(metric("offerd_notify_users"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_bounded_after_watchers_leave),
+        cmocka_unit_test(test_polls_and_long_polls_exact_after_eviction),
+        cmocka_unit_test(test_sse_resume_after_eviction),
+        cmocka_unit_test(test_all_offers_stream_after_a_big_burst),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
