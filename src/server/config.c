@@ -16,63 +16,63 @@ enum opt_kind { OPT_STRING, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_BOOL, OPT_ORIGINS
 
 struct option_spec {
     const char *flag;
+    const char *arg; /* the value's name in --help, "" for a switch */
     const char *env;
     enum opt_kind kind;
     size_t offset;
     int min, max;
-    const char *help;
+    const char *help; /* one short line, the default in parentheses: --help fits a screen */
 };
 
 #define FIELD(f) offsetof(struct config, f)
 
 static const struct option_spec options[] = {
-    {"--bind", "OFFERD_BIND", OPT_STRING, FIELD(bind), 0, 0,
-     "ADDR    address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)"},
-    {"--port", "OFFERD_PORT", OPT_INT, FIELD(port), 0, 65535,
-     "N       TCP port (default 8080; 0 picks a free one)"},
-    {"--db", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
-     "PATH    SQLite database file, created and migrated if missing (default offerd.db)"},
-    {"--threads", "OFFERD_THREADS", OPT_INT, FIELD(threads), 0, 1024,
-     "N       worker threads (default: one per core)"},
-    {"--jwt-secret", "OFFERD_JWT_SECRET", OPT_STRING, FIELD(jwt_secret), 0, 0,
-     "S       verify HS256 tokens with this shared secret"},
-    {"--jwt-public-key", "OFFERD_JWT_PUBLIC_KEY", OPT_STRING, FIELD(jwt_public_key), 0, 0,
-     "PEM     verify RS256/ES256 tokens with this public key (PEM text or file path)"},
-    {"--cors-origin", "OFFERD_CORS_ORIGIN", OPT_ORIGINS, FIELD(cors_origins), 0, 0,
-     "ORIGIN  allow this browser origin (repeatable; env: comma-separated)"},
-    {"--demo", "OFFERD_DEMO", OPT_BOOL, FIELD(demo), 0, 0,
-     "        seed sample data and print ready-to-paste curl commands"},
-    {"--idle-timeout", "OFFERD_IDLE_TIMEOUT", OPT_INT, FIELD(idle_timeout_s), 1, 3600,
-     "S       close idle connections after S seconds (default 60)"},
-    {"--busy-timeout-ms", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0, 600000,
-     "MS      wait this long for the database write lock before 503 (default 5000)"},
-    {"--max-body", "OFFERD_MAX_BODY", OPT_SIZE, FIELD(max_body_bytes), 64, 1048576,
-     "BYTES   largest request body accepted, else 413 (default 16384)"},
-    {"--access-log", "OFFERD_ACCESS_LOG", OPT_BOOL, FIELD(access_log), 0, 0,
-     "        one line per request on stderr (default on; OFFERD_ACCESS_LOG=0 turns it off)"},
-    {"--max-connections", "OFFERD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections), 16, 1000000,
-     "N       open connections at most, held ones included (default 20000)"},
-    {"--connection-memory", "OFFERD_CONNECTION_MEMORY", OPT_SIZE, FIELD(connection_memory), 4096,
-     1048576, "BYTES   per-connection buffer; request heads must fit (default 8192)"},
-    {"--max-held", "OFFERD_MAX_HELD", OPT_INT, FIELD(max_held), 0, 1000000,
-     "N       held long-polls and SSE streams in total, else 429 (default 15000)"},
-    {"--max-held-per-user", "OFFERD_MAX_HELD_PER_USER", OPT_INT, FIELD(max_held_per_user), 0,
-     100000, "N       held long-polls and SSE streams per user, else 429 (default 32)"},
-    {"--sse-heartbeat", "OFFERD_SSE_HEARTBEAT", OPT_INT, FIELD(sse_heartbeat_s), 1, 3600,
-     "S       heartbeat comment on idle SSE streams every S seconds (default 15)"},
-    {"--change-poll-ms", "OFFERD_CHANGE_POLL_MS", OPT_INT, FIELD(change_poll_ms), 1, 10000,
-     "MS      how often outside writes and expiries are looked for (default 25)"},
-    {"--max-connections-per-ip", "OFFERD_MAX_CONNECTIONS_PER_IP", OPT_INT,
-     FIELD(max_connections_per_ip), 0, 1000000,
-     "N       open connections per client address; 0 = no limit (default 0)"},
-    {"--rate-limit", "OFFERD_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), 0, 1000000,
-     "R       requests per second per user, else 429; 0 = off (default 20)"},
-    {"--rate-burst", "OFFERD_RATE_BURST", OPT_INT, FIELD(rate_burst), 1, 1000000,
-     "N       requests a user may make at once before the rate applies (default 40)"},
-    {"--offer-cache", "OFFERD_OFFER_CACHE", OPT_INT, FIELD(offer_cache_entries), 0, 10000000,
-     "N       rendered offers kept in memory for polls; 0 = off (default 20000)"},
-    {"--token-cache", "OFFERD_TOKEN_CACHE", OPT_INT, FIELD(token_cache_entries), 0, 10000000,
-     "N       verified tokens remembered until they expire; 0 = off (default 16384)"},
+    {"--bind", "ADDR", "OFFERD_BIND", OPT_STRING, FIELD(bind), 0, 0,
+     "address to listen on (127.0.0.1)"},
+    {"--port", "N", "OFFERD_PORT", OPT_INT, FIELD(port), 0, 65535,
+     "TCP port; 0 picks a free one (8080)"},
+    {"--db", "PATH", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
+     "SQLite file, made if missing (offerd.db)"},
+    {"--threads", "N", "OFFERD_THREADS", OPT_INT, FIELD(threads), 0, 1024,
+     "worker threads (0: one per core)"},
+    {"--jwt-secret", "S", "OFFERD_JWT_SECRET", OPT_STRING, FIELD(jwt_secret), 0, 0,
+     "verify HS256 tokens with this secret"},
+    {"--jwt-public-key", "PEM", "OFFERD_JWT_PUBLIC_KEY", OPT_STRING, FIELD(jwt_public_key), 0, 0,
+     "RS256/ES256 key: PEM text or file path"},
+    {"--cors-origin", "ORIGIN", "OFFERD_CORS_ORIGIN", OPT_ORIGINS, FIELD(cors_origins), 0, 0,
+     "allowed origin; repeat (env: a,b,...)"},
+    {"--demo", "", "OFFERD_DEMO", OPT_BOOL, FIELD(demo), 0, 0,
+     "seed sample data, print curl commands"},
+    {"--idle-timeout", "S", "OFFERD_IDLE_TIMEOUT", OPT_INT, FIELD(idle_timeout_s), 1, 3600,
+     "close idle connections after S s (60)"},
+    {"--busy-timeout-ms", "MS", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0,
+     600000, "wait for the write lock, then 503 (5000)"},
+    {"--max-body", "BYTES", "OFFERD_MAX_BODY", OPT_SIZE, FIELD(max_body_bytes), 64, 1048576,
+     "larger request bodies get 413 (16384)"},
+    {"--access-log", "", "OFFERD_ACCESS_LOG", OPT_BOOL, FIELD(access_log), 0, 0,
+     "a line per request on stderr (on)"},
+    {"--max-connections", "N", "OFFERD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections), 16,
+     1000000, "open connections, held ones too (20000)"},
+    {"--connection-memory", "BYTES", "OFFERD_CONNECTION_MEMORY", OPT_SIZE,
+     FIELD(connection_memory), 4096, 1048576, "buffer per connection (8192)"},
+    {"--max-held", "N", "OFFERD_MAX_HELD", OPT_INT, FIELD(max_held), 0, 1000000,
+     "held long-polls and streams (15000)"},
+    {"--max-held-per-user", "N", "OFFERD_MAX_HELD_PER_USER", OPT_INT, FIELD(max_held_per_user), 0,
+     100000, "the same, per user (32)"},
+    {"--sse-heartbeat", "S", "OFFERD_SSE_HEARTBEAT", OPT_INT, FIELD(sse_heartbeat_s), 1, 3600,
+     "comment on idle streams every S s (15)"},
+    {"--change-poll-ms", "MS", "OFFERD_CHANGE_POLL_MS", OPT_INT, FIELD(change_poll_ms), 1, 10000,
+     "look for outside writes, expiries (25)"},
+    {"--max-connections-per-ip", "N", "OFFERD_MAX_CONNECTIONS_PER_IP", OPT_INT,
+     FIELD(max_connections_per_ip), 0, 1000000, "per client address; 0 = no limit (0)"},
+    {"--rate-limit", "R", "OFFERD_RATE_LIMIT", OPT_DOUBLE, FIELD(rate_limit), 0, 1000000,
+     "requests/s per user; 0 = off (20)"},
+    {"--rate-burst", "N", "OFFERD_RATE_BURST", OPT_INT, FIELD(rate_burst), 1, 1000000,
+     "requests at once before the rate (40)"},
+    {"--offer-cache", "N", "OFFERD_OFFER_CACHE", OPT_INT, FIELD(offer_cache_entries), 0, 10000000,
+     "rendered offers kept; 0 = off (20000)"},
+    {"--token-cache", "N", "OFFERD_TOKEN_CACHE", OPT_INT, FIELD(token_cache_entries), 0, 10000000,
+     "verified tokens kept; 0 = off (16384)"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -313,15 +313,22 @@ bool config_cors_allows(const struct config *c, const char *origin)
 
 void config_usage(FILE *out)
 {
-    fputs("usage: offerd [options]            serve the offers API\n"
-          "       offerd migrate --db PATH    apply migrations and exit\n"
-          "\noptions (each also as an environment variable):\n",
+    fputs("usage: offerd [OPTION]...             serve the offers API\n"
+          "       offerd migrate [--db PATH]     apply the database migrations and exit\n"
+          "       offerd --help | --version\n"
+          "\nEach option can be set in the environment too; options win. Defaults in parentheses.\n",
           out);
-    for (size_t i = 0; i < OPTION_COUNT; i++)
-        fprintf(out, "  %-17s %s\n  %-17s   env %s\n", options[i].flag, options[i].help, "",
-                options[i].env);
-    fputs("  --help             this text\n"
-          "  --version          print the version\n"
-          "\nWith --demo and no JWT option, a random HS256 secret is made up for the session.\n",
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char flag[40];
+        snprintf(flag, sizeof(flag), "%s%s%s", options[i].flag, options[i].arg[0] ? " " : "",
+                 options[i].arg);
+        fprintf(out, "  %-26s %-29s %s\n", flag, options[i].env, options[i].help);
+    }
+    fputs("\nSwitches take =0/1 too (--access-log=0). With --demo and no JWT option, a random HS256\n"
+          "secret is made up for the session. A token option is required otherwise.\n"
+          "SIGTERM/SIGINT: stop accepting, answer held requests, finish in-flight ones, exit 0.\n"
+          "Exit status: 0 stopped cleanly (or --help, --version, migrate done); 1 could not start\n"
+          "or migrate (the message says why and what to do); 2 bad option or value.\n"
+          "Manual: man offerd. Deploying (systemd, nginx): share/doc/offerd/deploying.md.\n",
           out);
 }

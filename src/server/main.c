@@ -21,9 +21,12 @@
 #include "notify.h"
 #include "offer_cache.h"
 #include "ratelimit.h"
+#include "startup_hint.h"
 #include "store.h"
 
-#define OFFERD_VERSION "0.1.0"
+#ifndef OFFERD_VERSION /* the build passes the project's version */
+#define OFFERD_VERSION "unknown"
+#endif
 
 static const char *env_lookup(const char *name)
 {
@@ -46,8 +49,14 @@ static char *random_secret(void)
 
 static struct auth *make_auth(struct config *cfg, char *err, size_t err_size)
 {
-    if (cfg->jwt_public_key)
-        return auth_new_public_key(cfg->jwt_public_key, err, err_size);
+    char why[512];
+    struct auth *auth;
+    if (cfg->jwt_public_key) {
+        auth = auth_new_public_key(cfg->jwt_public_key, why, sizeof(why));
+        if (!auth)
+            snprintf(err, err_size, "--jwt-public-key/OFFERD_JWT_PUBLIC_KEY: %s", why);
+        return auth;
+    }
     if (!cfg->jwt_secret && cfg->demo) {
         cfg->jwt_secret = random_secret();
         if (!cfg->jwt_secret) {
@@ -57,11 +66,15 @@ static struct auth *make_auth(struct config *cfg, char *err, size_t err_size)
     }
     if (!cfg->jwt_secret) {
         snprintf(err, err_size,
-                 "no token verification configured: give --jwt-secret or --jwt-public-key"
-                 " (or --demo to try it out)");
+                 "no token verification configured: give --jwt-secret/OFFERD_JWT_SECRET (HS256)"
+                 " or --jwt-public-key/OFFERD_JWT_PUBLIC_KEY (RS256/ES256), or --demo to try"
+                 " it out");
         return NULL;
     }
-    return auth_new_hs256(cfg->jwt_secret, err, err_size);
+    auth = auth_new_hs256(cfg->jwt_secret, why, sizeof(why));
+    if (!auth)
+        snprintf(err, err_size, "--jwt-secret/OFFERD_JWT_SECRET: %s", why);
+    return auth;
 }
 
 /* Held requests each keep a socket open: allow as many descriptors as the hard limit permits. */
@@ -106,8 +119,9 @@ static void drain(struct http_server *server, struct app *app)
 
 static int run_migrate(const struct config *cfg)
 {
-    char err[512];
+    char err[1024];
     if (store_sqlite_migrate_only(cfg->db_path, err, sizeof(err)) != 0) {
+        startup_hint_db(cfg->db_path, err, sizeof(err));
         fprintf(stderr, "offerd: %s\n", err);
         return 1;
     }
@@ -126,7 +140,7 @@ static int serve(struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk to SQLite, not a crash */
-    char err[512] = "";
+    char err[1024] = "";
     int status = 1;
     struct store *store = NULL;
     struct metrics *metrics = NULL;
@@ -140,8 +154,13 @@ static int serve(struct config *cfg)
         goto out;
     struct store_sqlite_options sopts = {cfg->db_path, cfg->busy_timeout_ms};
     store = store_sqlite_open(&sopts, err, sizeof(err));
-    if (!store)
+    if (!store) {
+        startup_hint_db(cfg->db_path, err, sizeof(err));
         goto out;
+    }
+    if (startup_hint_db(cfg->db_path, err, sizeof(err))) /* opened read-only */
+        log_error("%s (starting anyway: reads work, writes get 503 until it is fixed)", err);
+    err[0] = '\0';
     if (cfg->demo && demo_seed(store, clock_now_ms()) != 0) {
         snprintf(err, sizeof(err), "cannot load the demo data into %s", cfg->db_path);
         goto out;
@@ -177,8 +196,10 @@ static int serve(struct config *cfg)
                       .auth_cache = auth_cache, .routes = http_routes,
                       .route_count = http_route_count};
     server = http_server_start(&app, err, sizeof(err));
-    if (!server)
+    if (!server) {
+        startup_hint_listen(cfg->bind, cfg->port, err, sizeof(err));
         goto out;
+    }
     char base_url[128];
     bool v6 = strchr(cfg->bind, ':') != NULL;
     snprintf(base_url, sizeof(base_url), "http://%s%s%s:%u", v6 ? "[" : "", cfg->bind,

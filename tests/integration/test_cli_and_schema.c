@@ -2,6 +2,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "migrate.h"
 #include "spawn_offerd.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -131,6 +137,180 @@ static void test_help_and_bad_flags(void **state)
     const char *no_secret[] = {"--port", "0", "--db", db, NULL};
     assert_int_equal(offerd_run(no_secret, &out), 1);
     assert_non_null(strstr(out, "--jwt-secret"));
+    assert_non_null(strstr(out, "OFFERD_JWT_SECRET"));
+    free(out);
+}
+
+/* --help fits one screen (40 lines of 100 columns) and names every option with its variable. */
+static void test_help_fits_a_screen(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    const char *help[] = {"--help", NULL};
+    assert_int_equal(offerd_run(help, &out), 0);
+    int lines = 0;
+    for (const char *line = out; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (len >= 100)
+            fail_msg("--help line longer than 99 columns: %.*s", (int)len, line);
+        lines++;
+        line += len + (line[len] == '\n');
+    }
+    assert_true(lines <= 40);
+    /* Every option line pairs a flag with its variable: --max-held-per-user OFFERD_MAX_HELD_PER_USER */
+    int options = 0;
+    for (const char *p = strstr(out, "\n  --"); p; p = strstr(p + 1, "\n  --")) {
+        char flag[64], env[64] = "OFFERD_", *e = env + strlen(env);
+        assert_int_equal(sscanf(p + 5, "%63[a-z-]", flag), 1);
+        for (const char *f = flag; *f && e < env + sizeof(env) - 1; f++)
+            *e++ = *f == '-' ? '_' : (char)(*f - 'a' + 'A');
+        *e = '\0';
+        size_t len = strcspn(p + 1, "\n");
+        char line[128];
+        snprintf(line, sizeof(line), "%.*s", (int)len, p + 1);
+        if (!strstr(line, env))
+            fail_msg("--help: no %s on the line of --%s", env, flag);
+        options++;
+    }
+    assert_true(options >= 23);
+    assert_non_null(strstr(out, "Exit status"));
+    free(out);
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    const char *version[] = {"--version", NULL};
+    assert_int_equal(offerd_run(version, &out), 0);
+    int major = -1, minor = -1, patch = -1, schema = -1;
+    assert_int_equal(sscanf(out, "offerd %d.%d.%d (schema version %d)", &major, &minor, &patch,
+                            &schema), 4);
+    assert_true(major >= 0 && minor >= 0 && patch >= 0);
+    assert_int_equal(schema, migrate_latest_version());
+    free(out);
+}
+
+/* A port another process listens on: exit 1, the port named, and how to choose another. */
+static void test_port_in_use(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    char port[16], db[512], expect[64];
+    snprintf(port, sizeof(port), "%d", ntohs(a.sin_port));
+    db_path(db, sizeof(db), "inuse.db");
+    const char *argv[] = {"--bind", "127.0.0.1", "--port", port, "--db", db,
+                          "--jwt-secret", TEST_JWT_SECRET, NULL};
+    char *out = NULL;
+    assert_int_equal(offerd_run(argv, &out), 1);
+    snprintf(expect, sizeof(expect), "port %s is in use", port);
+    assert_non_null(strstr(out, expect));
+    assert_non_null(strstr(out, "--port/OFFERD_PORT"));
+    assert_null(strstr(out, "listening on"));
+    free(out);
+    close(fd);
+}
+
+/* A database whose directory is missing or not writable: exit 1, the directory named, why, and
+ * the option that picks another path; nothing is created. */
+static void test_db_dir_problems(void **state)
+{
+    (void)state;
+    char db[512], ro[512];
+    char *out = NULL;
+    db_path(db, sizeof(db), "missing/dir/t.db");
+    const char *missing[] = {"--port", "0", "--db", db, "--jwt-secret", TEST_JWT_SECRET, NULL};
+    assert_int_equal(offerd_run(missing, &out), 1);
+    assert_non_null(strstr(out, "does not exist"));
+    assert_non_null(strstr(out, "--db/OFFERD_DB"));
+    free(out);
+    const char *migrate[] = {"migrate", "--db", db, NULL};
+    assert_int_equal(offerd_run(migrate, &out), 1);
+    assert_non_null(strstr(out, "does not exist"));
+    free(out);
+
+    /* Permissions bind only non-root users: as root, run offerd as nobody, and let nobody reach
+     * the directory (test_tmpdir_new makes it 0700) but not write to it. */
+    bool root = geteuid() == 0;
+    db_path(ro, sizeof(ro), "ro");
+    assert_int_equal(mkdir(ro, 0755), 0);
+    if (root)
+        assert_int_equal(chmod(dir, 0711), 0);
+    else
+        assert_int_equal(chmod(ro, 0555), 0);
+    db_path(db, sizeof(db), "ro/t.db");
+    const char *unwritable[] = {"--port", "0", "--db", db, "--jwt-secret", TEST_JWT_SECRET, NULL};
+    int rc = root ? offerd_run_as(unwritable, 65534, 65534, &out) : offerd_run(unwritable, &out);
+    assert_int_equal(rc, 1);
+    char expect[600];
+    snprintf(expect, sizeof(expect), "directory %s is not writable (Permission denied)", ro);
+    if (!strstr(out, expect))
+        fail_msg("expected \"%s\" in: %s", expect, out);
+    assert_non_null(strstr(out, "--db/OFFERD_DB"));
+    assert_null(strstr(out, "listening on"));
+    free(out);
+    assert_int_not_equal(access(db, F_OK), 0);
+
+    /* A write-protected file in a writable directory: SQLite opens it read-only, so offerd
+     * starts (reads work) but says at once that writes will fail, and why. */
+    char rw[512];
+    db_path(rw, sizeof(rw), "rw");
+    assert_int_equal(mkdir(rw, 0777), 0);
+    assert_int_equal(chmod(rw, 0777), 0);
+    db_path(db, sizeof(db), "rw/t.db");
+    const char *migrate_rw[] = {"migrate", "--db", db, NULL};
+    assert_int_equal(offerd_run(migrate_rw, &out), 0);
+    free(out);
+    if (root)
+        assert_int_equal(chown(db, 65534, 65534), 0);
+    assert_int_equal(chmod(db, 0444), 0);
+    struct offerd_proc p;
+    assert_int_equal(root ? offerd_start_as(&p, db, 65534, 65534, NULL) : offerd_start(&p, db, NULL),
+                     0);
+    assert_int_equal(offerd_stop(&p), 0);
+    char *log = test_read_file(p.log_path);
+    assert_non_null(log);
+    snprintf(expect, sizeof(expect), "database %s is not writable (Permission denied)", db);
+    if (!strstr(log, expect))
+        fail_msg("expected \"%s\" in: %s", expect, log);
+    assert_non_null(strstr(log, "starting anyway"));
+    free(log);
+    chmod(ro, 0755);
+    chmod(dir, 0700);
+}
+
+/* A public key that is missing or not a key: exit 1, naming the option, the file and why. */
+static void test_bad_public_key(void **state)
+{
+    (void)state;
+    char db[512], key[512];
+    char *out = NULL;
+    db_path(db, sizeof(db), "key.db");
+    db_path(key, sizeof(key), "absent.pem");
+    const char *absent[] = {"--port", "0", "--db", db, "--jwt-public-key", key, NULL};
+    assert_int_equal(offerd_run(absent, &out), 1);
+    assert_non_null(strstr(out, "--jwt-public-key/OFFERD_JWT_PUBLIC_KEY"));
+    assert_non_null(strstr(out, key));
+    assert_non_null(strstr(out, "No such file or directory"));
+    free(out);
+
+    db_path(key, sizeof(key), "garbage.pem");
+    FILE *f = fopen(key, "w");
+    assert_non_null(f);
+    fputs("this is not a key\n", f);
+    fclose(f);
+    const char *garbage[] = {"--port", "0", "--db", db, "--jwt-public-key", key, NULL};
+    assert_int_equal(offerd_run(garbage, &out), 1);
+    assert_non_null(strstr(out, "--jwt-public-key/OFFERD_JWT_PUBLIC_KEY"));
+    assert_non_null(strstr(out, "no PEM public key"));
+    assert_non_null(strstr(out, key));
     free(out);
 }
 
@@ -180,6 +360,11 @@ int main(void)
         cmocka_unit_test(test_newer_database_is_refused),
         cmocka_unit_test(test_append_only_change_log),
         cmocka_unit_test(test_help_and_bad_flags),
+        cmocka_unit_test(test_help_fits_a_screen),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_db_dir_problems),
+        cmocka_unit_test(test_bad_public_key),
         cmocka_unit_test(test_demo_prints_working_curl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -230,3 +230,13 @@ int offerd_run(const char *const *argv_tail, char **output)
     unlink(path);
     return status;
 }
+
+int offerd_run_as(const char *const *argv_tail, uid_t uid, gid_t gid, char **output)
+{
+    spawn_uid = uid;
+    spawn_gid = gid;
+    int rc = offerd_run(argv_tail, output);
+    spawn_uid = 0;
+    spawn_gid = 0;
+    return rc;
+}

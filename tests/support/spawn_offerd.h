@@ -48,6 +48,9 @@ void offerd_kill9(struct offerd_proc *p);
  * heap string (*output, free with free(); may be NULL). Returns the exit status or -1. */
 int offerd_run(const char *const *argv_tail, char **output);
 
+/* offerd_run, as uid/gid (tests of file permissions; root ignores them). */
+int offerd_run_as(const char *const *argv_tail, uid_t uid, gid_t gid, char **output);
+
 /* Reads a whole file into a heap string (free with free()), or NULL. */
 char *test_read_file(const char *path);
 
