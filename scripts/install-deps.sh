@@ -13,7 +13,7 @@ if [ "${1:-}" != "--build" ]; then
   packages+=(
     libcmocka-dev valgrind sqlite3            # tests
     chromium fonts-dejavu-core                # browser tests of the demo page (tests/browser)
-    man-db groff-base                         # the install test renders the man pages
+    man-db groff-base mandoc                  # the install test renders and lints the man pages
   )
   # Node.js runs the JS client's tests and drives Chromium: Debian's nodejs + npm, unless a Node.js
   # with its own npm (as NodeSource's package has) is there already.

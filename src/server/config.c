@@ -42,7 +42,7 @@ static const struct option_spec options[] = {
     {"--cors-origin", "ORIGIN", "OFFERD_CORS_ORIGIN", OPT_ORIGINS, FIELD(cors_origins), 0, 0,
      "allowed origin; repeat (env: a,b,...)"},
     {"--demo", "", "OFFERD_DEMO", OPT_BOOL, FIELD(demo), 0, 0,
-     "seed sample data, print curl commands"},
+     "sample data, curl commands, page at /"},
     {"--idle-timeout", "S", "OFFERD_IDLE_TIMEOUT", OPT_INT, FIELD(idle_timeout_s), 1, 3600,
      "close idle connections after S s (60)"},
     {"--busy-timeout-ms", "MS", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0,
