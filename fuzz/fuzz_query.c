@@ -1,12 +1,13 @@
-/* fuzz_query.c - the exported parsers of query values and request headers that name positions:
- * cursor_decode (?cursor=), sse_parse_last_event_id (Last-Event-ID), and offer_id_is_valid on each
- * entry of a comma-separated list (?ids=a,b,c).
+/* fuzz_query.c - the parsers of query values and of the header that names a position:
+ * cursor_decode (?cursor=), sse_parse_last_event_id (Last-Event-ID), and query.h's
+ * query_parse_version (?since=), query_parse_wait (?wait=), query_parse_limit (?limit=) and
+ * query_parse_ids (?ids=a,b,c, which runs offer_id_is_valid on each entry).
  *
- * wait, since and limit are parsed by static helpers in handlers_offers.c and the ids list by
- * handle_all_events itself, so they cannot be reached from here; see docs/fuzzing.md.
+ * The numbers are checked against what the text says (all digits, value within int64_t and the
+ * documented range); the ids list against a reference splitter written here from query.h's words.
  *
  * Input: the whole input is the value (NUL-terminated copy; an embedded NUL ends it, as it would
- * in a C string from libmicrohttpd).
+ * in a C string from libmicrohttpd), given to every parser in turn.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,7 +18,10 @@
 #include "cursor.h"
 #include "fuzz_common.h"
 #include "offer.h"
+#include "query.h"
 #include "sse.h"
+
+#define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 static void check_cursor(const char *text)
 {
@@ -45,6 +49,25 @@ static void check_cursor(const char *text)
 #endif
 }
 
+/* The digits of text without leading zeros ("0" stays), or NULL unless text is one or more
+ * decimal digits. */
+static const char *plain_digits(const char *text)
+{
+    size_t n = strlen(text);
+    if (n == 0 || strspn(text, "0123456789") != n)
+        return NULL;
+    while (text[0] == '0' && text[1] != '\0')
+        text++;
+    return text;
+}
+
+/* True when the digits (no leading zeros) are a value within int64_t. */
+static bool digits_fit_int64(const char *digits)
+{
+    size_t n = strlen(digits);
+    return n < 19 || (n == 19 && strcmp(digits, "9223372036854775807") <= 0);
+}
+
 static void check_last_event_id(const char *header)
 {
     int64_t v = sse_parse_last_event_id(header);
@@ -52,26 +75,130 @@ static void check_last_event_id(const char *header)
     if (v < 0)
         return;
     /* Only plain decimal digits are ours; their value, leading zeros aside. */
-    size_t n = strlen(header);
-    FUZZ_CHECK(n > 0 && strspn(header, "0123456789") == n);
-    const char *digits = header;
-    while (digits[0] == '0' && digits[1] != '\0')
-        digits++;
+    const char *digits = plain_digits(header);
+    FUZZ_CHECK(digits != NULL);
     char buf[32];
     snprintf(buf, sizeof(buf), "%" PRId64, v);
     FUZZ_CHECK(strcmp(buf, digits) == 0);
 }
 
-static void check_ids(char *list)
+/* query_parse_version succeeds exactly when the text is digits whose value fits int64_t, and
+ * then gives that value; sse_parse_last_event_id is the same grammar. */
+static void check_version(const char *text)
 {
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        bool ok = offer_id_is_valid(tok);
-        size_t n = strlen(tok);
-        FUZZ_CHECK(ok == (n >= 1 && n <= OFFER_ID_MAX &&
-                          strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                      "0123456789_-") == n));
+    int64_t v = INT64_MIN;
+    bool ok = query_parse_version(text, &v);
+    const char *digits = plain_digits(text);
+    FUZZ_CHECK(ok == (digits && digits_fit_int64(digits)));
+    FUZZ_CHECK(sse_parse_last_event_id(text) == (ok ? v : -1));
+    if (!ok) {
+        FUZZ_CHECK(v == INT64_MIN); /* left alone */
+        return;
     }
+    FUZZ_CHECK(v >= 0);
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%" PRId64, v);
+    FUZZ_CHECK(strcmp(buf, digits) == 0);
+}
+
+/* wait is 0 only when absent, else -1 or the value when it is 1..LONGPOLL_MAX_WAIT_S; limit is
+ * the default when absent, else the value when it is 1..QUERY_LIMIT_MAX, else refused. */
+static void check_wait_and_limit(const char *text)
+{
+    int64_t v = -1;
+    bool number = query_parse_version(text, &v);
+
+    int w = query_parse_wait(text);
+    FUZZ_CHECK(w == -1 || (w >= 1 && w <= LONGPOLL_MAX_WAIT_S));
+    FUZZ_CHECK((w > 0) == (number && v >= 1 && v <= LONGPOLL_MAX_WAIT_S));
+    FUZZ_CHECK(w < 0 || w == v);
+    FUZZ_CHECK(query_parse_wait(NULL) == 0);
+
+    size_t limit = SIZE_MAX;
+    bool ok = query_parse_limit(text, &limit);
+    FUZZ_CHECK(ok == (number && v >= 1 && v <= QUERY_LIMIT_MAX));
+    FUZZ_CHECK(ok ? (int64_t)limit == v : limit == SIZE_MAX);
+    FUZZ_CHECK(query_parse_limit(NULL, &limit) && limit == QUERY_LIMIT_DEFAULT);
+}
+
+/* offer.h: [A-Za-z0-9_-]{1,64}, for an entry of n bytes at p (not NUL-terminated). */
+static bool reference_id_valid(const char *p, size_t n)
+{
+    if (n < 1 || n > OFFER_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(ID_CHARS, p[i]))
+            return false;
+    return true;
+}
+
+/* query.h's splitter, written independently: the expected result and, when OK, the entries. */
+struct ref_entry {
+    const char *p;
+    size_t n;
+};
+
+static enum query_ids_result reference_ids(const char *list, struct ref_entry *out, size_t *count)
+{
+    *count = 0;
+    if (strlen(list) >= QUERY_IDS_TEXT_SIZE)
+        return QUERY_IDS_TOO_MANY;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n > 0) {
+            /* offer_id_is_valid must agree with the reference on every entry. */
+            char id[OFFER_ID_SIZE + 1];
+            bool short_enough = n <= OFFER_ID_SIZE;
+            if (short_enough) {
+                memcpy(id, p, n);
+                id[n] = '\0';
+                FUZZ_CHECK(offer_id_is_valid(id) == reference_id_valid(p, n));
+            }
+            if (!reference_id_valid(p, n))
+                return QUERY_IDS_MALFORMED;
+            bool seen = false;
+            for (size_t i = 0; i < *count; i++)
+                seen |= out[i].n == n && memcmp(out[i].p, p, n) == 0;
+            if (!seen) {
+                if (*count == NOTIFY_MAX_KEYS)
+                    return QUERY_IDS_TOO_MANY;
+                out[(*count)++] = (struct ref_entry){p, n};
+            }
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return *count ? QUERY_IDS_OK : QUERY_IDS_MALFORMED;
+}
+
+static void check_ids(const char *list)
+{
+    struct ref_entry want[NOTIFY_MAX_KEYS];
+    size_t want_count;
+    enum query_ids_result want_result = reference_ids(list, want, &want_count);
+
+    struct query_ids ids;
+    memset(&ids, 0xA5, sizeof(ids));
+    enum query_ids_result result = query_parse_ids(list, &ids);
+    FUZZ_CHECK(result == want_result);
+    if (result != QUERY_IDS_OK) {
+        FUZZ_CHECK(ids.count == 0);
+        return;
+    }
+    /* Never more than the max, each id valid and distinct, in the order the list names them. */
+    FUZZ_CHECK(ids.count >= 1 && ids.count <= NOTIFY_MAX_KEYS && ids.count == want_count);
+    for (size_t i = 0; i < ids.count; i++) {
+        const char *id = ids.ids[i];
+        FUZZ_CHECK(id >= ids.text && id < ids.text + sizeof(ids.text)); /* borrowed from *out */
+        FUZZ_CHECK(offer_id_is_valid(id));
+        FUZZ_CHECK(strlen(id) == want[i].n && memcmp(id, want[i].p, want[i].n) == 0);
+        for (size_t j = 0; j < i; j++)
+            FUZZ_CHECK(strcmp(ids.ids[j], id) != 0);
+    }
+
+    struct query_ids none;
+    FUZZ_CHECK(query_parse_ids(NULL, &none) == QUERY_IDS_OK && none.count == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -81,7 +208,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_cursor(value);
     check_last_event_id(value);
-    check_ids(value); /* last: strtok_r writes into value */
+    check_version(value);
+    check_wait_and_limit(value);
+    check_ids(value);
 
     free(value);
     return 0;

@@ -152,6 +152,26 @@ static void query_seeds(void)
     put_str("query", "ids", "demo_offer_1,demo_offer_2,off_2QH9xk3vR7mN1pLq8sTz4A");
     put_str("query", "ids_bad", "demo_offer_1,,bad id,");
     put_str("query", "wait", "30");
+    put_str("query", "wait_max", "60");
+    put_str("query", "wait_over", "61");
+    put_str("query", "since", "17");
+    put_str("query", "since_signed", "+17");
+    put_str("query", "limit_max", "100");
+    put_str("query", "limit_over", "101");
+    put_str("query", "ids_repeats", "demo_offer_1,,demo_offer_2,demo_offer_1,");
+    /* 64 one-character ids (the whole id alphabet), then a 65th distinct one. */
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    char ids[256];
+    size_t len = 0;
+    for (const char *ch = alphabet; *ch; ch++) {
+        ids[len++] = *ch;
+        ids[len++] = ',';
+    }
+    ids[len - 1] = '\0';
+    put_str("query", "ids_max", ids);
+    memcpy(ids + len - 1, ",aa", 4);
+    put_str("query", "ids_too_many", ids);
 }
 
 /* selector byte (Content-Type choice, see fuzz_request_body.c) + body text */

@@ -5,11 +5,10 @@
 #include "handlers_events.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "config.h"
-#include "notify.h"
 #include "offer_rules.h"
+#include "query.h"
 #include "reply.h"
 #include "sse.h"
 #include "store.h"
@@ -45,37 +44,16 @@ void handle_offer_events(struct request *r)
 
 void handle_all_events(struct request *r)
 {
-    const char *ids_arg = request_query(r, "ids");
-    char ids_buf[NOTIFY_MAX_KEYS * OFFER_ID_SIZE];
-    const char *ids[NOTIFY_MAX_KEYS];
-    size_t count = 0;
-    if (ids_arg) {
-        if (strlen(ids_arg) >= sizeof(ids_buf)) {
-            reply_error(r, 400, "ids: at most 64 offer ids");
-            return;
-        }
-        snprintf(ids_buf, sizeof(ids_buf), "%s", ids_arg);
-        for (char *save = NULL, *tok = strtok_r(ids_buf, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save)) {
-            if (!offer_id_is_valid(tok)) {
-                reply_error(r, 400, "ids: a comma-separated list of offer ids");
-                return;
-            }
-            bool dup = false;
-            for (size_t i = 0; i < count; i++)
-                dup |= strcmp(ids[i], tok) == 0;
-            if (dup)
-                continue;
-            if (count == NOTIFY_MAX_KEYS) {
-                reply_error(r, 400, "ids: at most 64 offer ids");
-                return;
-            }
-            ids[count++] = tok;
-        }
-        if (count == 0) {
-            reply_error(r, 400, "ids: a comma-separated list of offer ids");
-            return;
-        }
+    struct query_ids ids;
+    switch (query_parse_ids(request_query(r, "ids"), &ids)) {
+    case QUERY_IDS_OK:
+        break;
+    case QUERY_IDS_MALFORMED:
+        reply_error(r, 400, "ids: a comma-separated list of offer ids");
+        return;
+    case QUERY_IDS_TOO_MANY:
+        reply_error(r, 400, "ids: at most 64 offer ids");
+        return;
     }
     if (!request_authenticate(r))
         return;
@@ -83,9 +61,10 @@ void handle_all_events(struct request *r)
         reply_error(r, 403, "no marketplace account belongs to this token");
         return;
     }
-    for (size_t i = 0; i < count; i++)
-        if (!check_offer(r, ids[i]))
+    for (size_t i = 0; i < ids.count; i++)
+        if (!check_offer(r, ids.ids[i]))
             return;
-    struct sse_watch w = {ids, count, count == 0, -1, r->app->config->sse_heartbeat_s};
+    struct sse_watch w = {ids.ids, ids.count, ids.count == 0, -1,
+                          r->app->config->sse_heartbeat_s};
     sse_start(r, &w);
 }

@@ -4,7 +4,6 @@
  */
 #include "handlers_offers.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,33 +22,9 @@
 #include "log.h"
 #include "offer_codec.h"
 #include "offer_rules.h"
+#include "query.h"
 #include "reply.h"
 #include "store.h"
-
-/* Parses a non-negative decimal integer with nothing after it. */
-static bool parse_version(const char *s, int64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Parses ?wait=N: 0 when absent, -1 when malformed or out of 1..LONGPOLL_MAX_WAIT_S. */
-static int parse_wait(const char *s)
-{
-    int64_t v;
-    if (!s)
-        return 0;
-    if (!parse_version(s, &v) || v < 1 || v > LONGPOLL_MAX_WAIT_S)
-        return -1;
-    return (int)v;
-}
 
 /* The offer as this poll should see it (offer_view); on failure it has answered, false. */
 static bool load_rendered(struct request *r, bool want_json, struct cached_offer *meta,
@@ -64,8 +39,8 @@ void handle_get_offer(struct request *r)
 {
     int64_t since = -1;
     const char *since_arg = request_query(r, "since");
-    int wait_s = parse_wait(request_query(r, "wait"));
-    if (since_arg && !parse_version(since_arg, &since)) {
+    int wait_s = query_parse_wait(request_query(r, "wait"));
+    if (since_arg && !query_parse_version(since_arg, &since)) {
         reply_error(r, 400, "since must be a non-negative whole number (an offer version)");
         return;
     }
@@ -105,8 +80,6 @@ void handle_get_offer(struct request *r)
         reply_not_modified(r, meta.etag);
 }
 
-#define LIST_DEFAULT_LIMIT 20
-#define LIST_MAX_LIMIT 100
 #define VERDICT_MESSAGE_SIZE 256
 
 /* The one place rule results become HTTP statuses. */
@@ -504,19 +477,6 @@ fail:
 
 /* ---- GET /api/offers ---- */
 
-static bool parse_limit(const char *s, size_t *limit)
-{
-    int64_t v;
-    if (!s) {
-        *limit = LIST_DEFAULT_LIMIT;
-        return true;
-    }
-    if (!parse_version(s, &v) || v < 1 || v > LIST_MAX_LIMIT)
-        return false;
-    *limit = (size_t)v;
-    return true;
-}
-
 /* {"offers":[...],"nextCursor":...} as compact text; NULL on allocation failure. */
 static char *render_list(const struct offer *offers, size_t count, bool more, size_t *len)
 {
@@ -553,7 +513,7 @@ void handle_list_offers(struct request *r)
     size_t limit;
     struct offer_cursor after = {0};
     const char *cursor = request_query(r, "cursor");
-    if (!parse_limit(request_query(r, "limit"), &limit)) {
+    if (!query_parse_limit(request_query(r, "limit"), &limit)) {
         reply_error(r, 400, "limit must be a whole number from 1 to 100");
         return;
     }
