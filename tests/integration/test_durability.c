@@ -1,8 +1,10 @@
-/* test_durability.c - kill -9 offerd while clients write; every acknowledged write survives.
+/* test_durability.c - kill -9 offerd under mixed load; every acknowledged write survives.
  *
- * Writer threads create offers and counter them as fast as they can and remember every 2xx they
- * got. The server is killed with SIGKILL mid-stream, restarted on the same file, and each
- * acknowledged write must be there, with the database passing PRAGMA integrity_check.
+ * Writer threads create offers as fast as they can, a negotiator creates offers and has the
+ * seller counter each one, pollers read (plain and conditional) and long-poll meanwhile; every 2xx
+ * write is remembered. The server is killed with SIGKILL mid-stream, restarted on the same file,
+ * and each acknowledged write must be there (a counter: its row, and the offer at least at the
+ * version the 201 showed), with the database passing PRAGMA integrity_check.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -27,6 +29,7 @@
 #include "test_tokens.h"
 
 #define WRITERS 4
+#define POLLERS 3
 #define MAX_ACKS 20000
 
 struct writer {
@@ -58,13 +61,91 @@ static void *write_loop(void *arg)
     return NULL;
 }
 
+/* Buyer makes an offer, seller counters it at 180.00: both acknowledged or not at all. */
+struct negotiator {
+    const char *base_url;
+    const char *buyer, *seller;
+    char (*countered)[80];      /* offer ids whose counter was acknowledged */
+    long long *version;         /* the version the counter's 201 showed */
+    size_t count, max;
+    atomic_bool *stop;
+};
+
+static void *negotiate_loop(void *arg)
+{
+    struct negotiator *n = arg;
+    char create_url[256], buyer_auth[4096], seller_auth[4096];
+    snprintf(create_url, sizeof(create_url), "%s/api/offers", n->base_url);
+    snprintf(buyer_auth, sizeof(buyer_auth), "Authorization: Bearer %s", n->buyer);
+    snprintf(seller_auth, sizeof(seller_auth), "Authorization: Bearer %s", n->seller);
+    const char *as_buyer[] = {buyer_auth, "Content-Type: application/json", NULL};
+    const char *as_seller[] = {seller_auth, "Content-Type: application/json", NULL};
+    while (!atomic_load(n->stop) && n->count < n->max) {
+        struct http_response r;
+        char id[80] = "";
+        if (http_request("POST", create_url, as_buyer, "{\"productId\":\"p_driver\",\"amount\":150}",
+                         &r) == 0 && r.status == 201) {
+            json_t *j = json_loads(r.body, 0, NULL);
+            snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
+            json_decref(j);
+        }
+        http_response_cleanup(&r);
+        if (!id[0])
+            continue;
+        char url[256];
+        snprintf(url, sizeof(url), "%s/api/offers/%s/counter", n->base_url, id);
+        if (http_request("POST", url, as_seller, "{\"amount\":180}", &r) == 0 && r.status == 201) {
+            json_t *j = json_loads(r.body, 0, NULL);
+            snprintf(n->countered[n->count], 80, "%s", id);
+            n->version[n->count++] = json_integer_value(json_object_get(j, "version"));
+            json_decref(j);
+        }
+        http_response_cleanup(&r);
+    }
+    return NULL;
+}
+
+/* Reads meanwhile: full GETs, conditional GETs and 1 s long-polls on the fixture's offer. Only
+ * 200 and 304 are expected while the server lives. */
+struct poller {
+    const char *base_url;
+    const char *token;
+    size_t answered, unexpected;
+    atomic_bool *stop;
+};
+
+static void *poll_loop(void *arg)
+{
+    struct poller *pl = arg;
+    char auth[4096], url[256], inm[128] = "";
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", pl->token);
+    for (unsigned i = 0; !atomic_load(pl->stop); i++) {
+        const char *tail = i % 50 == 49 ? "?wait=1&since=1000000" : "";
+        snprintf(url, sizeof(url), "%s/api/offers/o_pending%s", pl->base_url, tail);
+        const char *headers[] = {auth, i % 2 && inm[0] ? inm : NULL, NULL};
+        struct http_response r;
+        if (http_request_timeout("GET", url, headers, NULL, 3000, &r) == 0) {
+            if (r.status == 200 || r.status == 304) {
+                pl->answered++;
+                char etag[96];
+                if (http_header(&r, "ETag", etag, sizeof(etag)))
+                    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+            } else if (r.status != 0) {
+                pl->unexpected++;
+            }
+        }
+        http_response_cleanup(&r);
+    }
+    return NULL;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void test_kill9_loses_no_acknowledged_write(void **state)
+static void test_kill9_under_mixed_load_loses_no_acknowledged_write(void **state)
 {
     (void)state;
     char *dir = test_tmpdir_new();
@@ -75,6 +156,7 @@ static void test_kill9_loses_no_acknowledged_write(void **state)
     assert_int_equal(offerd_start(&p, db, no_log), 0);
     assert_int_equal(seed_fixture(db), 0);
     char *token = test_token(SEED_BUYER_TOKEN_SUB, 3600);
+    char *seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
 
     atomic_bool stop = false;
     struct writer writers[WRITERS];
@@ -83,16 +165,36 @@ static void test_kill9_loses_no_acknowledged_write(void **state)
         writers[i] = (struct writer){p.base_url, token, calloc(MAX_ACKS / WRITERS, 80), 0, &stop};
         pthread_create(&threads[i], NULL, write_loop, &writers[i]);
     }
+    struct negotiator neg = {p.base_url, token, seller, calloc(MAX_ACKS, 80),
+                             calloc(MAX_ACKS, sizeof(long long)), 0, MAX_ACKS, &stop};
+    pthread_t neg_thread;
+    pthread_create(&neg_thread, NULL, negotiate_loop, &neg);
+    struct poller pollers[POLLERS];
+    pthread_t poll_threads[POLLERS];
+    for (int i = 0; i < POLLERS; i++) {
+        pollers[i] = (struct poller){p.base_url, i % 2 ? seller : token, 0, 0, &stop};
+        pthread_create(&poll_threads[i], NULL, poll_loop, &pollers[i]);
+    }
     sleep_ms(1500);
     offerd_kill9(&p); /* mid-stream: some requests are in flight */
     atomic_store(&stop, true);
-    size_t total = 0;
+    size_t total = 0, reads = 0, unexpected = 0;
     for (int i = 0; i < WRITERS; i++) {
         pthread_join(threads[i], NULL);
         total += writers[i].acked_count;
     }
-    print_message("acknowledged writes before SIGKILL: %zu\n", total);
+    pthread_join(neg_thread, NULL);
+    for (int i = 0; i < POLLERS; i++) {
+        pthread_join(poll_threads[i], NULL);
+        reads += pollers[i].answered;
+        unexpected += pollers[i].unexpected;
+    }
+    print_message("before SIGKILL: %zu offers and %zu counters acknowledged, %zu reads answered\n",
+                  total, neg.count, reads);
     assert_true(total > 10);
+    assert_true(neg.count > 2);
+    assert_true(reads > 10);
+    assert_int_equal(unexpected, 0);
 
     assert_int_equal(offerd_start(&p, db, no_log), 0); /* recovers the WAL on open */
     sqlite3 *check = NULL;
@@ -113,8 +215,28 @@ static void test_kill9_loses_no_acknowledged_write(void **state)
         }
     }
     sqlite3_finalize(st);
-    sqlite3_close(check);
     assert_int_equal(missing, 0);
+
+    /* Every acknowledged counter: its row is there and the offer is at least at that version. */
+    assert_int_equal(sqlite3_prepare_v2(check,
+                                        "SELECT o.version, o.status, (SELECT count(*) FROM"
+                                        " counter_offers c WHERE c.offer_id = o.id AND"
+                                        " c.amount = 18000 AND c.from_seller = 1)"
+                                        " FROM offers o WHERE o.id = ?",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    size_t lost_counters = 0;
+    for (size_t k = 0; k < neg.count; k++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, neg.countered[k], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < neg.version[k] ||
+            strcmp((const char *)sqlite3_column_text(st, 1), "COUNTERED") != 0 ||
+            sqlite3_column_int(st, 2) != 1)
+            lost_counters++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(check);
+    assert_int_equal(lost_counters, 0);
 
     /* And the restarted server serves them. */
     struct http_response r;
@@ -127,7 +249,10 @@ static void test_kill9_loses_no_acknowledged_write(void **state)
     assert_int_equal(offerd_stop(&p), 0);
     for (int i = 0; i < WRITERS; i++)
         free(writers[i].acked);
+    free(neg.countered);
+    free(neg.version);
     free(token);
+    free(seller);
     test_tmpdir_remove(dir);
     free(dir);
 }
@@ -135,7 +260,7 @@ static void test_kill9_loses_no_acknowledged_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kill9_loses_no_acknowledged_write),
+        cmocka_unit_test(test_kill9_under_mixed_load_loses_no_acknowledged_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
