@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ static pid_t spawn(const char *const *argv_tail, const char *out_path, const cha
     for (size_t i = 0; argv_tail && argv_tail[i] && n < 79; i++)
         argv[n++] = argv_tail[i];
     argv[n] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -118,6 +120,10 @@ static pid_t spawn(const char *const *argv_tail, const char *out_path, const cha
             dup2(devnull, STDIN_FILENO);
         if (spawn_uid && (setgid(spawn_gid) != 0 || setuid(spawn_uid) != 0))
             _exit(126);
+        /* A test that dies (a crash, or exiting after a failed assertion skipped its stop) takes
+         * its server with it. After setuid, which would clear it; kept across exec. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(125);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
