@@ -305,13 +305,20 @@ static void test_disconnects_release_everything(void **state)
 
 /* ---- faults ---- */
 
+struct lock_holder {
+    const char *db_path;
+    atomic_int state;       /* 0 starting, 1 holding the write lock, -1 could not take it */
+};
+
 static void *hold_lock(void *arg)
 {
-    const char *db_path = arg;
+    struct lock_holder *h = arg;
     sqlite3 *db = NULL;
-    sqlite3_open(db_path, &db);
-    sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE offers SET message = 'half' WHERE id = 'o_pending';",
-                 NULL, NULL, NULL);
+    sqlite3_open(h->db_path, &db);
+    sqlite3_busy_timeout(db, 5000);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE offers SET message = 'half' WHERE id = 'o_pending';",
+                          NULL, NULL, NULL);
+    atomic_store(&h->state, rc == SQLITE_OK ? 1 : -1);
     sleep_ms(10000);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
@@ -325,18 +332,26 @@ static void test_write_lock_held_for_10s(void **state)
     const char *extra[] = {"--busy-timeout-ms", "1000", NULL};
     struct offerd_proc p = start_own("locked", extra, db);
     pthread_t t;
-    pthread_create(&t, NULL, hold_lock, db);
-    sleep_ms(300);
+    struct lock_holder holder = {db, 0};
+    pthread_create(&t, NULL, hold_lock, &holder);
+    for (int i = 0; i < 500 && atomic_load(&holder.state) == 0; i++)
+        sleep_ms(10);
+    assert_int_equal(atomic_load(&holder.state), 1); /* the outside writer holds the lock now */
     int reads = 0, refused = 0;
     for (int i = 0; i < 4; i++) {
         struct http_response r;
         char h[16];
         req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
-        reads += r.status == 200 && strstr(r.body, "half") == NULL; /* never the uncommitted edit */
+        if (r.status == 200 && strstr(r.body, "half") == NULL) /* never the uncommitted edit */
+            reads++;
+        else
+            print_message("read %d while locked: %ld %s\n", i, r.status, r.body ? r.body : "");
         http_response_cleanup(&r);
         req(p.base_url, "POST", "/api/offers/o_pending/counter", fx.seller, "{\"amount\":190}", &r);
         if (r.status == 503 && http_header(&r, "Retry-After", h, sizeof(h)))
             refused++;
+        else
+            print_message("write %d while locked: %ld %s\n", i, r.status, r.body ? r.body : "");
         assert_null(strstr(r.body, "sqlite"));
         http_response_cleanup(&r);
     }
