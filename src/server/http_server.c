@@ -247,17 +247,6 @@ static void dispatch(struct request *r)
     }
 }
 
-/* Request threads run one step nicer than the writer thread, so that under full load a queued
- * write (which everyone waiting on it needs) is not starved by a stream of cheap reads. */
-static void nice_request_thread(void)
-{
-    static _Thread_local bool done;
-    if (!done) {
-        done = true;
-        setpriority(PRIO_PROCESS, (id_t)gettid(), 5);
-    }
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -265,7 +254,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     (void)version;
     struct http_server *s = cls;
-    nice_request_thread();
     struct request *r = *req_cls;
     if (!r) {
         r = request_new(s, conn, url, method);
