@@ -12,7 +12,6 @@
  */
 #include "sse.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "offer_codec.h"
 #include "offer_rules.h"
 #include "offer_view.h"
+#include "query.h"
 #include "reply.h"
 #include "store.h"
 
@@ -56,12 +56,8 @@ struct sse_stream {
 
 int64_t sse_parse_last_event_id(const char *header)
 {
-    if (!header || *header < '0' || *header > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(header, &end, 10);
-    return (errno || *end) ? -1 : v;
+    int64_t v;
+    return header && query_parse_version(header, &v) ? v : -1;
 }
 
 size_t sse_format_event(char *out, size_t size, int64_t version, const char *json, size_t len)

@@ -37,19 +37,6 @@ enum store_result store_find_user_by_clerk_id(struct store *s, const char *clerk
     return s->ops->find_user_by_clerk_id(s, clerk_id, user_id);
 }
 
-enum store_result store_create_offer(struct store *s, const struct new_offer *n,
-                                     store_check_product_fn check, void *userdata,
-                                     struct offer *out)
-{
-    return s->ops->create_offer(s, n, check, userdata, out);
-}
-
-enum store_result store_update_offer(struct store *s, const char *offer_id, int64_t now_ms,
-                                     store_decide_fn decide, void *userdata, struct offer *out)
-{
-    return s->ops->update_offer(s, offer_id, now_ms, decide, userdata, out);
-}
-
 enum store_result store_list_offers(struct store *s, const char *user_id,
                                     const struct offer_cursor *after, size_t limit,
                                     int64_t now_ms, struct offer **out, size_t *count)

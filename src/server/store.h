@@ -103,11 +103,6 @@ struct store_ops {
                                    struct offer *out);
     enum store_result (*find_user_by_clerk_id)(struct store *s, const char *clerk_id,
                                                char user_id[OFFER_ID_SIZE]);
-    enum store_result (*create_offer)(struct store *s, const struct new_offer *n,
-                                      store_check_product_fn check, void *userdata,
-                                      struct offer *out);
-    enum store_result (*update_offer)(struct store *s, const char *offer_id, int64_t now_ms,
-                                      store_decide_fn decide, void *userdata, struct offer *out);
     enum store_result (*list_offers)(struct store *s, const char *user_id,
                                      const struct offer_cursor *after, size_t limit,
                                      int64_t now_ms, struct offer **out, size_t *count);
@@ -153,11 +148,6 @@ enum store_result store_get_offer(struct store *s, const char *offer_id, int64_t
                                   struct offer *out);
 enum store_result store_find_user_by_clerk_id(struct store *s, const char *clerk_id,
                                               char user_id[OFFER_ID_SIZE]);
-enum store_result store_create_offer(struct store *s, const struct new_offer *n,
-                                     store_check_product_fn check, void *userdata,
-                                     struct offer *out);
-enum store_result store_update_offer(struct store *s, const char *offer_id, int64_t now_ms,
-                                     store_decide_fn decide, void *userdata, struct offer *out);
 /* *out is a new array of *count offers; free with store_free_offers. */
 enum store_result store_list_offers(struct store *s, const char *user_id,
                                     const struct offer_cursor *after, size_t limit,

@@ -588,29 +588,6 @@ out:
     return r;
 }
 
-static enum store_result create_offer_locked(struct store *s, const struct new_offer *n,
-                                             store_check_product_fn check, void *userdata,
-                                             struct offer *out)
-{
-    struct conn *c = get_conn(as_sqlite(s));
-    memset(out, 0, sizeof(*out));
-    if (!c)
-        return STORE_ERROR;
-    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
-    if (r != STORE_OK)
-        return r;
-    r = create_body(c, n, check, userdata, out);
-    if (r == STORE_OK)
-        r = run(c, ST_COMMIT);
-    if (r != STORE_OK) {
-        offer_cleanup(out);
-        rollback(c);
-        return r;
-    }
-    store_report_change(s, out);
-    return STORE_OK;
-}
-
 static enum store_result apply_change(struct conn *c, const struct offer *cur,
                                       const struct offer_change *ch, int64_t now_ms)
 {
@@ -690,57 +667,6 @@ static enum store_result update_body(struct conn *c, const char *offer_id, int64
         offer_cleanup(out);
     if (r == STORE_OK)
         *keep = true;
-    return r;
-}
-
-static enum store_result update_offer_locked(struct store *s, const char *offer_id,
-                                             int64_t now_ms, store_decide_fn decide,
-                                             void *userdata, struct offer *out)
-{
-    struct conn *c = get_conn(as_sqlite(s));
-    memset(out, 0, sizeof(*out));
-    if (!c)
-        return STORE_ERROR;
-    enum store_result r = run(c, ST_BEGIN_IMMEDIATE);
-    if (r != STORE_OK)
-        return r;
-    bool keep = false;
-    r = update_body(c, offer_id, now_ms, decide, userdata, out, &keep);
-    if (!keep) {
-        rollback(c);
-        return r;
-    }
-    enum store_result cr = run(c, ST_COMMIT);
-    if (cr != STORE_OK) {
-        offer_cleanup(out);
-        rollback(c);
-        return cr;
-    }
-    store_report_change(s, out);
-    if (r != STORE_OK)
-        offer_cleanup(out); /* refused: the caller gets nothing, the expiry was reported */
-    return r;
-}
-
-static enum store_result sqlite_create_offer(struct store *s, const struct new_offer *n,
-                                             store_check_product_fn check, void *userdata,
-                                             struct offer *out)
-{
-    struct sqlite_store *ss = as_sqlite(s);
-    pthread_mutex_lock(&ss->write_lock);
-    enum store_result r = create_offer_locked(s, n, check, userdata, out);
-    pthread_mutex_unlock(&ss->write_lock);
-    return r;
-}
-
-static enum store_result sqlite_update_offer(struct store *s, const char *offer_id,
-                                             int64_t now_ms, store_decide_fn decide,
-                                             void *userdata, struct offer *out)
-{
-    struct sqlite_store *ss = as_sqlite(s);
-    pthread_mutex_lock(&ss->write_lock);
-    enum store_result r = update_offer_locked(s, offer_id, now_ms, decide, userdata, out);
-    pthread_mutex_unlock(&ss->write_lock);
     return r;
 }
 
@@ -1058,8 +984,6 @@ static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
     .get_offer = sqlite_get_offer,
     .find_user_by_clerk_id = sqlite_find_user,
-    .create_offer = sqlite_create_offer,
-    .update_offer = sqlite_update_offer,
     .list_offers = sqlite_list_offers,
     .check_ready = sqlite_check_ready,
     .exec_script = sqlite_exec_script,
