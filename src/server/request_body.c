@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
 #include <sys/random.h>
+#include <time.h>
 
 bool request_body_is_json_type(const char *content_type)
 {
@@ -79,25 +81,30 @@ bool request_body_message(const json_t *obj, const char **message,
 
 bool request_new_id(const char *prefix, char *out, size_t out_size)
 {
+    /* In ASCII order, so ids sort by the time in their first 8 characters: a new offer's key then
+     * lands at the right-hand end of every index on id (the primary key, the change log's) instead
+     * of on a random page, which keeps each write's WAL frames few. The other 14 characters are 84
+     * random bits: ids stay unguessable and unique. */
     static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char raw[16];
+        "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+    enum { TIME_CHARS = 8, RANDOM_CHARS = 14 };
+    unsigned char raw[RANDOM_CHARS];
     size_t plen = strlen(prefix);
-    if (plen + 23 > out_size || getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+    if (plen + TIME_CHARS + RANDOM_CHARS + 1 > out_size ||
+        getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
         return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     memcpy(out, prefix, plen);
     char *p = out + plen;
-    unsigned bits = 0, acc = 0;
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            *p++ = alphabet[(acc >> bits) & 63];
-        }
+    for (int i = TIME_CHARS - 1; i >= 0; i--) { /* 48 bits, most significant first */
+        p[i] = alphabet[ms & 63];
+        ms >>= 6;
     }
-    if (bits)
-        *p++ = alphabet[(acc << (6 - bits)) & 63];
+    p += TIME_CHARS;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        *p++ = alphabet[raw[i] & 63];
     *p = '\0';
     return true;
 }

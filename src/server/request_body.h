@@ -31,9 +31,10 @@ unsigned request_body_parse_object(const char *content_type, const char *body, s
 bool request_body_message(const json_t *obj, const char **message,
                           char err[REQUEST_BODY_ERROR_SIZE]);
 
-/* Writes prefix + 22 base64url characters of 16 random bytes from the OS (getrandom) into out
- * ("off_2QH9..."); prefix must be short enough to fit OFFER_ID_MAX. Returns false if the OS gave
- * no randomness. */
+/* Writes prefix + 22 characters of [-0-9A-Z_a-z] into out ("off_0TnSfq3k..."): 8 of the current
+ * time in milliseconds, so ids sort by creation time, then 14 of random bits from the OS
+ * (getrandom, 84 bits); prefix must be short enough to fit OFFER_ID_MAX. Returns false if the OS
+ * gave no randomness. */
 bool request_new_id(const char *prefix, char *out, size_t out_size);
 
 #endif

@@ -202,14 +202,20 @@ static void test_create_offer(void **state)
     http_response_cleanup(&r);
 }
 
+/* Ids are the creation time then 14 random characters: later ids sort later (new rows append to
+ * the indexes on id), and the random tails share nothing (84 bits; not a counter). */
 static void test_ids_are_unique_and_random(void **state)
 {
     (void)state;
     char a[80], b[80];
     create(fx.buyer, "p_bag", "60", a);
+    struct timespec pause = {0, 2 * 1000 * 1000};
+    nanosleep(&pause, NULL);
     create(fx.buyer, "p_bag", "60", b);
     assert_string_not_equal(a, b);
-    assert_true(strncmp(a + 4, b + 4, 6) != 0); /* no shared counter/timestamp prefix */
+    assert_int_equal(strlen(a), 4 + 8 + 14);
+    assert_true(strcmp(a, b) < 0);
+    assert_true(strncmp(a + 4 + 8, b + 4 + 8, 6) != 0);
 }
 
 static void test_amounts_convert_exactly(void **state)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -111,6 +112,24 @@ static void test_new_ids(void **state)
     assert_false(request_new_id("off_", small, sizeof(small)));
 }
 
+/* Ids made later sort later (byte order, as SQLite compares TEXT), so inserts append to indexes. */
+static void test_new_ids_sort_by_time(void **state)
+{
+    (void)state;
+    char prev[OFFER_ID_SIZE], next[OFFER_ID_SIZE];
+    assert_true(request_new_id("off_", prev, sizeof(prev)));
+    for (int i = 0; i < 5; i++) {
+        struct timespec pause = {0, 2 * 1000 * 1000}; /* past the millisecond in the id */
+        nanosleep(&pause, NULL);
+        assert_true(request_new_id("off_", next, sizeof(next)));
+        assert_true(offer_id_is_valid(next));
+        assert_true(strcmp(prev, next) < 0);
+        /* 14 random characters after the 8 of time: ids of the same millisecond still differ */
+        assert_int_equal(strlen(next), 4 + 8 + 14);
+        memcpy(prev, next, sizeof(prev));
+    }
+}
+
 static void test_cursor_round_trip(void **state)
 {
     (void)state;
@@ -142,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_parse_object),
         cmocka_unit_test(test_message_field),
         cmocka_unit_test(test_new_ids),
+        cmocka_unit_test(test_new_ids_sort_by_time),
         cmocka_unit_test(test_cursor_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
