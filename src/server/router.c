@@ -1,11 +1,10 @@
-/* router.c - segment-by-segment matching of paths against "{id}" patterns.
+/* router.c - one-pass matching of paths against "{id}" patterns.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "router.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -25,39 +24,34 @@ enum http_method http_method_parse(const char *name)
     return HTTP_METHOD_OTHER;
 }
 
-/* Matches path against pattern; copies the {id} segment (possibly too long to be valid, then
- * *id_ok is false). */
+/* Matches path against pattern in one pass, character by character (this runs for every route on
+ * every request); copies the {id} segment (possibly too long to be valid, then *id_ok is false). */
 static bool path_matches(const char *pattern, const char *path, char id[OFFER_ID_SIZE],
                          bool *id_ok)
 {
     *id_ok = true;
     id[0] = '\0';
-    while (*pattern && *path) {
-        if (*pattern != '/' || *path != '/')
-            return false;
-        pattern++;
-        path++;
-        const char *pend = strchr(pattern, '/');
-        const char *send = strchr(path, '/');
-        size_t plen = pend ? (size_t)(pend - pattern) : strlen(pattern);
-        size_t slen = send ? (size_t)(send - path) : strlen(path);
-        if (plen == 4 && memcmp(pattern, "{id}", 4) == 0) {
+    while (*pattern) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            const char *seg = path;
+            while (*path && *path != '/')
+                path++;
+            size_t slen = (size_t)(path - seg);
             if (slen == 0)
                 return false;
             if (slen > OFFER_ID_MAX) {
                 *id_ok = false;
             } else {
-                memcpy(id, path, slen);
+                memcpy(id, seg, slen);
                 id[slen] = '\0';
                 *id_ok = offer_id_is_valid(id);
             }
-        } else if (plen != slen || memcmp(pattern, path, plen) != 0) {
+            pattern += 4;
+        } else if (*pattern++ != *path++) {
             return false;
         }
-        pattern += plen;
-        path += slen;
     }
-    return *pattern == '\0' && *path == '\0';
+    return *path == '\0';
 }
 
 static unsigned effective_methods(const struct route *r)
@@ -68,17 +62,21 @@ static unsigned effective_methods(const struct route *r)
 static void format_allow(unsigned methods, char allow[ROUTE_ALLOW_SIZE])
 {
     size_t n = 0;
-    allow[0] = '\0';
     methods |= HTTP_OPTIONS; /* preflight is answered for every known path */
     for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
         if (!(methods & method_names[i].method))
             continue;
-        int w = snprintf(allow + n, ROUTE_ALLOW_SIZE - n, "%s%s", n ? ", " : "",
-                         method_names[i].name);
-        if (w < 0 || (size_t)w >= ROUTE_ALLOW_SIZE - n)
+        size_t len = strlen(method_names[i].name);
+        if (n + (n ? 2 : 0) + len >= ROUTE_ALLOW_SIZE)
             break;
-        n += (size_t)w;
+        if (n) {
+            memcpy(allow + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(allow + n, method_names[i].name, len);
+        n += len;
     }
+    allow[n] = '\0';
 }
 
 enum route_status router_match(const struct route *table, size_t count, enum http_method method,
