@@ -4,7 +4,8 @@
  * and looking its user up cost more than the rest of a 304. Entries are keyed by the SHA-256 of
  * the exact token bytes, so only a token that verified before is ever trusted from here, and each
  * stays valid only as long as auth_verify would accept it (exp plus the same leeway). The user row
- * found for it is re-read after AUTH_CACHE_USER_TTL_MS. Direct-mapped, striped locks, bounded.
+ * found for it is re-read after AUTH_CACHE_USER_TTL_MS. 4-way set-associative (least recently used
+ * way replaced), striped locks, bounded.
  *
  * SPDX-License-Identifier: MIT
  */

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -79,6 +80,59 @@ static void test_off_and_long_subjects(void **state)
     auth_cache_free(NULL);
 }
 
+/* Every tab's token stays cached while the cache has room: 3,000 tokens in 16,384 entries (the
+ * default) all hit afterwards but for a handful of overflowing sets. Direct-mapped, about one token
+ * in six shared its slot with another and the two evicted each other. */
+static void test_tokens_do_not_evict_each_other_with_room_left(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(16384);
+    enum { TOKENS = 3000 };
+    char tok[32];
+    for (int i = 0; i < TOKENS; i++) {
+        snprintf(tok, sizeof(tok), "token-%d", i);
+        auth_cache_put(c, tok, strlen(tok), "user_1", 2000, true, "u1", 0);
+    }
+    int hits = 0;
+    struct auth_cache_hit hit;
+    for (int i = 0; i < TOKENS; i++) {
+        snprintf(tok, sizeof(tok), "token-%d", i);
+        hits += auth_cache_get(c, tok, strlen(tok), 1000, 0, &hit);
+    }
+    assert_true(hits >= TOKENS - TOKENS / 200); /* >= 99.5% */
+    /* Putting a token again refreshes its entry; it never takes a second way. */
+    snprintf(tok, sizeof(tok), "token-%d", 7);
+    for (int i = 0; i < 10; i++)
+        auth_cache_put(c, tok, strlen(tok), "user_1", 3000 + i, true, "u1", 0);
+    assert_true(auth_cache_get(c, tok, strlen(tok), 1000, 0, &hit));
+    assert_int_equal(hit.exp_s, 3009);
+    auth_cache_free(c);
+}
+
+/* A full set gives up its least recently used way: the token just read survives a newcomer. */
+static void test_full_set_evicts_least_recently_used(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(64 * 4); /* one set of 4 ways per stripe */
+    struct auth_cache_hit hit;
+    char tok[32];
+    /* 2,000 tokens over 64 sets of 4: most are evicted; the one read after every put is not. */
+    auth_cache_put(c, "keep-me", 7, "user_1", 2000, true, "u1", 0);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(tok, sizeof(tok), "churn-%d", i);
+        auth_cache_put(c, tok, strlen(tok), "user_2", 2000, true, "u2", 0);
+        assert_true(auth_cache_get(c, "keep-me", 7, 1000, 0, &hit));
+    }
+    assert_string_equal(hit.sub, "user_1");
+    int hits = 0;
+    for (int i = 0; i < 2000; i++) {
+        snprintf(tok, sizeof(tok), "churn-%d", i);
+        hits += auth_cache_get(c, tok, strlen(tok), 1000, 0, &hit);
+    }
+    assert_true(hits <= 64 * 4);
+    auth_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -86,6 +140,8 @@ int main(void)
         cmocka_unit_test(test_expiry_matches_the_verifier),
         cmocka_unit_test(test_user_freshness_and_no_negative_cache),
         cmocka_unit_test(test_off_and_long_subjects),
+        cmocka_unit_test(test_tokens_do_not_evict_each_other_with_room_left),
+        cmocka_unit_test(test_full_set_evicts_least_recently_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
