@@ -130,7 +130,10 @@ static void no_change_means_304s_and_no_callbacks(void **state)
     /* A request in flight when stop() cancelled it may have been answered and logged already. */
     int server_304s = log_count("o_same000", 304);
     assert_true(server_304s == (int)st.not_modified || server_304s == (int)st.not_modified + 1);
-    assert_int_equal(log_requests("o_same000"), (int)st.requests);
+    /* ... and that same request is then in the server's count but not the watch's. */
+    int server_requests = log_requests("o_same000");
+    assert_int_equal(server_requests - server_304s, 1);
+    assert_true(server_requests == (int)st.requests || server_requests == (int)st.requests + 1);
     offerpoll_watch_free(w);
 }
 
