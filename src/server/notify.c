@@ -665,6 +665,7 @@ struct notify *notify_new(struct store *store, const struct notify_options *opts
         snprintf(err, err_size, "cannot start the notify thread");
         goto fail;
     }
+    pthread_setname_np(n->thread, "offerd-notify");
     return n;
 fail:
     pthread_cond_destroy(&n->cond);

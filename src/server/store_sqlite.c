@@ -1092,6 +1092,8 @@ struct store *store_sqlite_open(const struct store_sqlite_options *opts, char *e
     ss->base.ops = &sqlite_ops;
     /* The writer thread starts with the store: the stop signals are blocked by then (main). */
     ss->writer_started = pthread_create(&ss->writer, NULL, writer_main, ss) == 0;
+    if (ss->writer_started) /* named for top -H, perf and bench/mix_cost.sh */
+        pthread_setname_np(ss->writer, "offerd-writer");
     if (!ss->writer_started) {
         snprintf(err, err_size, "cannot start the writer thread");
         sqlite_close(&ss->base);
