@@ -43,7 +43,7 @@ void handle_metrics(struct request *r)
     char *text = metrics_render(r->app->metrics, &len);
     struct notify_stats ns;
     notify_get_stats(r->app->notify, &ns);
-    char held[1024];
+    char held[2048];
     int n = snprintf(held, sizeof(held),
                      "# HELP offerd_held_requests Long-polls and SSE streams being held now.\n"
                      "# TYPE offerd_held_requests gauge\n"
@@ -59,9 +59,13 @@ void handle_metrics(struct request *r)
                      "offerd_notify_users %zu\n"
                      "# HELP offerd_notify_keys_evicted_total Idle keys notify has forgotten.\n"
                      "# TYPE offerd_notify_keys_evicted_total counter\n"
-                     "offerd_notify_keys_evicted_total %llu\n",
+                     "offerd_notify_keys_evicted_total %llu\n"
+                     "# HELP offerd_held_clients_gone_total Held requests ended because their "
+                     "client disconnected.\n"
+                     "# TYPE offerd_held_clients_gone_total counter\n"
+                     "offerd_held_clients_gone_total %llu\n",
                      ns.held, ns.keys, ns.idle_keys, ns.users,
-                     (unsigned long long)ns.keys_evicted);
+                     (unsigned long long)ns.keys_evicted, (unsigned long long)ns.clients_gone);
     char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
     if (!all) {
         free(text);

@@ -96,6 +96,13 @@ void request_resume(void *request)
     MHD_resume_connection(r->conn);
 }
 
+int request_socket_fd(const struct request *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? (int)ci->connect_fd : -1;
+}
+
 /* Verifies the token, or finds it verified before; fills sub and r->token_exp_s. A cached
  * user row still fresh is copied to r->user_id and *user_known set. */
 static bool verify_token(struct request *r, const char *token, size_t len,

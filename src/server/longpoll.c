@@ -1,4 +1,5 @@
-/* longpoll.c - suspended GETs woken by notify: a deadline of their own, caps, exact counts.
+/* longpoll.c - suspended GETs woken by notify: a deadline of their own, caps, exact counts, and
+ * the slot freed within a second when the client goes away.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,8 +22,10 @@ bool longpoll_is_over(const struct request *r)
     const struct longpoll *lp = r->longpoll;
     if (!lp)
         return false;
+    /* A client gone is answered like a deadline: the 304 goes nowhere, libmicrohttpd closes the
+     * connection, and the held slot is free. */
     return lp->waiter.reason == NOTIFY_DEADLINE || lp->waiter.reason == NOTIFY_SHUTDOWN ||
-           notify_now_ms() >= lp->deadline_ms;
+           lp->waiter.reason == NOTIFY_GONE || notify_now_ms() >= lp->deadline_ms;
 }
 
 static void reply_too_many(struct request *r, enum notify_admit why)
@@ -62,6 +65,8 @@ bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t
             lp->deadline_ms = now + token_left_ms;
         lp->waiter.wake = request_resume;
         lp->waiter.userdata = r;
+        lp->waiter.socket_fd = request_socket_fd(r);
+        lp->waiter.watch_socket = lp->waiter.socket_fd >= 0;
         r->longpoll = lp;
     }
     lp->waiter.deadline_ms = lp->deadline_ms;

@@ -25,6 +25,7 @@
 #include "notify.h"
 
 #include <assert.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -70,6 +71,7 @@ struct notify {
     struct key_entry *idle_oldest, *idle_newest; /* keys with no waiter, by idle_since_ms */
     size_t key_count, idle_count, user_count;
     uint64_t keys_evicted;
+    uint64_t clients_gone;
     struct user_count *users[USER_BUCKETS];
     struct notify_waiter **heap;
     size_t heap_len, heap_cap;
@@ -85,6 +87,10 @@ struct notify {
     void *on_version_userdata;
     pthread_t thread;
     /* Thread-only state: */
+    int64_t next_liveness_ms;
+    struct pollfd *live_fds;    /* scratch for fire_gone_locked, grown to the heap's length */
+    struct notify_waiter **live_waiters;
+    size_t live_cap;
     int64_t log_seq;
     bool has_next_expiry;
     int64_t next_expiry_ms;
@@ -554,6 +560,7 @@ void notify_get_stats(struct notify *n, struct notify_stats *out)
     out->idle_keys = n->idle_count;
     out->users = n->user_count;
     out->keys_evicted = n->keys_evicted;
+    out->clients_gone = n->clients_gone;
     pthread_mutex_unlock(&n->lock);
 }
 
@@ -607,6 +614,41 @@ static void fire_due_locked(struct notify *n, struct notify_waiter **fired)
         fire_locked(n, n->heap[0], NOTIFY_DEADLINE, NULL, fired);
 }
 
+/* Fires every held waiter whose client closed its end of the socket: one poll(2) over all of
+ * them, without waiting, under the lock. Held sockets are in no one's epoll set while their
+ * connection is suspended, so nothing else would notice before the deadline. POLLRDHUP (the peer
+ * shut down its sending side) rather than POLLIN, so a pipelined request does not count. */
+static void fire_gone_locked(struct notify *n, struct notify_waiter **fired)
+{
+    if (n->heap_len > n->live_cap) {
+        size_t cap = n->heap_len * 2;
+        struct pollfd *fds = realloc(n->live_fds, cap * sizeof(*fds));
+        if (fds)
+            n->live_fds = fds;
+        struct notify_waiter **ws = realloc(n->live_waiters, cap * sizeof(*ws));
+        if (ws)
+            n->live_waiters = ws;
+        if (!fds || !ws)
+            return; /* out of memory: the deadlines still end every hold */
+        n->live_cap = cap;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < n->heap_len; i++) {
+        struct notify_waiter *w = n->heap[i];
+        if (!w->watch_socket || w->socket_fd < 0)
+            continue;
+        n->live_fds[count] = (struct pollfd){.fd = w->socket_fd, .events = POLLRDHUP};
+        n->live_waiters[count++] = w;
+    }
+    if (count == 0 || poll(n->live_fds, (nfds_t)count, 0) <= 0)
+        return;
+    for (size_t i = 0; i < count; i++)
+        if (n->live_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+            fire_locked(n, n->live_waiters[i], NOTIFY_GONE, NULL, fired);
+            n->clients_gone++;
+        }
+}
+
 static void *notify_thread(void *arg)
 {
     struct notify *n = arg;
@@ -614,7 +656,12 @@ static void *notify_thread(void *arg)
     while (!n->stop) {
         struct notify_waiter *fired = NULL;
         fire_due_locked(n, &fired);
-        evict_idle_locked(n, notify_now_ms());
+        int64_t now = notify_now_ms();
+        if (now >= n->next_liveness_ms) {
+            fire_gone_locked(n, &fired);
+            n->next_liveness_ms = now + NOTIFY_LIVENESS_MS;
+        }
+        evict_idle_locked(n, now);
         pthread_mutex_unlock(&n->lock);
         run_wakes(fired);
         check_store(n);
@@ -624,6 +671,8 @@ static void *notify_thread(void *arg)
         int64_t until = notify_now_ms() + n->opts.poll_interval_ms;
         if (n->heap_len && n->heap[0]->deadline_ms < until)
             until = n->heap[0]->deadline_ms;
+        if (n->heap_len && n->next_liveness_ms < until)
+            until = n->next_liveness_ms;
         struct timespec ts = {until / 1000, (long)(until % 1000) * 1000000L};
         pthread_cond_timedwait(&n->cond, &n->lock, &ts);
     }
@@ -698,6 +747,8 @@ void notify_free(struct notify *n)
         }
     }
     free(n->heap);
+    free(n->live_fds);
+    free(n->live_waiters);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     free(n);

@@ -2,8 +2,9 @@
  *
  * Held requests (long-polls, SSE streams) register a waiter on offer keys ("this offer") or a user
  * key ("any offer of this user") with a deadline. A publish of (offer, version) newer than any seen
- * before fires every waiter on that offer and on its buyer's and seller's user keys; a deadline or
- * shutdown fires a waiter too. Firing is one-shot: the waiter leaves every list and its wake
+ * before fires every waiter on that offer and on its buyer's and seller's user keys; a deadline,
+ * shutdown, or the client closing a watched socket (checked every NOTIFY_LIVENESS_MS) fires a
+ * waiter too. Firing is one-shot: the waiter leaves every list and its wake
  * callback runs once (on the publishing or notify thread, outside the lock), which resumes the
  * suspended connection; the handler then looks at reason and changed and may wait again.
  *
@@ -45,7 +46,10 @@ enum notify_reason {
     NOTIFY_CHANGED,
     NOTIFY_DEADLINE,
     NOTIFY_SHUTDOWN,
+    NOTIFY_GONE,                /* the client closed its end of the watched socket */
 };
+
+#define NOTIFY_LIVENESS_MS 1000     /* how often held sockets are checked for a client gone */
 
 typedef void (*notify_wake_fn)(void *userdata);
 
@@ -54,6 +58,12 @@ struct notify_waiter {
     notify_wake_fn wake;        /* set by the caller */
     void *userdata;             /* set by the caller */
     int64_t deadline_ms;        /* monotonic ms (notify_now_ms); set by the caller */
+    /* Set by the caller to have the waiter fired with NOTIFY_GONE (within NOTIFY_LIVENESS_MS)
+     * when the client closes its end of socket_fd, so a held request whose client went away does
+     * not keep its slot until its deadline. The socket must stay open while the waiter is
+     * registered (a suspended connection's does). */
+    bool watch_socket;
+    int socket_fd;
     /* Filled when fired; read them after the wake: */
     enum notify_reason reason;
     char changed[NOTIFY_CHANGED_MAX][OFFER_ID_SIZE];
@@ -80,6 +90,7 @@ struct notify_stats {
     size_t idle_keys;           /* keys with no waiter, waiting to be forgotten */
     size_t users;               /* users with a held request (admission counts) */
     uint64_t keys_evicted;      /* keys forgotten since start */
+    uint64_t clients_gone;      /* waiters fired with NOTIFY_GONE since start */
 };
 
 enum notify_admit {

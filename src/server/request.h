@@ -85,6 +85,9 @@ void request_suspend(struct request *r);
 /* Resumes a suspended request: its handler runs again. Any thread; a notify_wake_fn. */
 void request_resume(void *request);
 
+/* The client's socket (for notify to watch while the request is held), or -1. */
+int request_socket_fd(const struct request *r);
+
 /* Verifies the caller's token and finds their users.id. On failure it has already answered
  * (401 with WWW-Authenticate, or 503/500) and returns false. */
 bool request_authenticate(struct request *r);

@@ -203,6 +203,10 @@ static void fill(struct sse_stream *st)
     st->seen_seq = notify_seq(st->app->notify); /* before any read: no change slips between */
     enum notify_reason reason = st->waiter.reason;
     st->waiter.reason = NOTIFY_WAITING;
+    if (reason == NOTIFY_GONE) { /* the client left: end the stream, nobody reads it */
+        st->ending = true;
+        return;
+    }
     if (reason == NOTIFY_SHUTDOWN) {
         char retry[32];
         int n = snprintf(retry, sizeof(retry), "retry: %d\n\n", retry_jitter_ms());
@@ -323,6 +327,8 @@ void sse_start(struct request *r, const struct sse_watch *w)
     st->next_heartbeat_ms = notify_now_ms() + st->heartbeat_ms;
     st->waiter.wake = resume_stream;
     st->waiter.userdata = st;
+    st->waiter.socket_fd = request_socket_fd(r);
+    st->waiter.watch_socket = st->waiter.socket_fd >= 0;
     for (size_t i = 0; i < w->offer_count; i++) {
         struct watched *wd = find_or_add(st, w->offer_ids[i], true);
         if (wd && w->offer_count == 1)

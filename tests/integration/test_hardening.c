@@ -303,6 +303,53 @@ static void test_disconnects_release_everything(void **state)
     assert_int_equal(in_flight, 1); /* just the /metrics request itself */
 }
 
+/* A client that goes away while held frees its slot within about a second (NOTIFY_LIVENESS_MS),
+ * not at its deadline: the long-poll below would otherwise be held 30 s, the stream until two
+ * heartbeats (60 s apart here) had failed. A client that stays connected stays held. */
+static void test_clients_gone_are_noticed_while_held(void **state)
+{
+    (void)state;
+    char db[600];
+    const char *extra[] = {"--sse-heartbeat", "60", NULL};
+    struct offerd_proc p = start_own("gone", extra, db);
+    char poll_req[4096], sse_req[4096];
+    snprintf(poll_req, sizeof(poll_req),
+             "GET /api/offers/o_pending?since=99&wait=30 HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n", fx.buyer);
+    snprintf(sse_req, sizeof(sse_req),
+             "GET /api/offers/o_pending/events HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n", fx.buyer);
+    int lp = raw_connect(p.port), sse = raw_connect(p.port), kept = raw_connect(p.port);
+    assert_true(lp >= 0 && sse >= 0 && kept >= 0);
+    raw_send(lp, poll_req);
+    raw_send(sse, sse_req);
+    raw_send(kept, poll_req);
+    long held = -1;
+    for (int i = 0; i < 50 && held != 3; i++) {
+        sleep_ms(100);
+        held = metric(p.base_url, "offerd_held_requests");
+    }
+    assert_int_equal(held, 3);
+    close(lp);
+    close(sse);
+    for (int i = 0; i < 50 && held != 1; i++) { /* well inside the 30 s and 60 s */
+        sleep_ms(100);
+        held = metric(p.base_url, "offerd_held_requests");
+    }
+    assert_int_equal(held, 1);
+    assert_int_equal(metric(p.base_url, "offerd_held_clients_gone_total"), 2);
+    sleep_ms(1500); /* a check or more later, the one still connected is still held */
+    assert_int_equal(metric(p.base_url, "offerd_held_requests"), 1);
+    close(kept);
+    for (int i = 0; i < 50 && held != 0; i++) {
+        sleep_ms(100);
+        held = metric(p.base_url, "offerd_held_requests");
+    }
+    assert_int_equal(held, 0);
+    assert_int_equal(metric(p.base_url, "offerd_http_requests_in_flight"), 1); /* this one */
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
 /* ---- faults ---- */
 
 struct lock_holder {
@@ -651,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_oversized_headers_refused),
         cmocka_unit_test(test_slow_clients_do_not_block_others),
         cmocka_unit_test(test_disconnects_release_everything),
+        cmocka_unit_test(test_clients_gone_are_noticed_while_held),
         cmocka_unit_test(test_write_lock_held_for_10s),
         cmocka_unit_test(test_read_only_database),
         cmocka_unit_test(test_disk_full),

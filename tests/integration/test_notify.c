@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -159,6 +161,43 @@ static void test_deadlines_fire_in_order(void **state)
     assert_int_equal(atomic_load(&late.wakes), 0);
     assert_true(woke(&late, 1, 2000));
     assert_int_equal(late.w.reason, NOTIFY_DEADLINE);
+}
+
+/* A watched socket whose peer closes fires its waiter with NOTIFY_GONE within a liveness check;
+ * a socket that only receives data (a pipelined request) or stays quiet does not. */
+static void test_closed_sockets_fire_gone(void **state)
+{
+    struct env *e = *state;
+    int gone[2], chatty[2], quiet[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, gone), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, chatty), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, quiet), 0);
+    struct probe g, c, q;
+    probe_init(&g, 30000);
+    probe_init(&c, 30000);
+    probe_init(&q, 30000);
+    g.w.watch_socket = c.w.watch_socket = q.w.watch_socket = true;
+    g.w.socket_fd = gone[0];
+    c.w.socket_fd = chatty[0];
+    q.w.socket_fd = quiet[0];
+    const char *ids[] = {"x_gone"};
+    notify_wait(e->notify, &g.w, ids, 1, NULL, notify_seq(e->notify));
+    notify_wait(e->notify, &c.w, ids, 1, NULL, notify_seq(e->notify));
+    notify_wait(e->notify, &q.w, ids, 1, NULL, notify_seq(e->notify));
+    assert_int_equal(write(chatty[1], "GET / HTTP/1.1\r\n\r\n", 18), 18);
+    close(gone[1]);
+    assert_true(woke(&g, 1, NOTIFY_LIVENESS_MS * 3));
+    assert_int_equal(g.w.reason, NOTIFY_GONE);
+    sleep_ms(NOTIFY_LIVENESS_MS + 200); /* at least one more check */
+    assert_int_equal(atomic_load(&c.wakes), 0);
+    assert_int_equal(atomic_load(&q.wakes), 0);
+    notify_cancel(e->notify, &c.w);
+    notify_cancel(e->notify, &q.w);
+    close(gone[0]);
+    close(chatty[0]);
+    close(chatty[1]);
+    close(quiet[0]);
+    close(quiet[1]);
 }
 
 static void test_admission_caps(void **state)
@@ -484,6 +523,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_fires_once_and_dedupes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_lost_wakeup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlines_fire_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_sockets_fire_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outside_writes_and_expiry_reach_waiters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_fires_everyone_and_later_waits, setup, teardown),
