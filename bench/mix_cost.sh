@@ -13,6 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 cd "$root"
 command -v wrk >/dev/null || "$here/install-deps.sh"
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DOFFERD_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DOFFERD_BUILD_TESTS=OFF \
+      -DOFFERD_WERROR=OFF >/dev/null  # the same build as bench/run.sh
 cmake --build build-bench --target offerd -j"$(nproc)" >/dev/null
 exec python3 "$here/mix_cost.py" --offerd "$root/build-bench/src/server/offerd" "$@"

@@ -138,10 +138,7 @@ void auth_cache_put(struct auth_cache *c, const char *token, size_t len, const c
         return;
     pthread_mutex_lock(&c->locks[stripe]);
     struct slot *s = find_in_set(c, set, key);
-    for (size_t i = 0; !s && i < c->ways; i++)
-        if (!set[i].used)
-            s = &set[i];
-    if (!s) { /* the set is full: replace its least recently used way */
+    if (!s) { /* the least recently used way; a never-used one has last_used 0 and goes first */
         s = &set[0];
         for (size_t i = 1; i < c->ways; i++)
             if (set[i].last_used < s->last_used)

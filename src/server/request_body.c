@@ -4,10 +4,10 @@
  */
 #include "request_body.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <stdint.h>
 #include <sys/random.h>
 #include <time.h>
 
