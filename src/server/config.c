@@ -51,6 +51,8 @@ static const struct option_spec options[] = {
      "larger request bodies get 413 (16384)"},
     {"--access-log", "", "OFFERD_ACCESS_LOG", OPT_BOOL, FIELD(access_log), 0, 0,
      "a line per request on stderr (on)"},
+    {"--log-file", "PATH", "OFFERD_LOG_FILE", OPT_STRING, FIELD(log_file), 0, 0,
+     "log here, not stderr; SIGHUP reopens it"},
     {"--max-connections", "N", "OFFERD_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections), 16,
      1000000, "open connections, held ones too (20000)"},
     {"--connection-memory", "BYTES", "OFFERD_CONNECTION_MEMORY", OPT_SIZE,
@@ -298,6 +300,7 @@ void config_cleanup(struct config *c)
     free(c->db_path);
     free(c->jwt_secret);
     free(c->jwt_public_key);
+    free(c->log_file);
     for (size_t i = 0; i < c->cors_origin_count; i++)
         free(c->cors_origins[i]);
     memset(c, 0, sizeof(*c));
@@ -324,11 +327,11 @@ void config_usage(FILE *out)
                  options[i].arg);
         fprintf(out, "  %-26s %-29s %s\n", flag, options[i].env, options[i].help);
     }
-    fputs("\nSwitches take =0/1 too (--access-log=0). With --demo and no JWT option, a random HS256\n"
-          "secret is made up for the session. A token option is required otherwise.\n"
-          "SIGTERM/SIGINT: stop accepting, answer held requests, finish in-flight ones, exit 0.\n"
-          "Exit status: 0 stopped cleanly (or --help, --version, migrate done); 1 could not start\n"
-          "or migrate (the message says why and what to do); 2 bad option or value.\n"
+    fputs("\nSwitches take =0/1 too (--access-log=0). A JWT option is required; --demo without one\n"
+          "makes up an HS256 secret. SIGTERM/SIGINT: stop accepting, answer held requests, finish\n"
+          "in-flight ones, exit 0. SIGHUP: reopen --log-file (logrotate); ignored without one.\n"
+          "Exit status: 0 clean stop, --help, --version, migrate done; 1 could not start or migrate\n"
+          "(the message says why and what to do); 2 bad option or value.\n"
           "Manual: man offerd. Deploying (systemd, nginx): share/doc/offerd/deploying.md.\n",
           out);
 }

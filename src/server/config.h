@@ -32,6 +32,7 @@ struct config {
     int busy_timeout_ms;        /* how long a write waits for the SQLite lock before 503 */
     size_t max_body_bytes;      /* request bodies past this get 413 */
     bool access_log;            /* one line per request on stderr */
+    char *log_file;             /* NULL: stderr; else appended to, reopened on SIGHUP */
     int max_connections;        /* open connections, held ones included */
     size_t connection_memory;   /* libmicrohttpd's per-connection pool, bytes */
     int max_held;               /* held long-polls and streams, in total */

@@ -344,7 +344,9 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
     } else if (inet_pton(AF_INET6, cfg->bind, &a6->sin6_addr) == 1) {
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)cfg->port);
-        flags |= MHD_USE_IPv6;
+        /* "::" means every address, IPv4 too (nginx's ipv6only=off): a dual-stack socket. A
+         * specific IPv6 address stays IPv6 only. */
+        flags |= IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
     } else {
         snprintf(err, err_size, "--bind: '%s' is not an IPv4 or IPv6 address", cfg->bind);
         return NULL;

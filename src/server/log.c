@@ -1,19 +1,52 @@
 /* log.c - timestamped lines on stderr: one per request, plus errors and notices.
  *
  * Each line is formatted into a local buffer and written with one fputs, so lines from worker
- * threads never interleave.
+ * threads never interleave. With a log file, the file is dup2()ed onto stderr: dup2 swaps the
+ * descriptor atomically, so a reopen (SIGHUP) needs no lock around the writers.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static atomic_int access_enabled = 1;
+static char *log_path; /* set once at start-up, before any thread; read by log_reopen */
+
+static int redirect_stderr(const char *path, char *err, size_t err_size)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        char why[128];
+        int e = errno;
+        snprintf(err, err_size, "cannot open log file %s: %s", path,
+                 strerror_r(e, why, sizeof(why)));
+        return -1;
+    }
+    fflush(stderr);
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    if (rc != 0)
+        snprintf(err, err_size, "cannot redirect stderr to %s", path);
+    close(fd);
+    return rc;
+}
+
+int log_open_file(const char *path, char *err, size_t err_size)
+{
+    if (redirect_stderr(path, err, err_size) != 0)
+        return -1;
+    free(log_path);
+    log_path = strdup(path);
+    return log_path ? 0 : -1;
+}
 
 void log_set_access(int enabled)
 {
@@ -88,4 +121,19 @@ void log_error(const char *fmt, ...)
     va_start(ap, fmt);
     vlog("error", fmt, ap);
     va_end(ap);
+}
+
+int log_reopen(void)
+{
+    if (!log_path) {
+        log_info("SIGHUP: no --log-file to reopen, ignored");
+        return 0;
+    }
+    char err[512];
+    if (redirect_stderr(log_path, err, sizeof(err)) != 0) {
+        log_error("%s (still writing to the old file)", err);
+        return -1;
+    }
+    log_info("log file reopened");
+    return 0;
 }

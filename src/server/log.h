@@ -11,6 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Sends every later line (and anything else written to stderr, libmicrohttpd's messages too) to
+ * path, opened for appending and created 0640 if missing. Returns 0, or -1 with the reason in err. */
+int log_open_file(const char *path, char *err, size_t err_size);
+
+/* Opens the log file again under its name (SIGHUP, after logrotate moved it away); lines written
+ * meanwhile go to the old file, none are lost or interleaved. No-op without log_open_file.
+ * Returns 0, or -1 (logged to the file still open). */
+int log_reopen(void);
+
 /* Turns the per-request access line on or off (on by default). Errors are always logged. */
 void log_set_access(int enabled);
 

@@ -137,6 +137,7 @@ static int serve(struct config *cfg)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP); /* not a stop: reopens the log file (logrotate) */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk to SQLite, not a crash */
@@ -149,6 +150,10 @@ static int serve(struct config *cfg)
     struct offer_cache *offer_cache = NULL;
     struct auth_cache *auth_cache = NULL;
     struct http_server *server = NULL;
+    if (cfg->log_file && log_open_file(cfg->log_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "offerd: %s\n", err);
+        return 1;
+    }
     struct auth *auth = make_auth(cfg, err, sizeof(err));
     if (!auth)
         goto out;
@@ -210,7 +215,8 @@ static int serve(struct config *cfg)
     fflush(stdout);
 
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP)
+        log_reopen();
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     drain(server, &app);
     status = 0;

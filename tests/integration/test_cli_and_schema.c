@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -353,6 +355,96 @@ static void test_demo_prints_working_curl(void **state)
     assert_int_equal(seed_query_int(db, "SELECT count(*) FROM offers", -1), 3);
 }
 
+/* --bind :: accepts IPv4 too (a dual-stack socket, as nginx's ipv6only=off); a specific IPv6
+ * address stays IPv6 only. */
+static void test_bind_any_ipv6_is_dual_stack(void **state)
+{
+    (void)state;
+    char db[512], url[128];
+    db_path(db, sizeof(db), "dualstack.db");
+    struct offerd_proc p;
+    const char *any[] = {"--bind", "::", NULL};
+    assert_int_equal(offerd_start(&p, db, any), 0);
+    struct http_response r;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", p.port);
+    assert_int_equal(http_get(url, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    snprintf(url, sizeof(url), "http://[::1]:%d/healthz", p.port);
+    assert_int_equal(http_get(url, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+
+    const char *loopback6[] = {"--bind", "::1", NULL};
+    assert_int_equal(offerd_start(&p, db, loopback6), 0);
+    snprintf(url, sizeof(url), "http://[::1]:%d/healthz", p.port);
+    assert_int_equal(http_get(url, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", p.port);
+    assert_int_equal(http_get(url, NULL, &r), -1);
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
+/* Waits up to 10 s for needle to appear in the file at path. */
+static bool file_gets(const char *path, const char *needle)
+{
+    for (int waited = 0; waited < 10000; waited += 20) {
+        char *text = test_read_file(path);
+        bool found = text && strstr(text, needle);
+        free(text);
+        if (found)
+            return true;
+        usleep(20 * 1000);
+    }
+    return false;
+}
+
+/* With --log-file, SIGHUP reopens the file under its name (logrotate moves it away first); lines
+ * before go to the old file, lines after to the new one. Without --log-file, SIGHUP is ignored. */
+static void test_sighup_reopens_the_log_file(void **state)
+{
+    (void)state;
+    char db[512], log[512], rotated[512], url[128];
+    db_path(db, sizeof(db), "sighup.db");
+    db_path(log, sizeof(log), "offerd.log");
+    db_path(rotated, sizeof(rotated), "offerd.log.1");
+    struct offerd_proc p;
+    const char *args[] = {"--log-file", log, NULL};
+    assert_int_equal(offerd_start(&p, db, args), 0);
+    struct http_response r;
+    snprintf(url, sizeof(url), "%s/healthz?before", p.base_url);
+    assert_int_equal(http_get(url, NULL, &r), 0);
+    http_response_cleanup(&r);
+    assert_true(file_gets(log, "GET /healthz 200"));
+    assert_int_equal(rename(log, rotated), 0);
+    assert_int_equal(kill(p.pid, SIGHUP), 0);
+    assert_true(file_gets(log, "log file reopened"));
+    snprintf(url, sizeof(url), "%s/readyz", p.base_url);
+    assert_int_equal(http_get(url, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    assert_true(file_gets(log, "GET /readyz 200"));
+    assert_int_equal(offerd_stop(&p), 0);
+    char *old = test_read_file(rotated);
+    assert_non_null(old);
+    assert_non_null(strstr(old, "GET /healthz 200"));
+    assert_null(strstr(old, "/readyz"));
+    free(old);
+
+    /* No log file: SIGHUP does not stop offerd (its default action would). */
+    assert_int_equal(offerd_start(&p, db, NULL), 0);
+    assert_int_equal(kill(p.pid, SIGHUP), 0);
+    assert_true(file_gets(p.log_path, "SIGHUP: no --log-file"));
+    snprintf(url, sizeof(url), "%s/healthz", p.base_url);
+    assert_int_equal(http_get(url, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_response_cleanup(&r);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +458,8 @@ int main(void)
         cmocka_unit_test(test_db_dir_problems),
         cmocka_unit_test(test_bad_public_key),
         cmocka_unit_test(test_demo_prints_working_curl),
+        cmocka_unit_test(test_bind_any_ipv6_is_dual_stack),
+        cmocka_unit_test(test_sighup_reopens_the_log_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
