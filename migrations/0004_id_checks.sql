@@ -1,4 +1,4 @@
--- 0004_id_checks.sql - every id a writer stores matches [A-Za-z0-9_-]{1,64}, the form offerd serves.
+-- 0004_id_checks.sql - every id a writer stores must match [A-Za-z0-9_-]{1,64}, as offerd reads it.
 --
 -- offerd keeps ids in fixed 64-byte fields and compares them whole; a longer id used to be cut to
 -- 64 bytes on reading, so two users whose ids share their first 64 characters were one user. offerd
@@ -16,21 +16,24 @@
 -- offerd id: it is compared whole with the token's sub (any text up to 255 bytes) and not checked.
 
 CREATE TRIGGER users_id_check_insert BEFORE INSERT ON users
-WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
+WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64
+          AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
           AND NEW.id NOT GLOB '*[^A-Za-z0-9_-]*')
 BEGIN
     SELECT RAISE(ABORT, 'users.id must match [A-Za-z0-9_-]{1,64}');
 END;
 CREATE TRIGGER users_id_check_update BEFORE UPDATE OF id ON users
 WHEN NEW.id IS NOT OLD.id
- AND NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
+ AND NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64
+          AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
           AND NEW.id NOT GLOB '*[^A-Za-z0-9_-]*')
 BEGIN
     SELECT RAISE(ABORT, 'users.id must match [A-Za-z0-9_-]{1,64}');
 END;
 
 CREATE TRIGGER products_id_check_insert BEFORE INSERT ON products
-WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
+WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64
+          AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
           AND NEW.id NOT GLOB '*[^A-Za-z0-9_-]*')
   OR NOT (length(CAST(NEW.user_id AS BLOB)) BETWEEN 1 AND 64
           AND length(NEW.user_id) = length(CAST(NEW.user_id AS BLOB))
@@ -52,7 +55,8 @@ BEGIN
 END;
 
 CREATE TRIGGER product_images_id_check_insert BEFORE INSERT ON product_images
-WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
+WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64
+          AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
           AND NEW.id NOT GLOB '*[^A-Za-z0-9_-]*')
   OR NOT (length(CAST(NEW.product_id AS BLOB)) BETWEEN 1 AND 64
           AND length(NEW.product_id) = length(CAST(NEW.product_id AS BLOB))
@@ -74,7 +78,8 @@ BEGIN
 END;
 
 CREATE TRIGGER offers_id_check_insert BEFORE INSERT ON offers
-WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
+WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64
+          AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
           AND NEW.id NOT GLOB '*[^A-Za-z0-9_-]*')
   OR NOT (length(CAST(NEW.product_id AS BLOB)) BETWEEN 1 AND 64
           AND length(NEW.product_id) = length(CAST(NEW.product_id AS BLOB))
@@ -86,7 +91,8 @@ WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = len
           AND length(NEW.seller_id) = length(CAST(NEW.seller_id AS BLOB))
           AND NEW.seller_id NOT GLOB '*[^A-Za-z0-9_-]*')
 BEGIN
-    SELECT RAISE(ABORT, 'offers.id, product_id, buyer_id and seller_id must match [A-Za-z0-9_-]{1,64}');
+    SELECT RAISE(ABORT,
+                 'offers.id, product_id, buyer_id and seller_id must match [A-Za-z0-9_-]{1,64}');
 END;
 CREATE TRIGGER offers_id_check_update BEFORE UPDATE OF id, product_id, buyer_id, seller_id ON offers
 WHEN (NEW.id IS NOT OLD.id
@@ -106,11 +112,13 @@ WHEN (NEW.id IS NOT OLD.id
                AND length(NEW.seller_id) = length(CAST(NEW.seller_id AS BLOB))
                AND NEW.seller_id NOT GLOB '*[^A-Za-z0-9_-]*'))
 BEGIN
-    SELECT RAISE(ABORT, 'offers.id, product_id, buyer_id and seller_id must match [A-Za-z0-9_-]{1,64}');
+    SELECT RAISE(ABORT,
+                 'offers.id, product_id, buyer_id and seller_id must match [A-Za-z0-9_-]{1,64}');
 END;
 
 CREATE TRIGGER counter_offers_id_check_insert BEFORE INSERT ON counter_offers
-WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64 AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
+WHEN NOT (length(CAST(NEW.id AS BLOB)) BETWEEN 1 AND 64
+          AND length(NEW.id) = length(CAST(NEW.id AS BLOB))
           AND NEW.id NOT GLOB '*[^A-Za-z0-9_-]*')
   OR NOT (length(CAST(NEW.offer_id AS BLOB)) BETWEEN 1 AND 64
           AND length(NEW.offer_id) = length(CAST(NEW.offer_id AS BLOB))

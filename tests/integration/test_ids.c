@@ -1,4 +1,4 @@
-/* test_ids.c - ids longer than 64 characters: never cut short, never confused, never fatal to a list.
+/* test_ids.c - ids over 64 characters: never cut short, never confused, never fatal to a list.
  *
  * The tables are written by the web app too, and a database may hold rows written before
  * migration 0004 refused such ids. So the file is made with the migrations before 0004, seeded with
@@ -34,9 +34,9 @@
 #define LONG_COUNTER_ID "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
 /* Legacy rows, as a writer that knew no limit left them (before 0004). Seller u_seller's offers,
- * newest first: o_badcounter (a counter id too long), o_u64, o_expiring, LONG_OFFER_ID, o_countered,
- * o_long (buyer LONG1), o_pending; the ones offerd can serve are o_u64, o_expiring, o_countered and
- * o_pending. */
+ * newest first: o_badcounter (a counter id too long), o_u64, o_expiring, LONG_OFFER_ID,
+ * o_countered, o_long (buyer LONG1), o_pending; the ones offerd can serve are o_u64,
+ * o_expiring, o_countered and o_pending. */
 static const char legacy_rows[] =
     "BEGIN;"
     "INSERT INTO users(id, clerk_id, first_name, last_name) VALUES"
@@ -306,7 +306,8 @@ static void test_schema_refuses_ids_offerd_cannot_serve(void **state)
         "UPDATE users SET id = '" LONG1 "x' WHERE id = 'u_stranger'",
         "INSERT INTO products(id, user_id, title, price) VALUES ('p_x', '" LONG1 "', 't', 100)",
         "INSERT INTO products(id, user_id, title, price) VALUES ('p x', 'u_seller', 't', 100)",
-        "INSERT INTO product_images(id, product_id, url) VALUES ('" LONG_OFFER_ID "', 'p_driver', 'u')",
+        "INSERT INTO product_images(id, product_id, url) VALUES"
+        " ('" LONG_OFFER_ID "', 'p_driver', 'u')",
         "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id) VALUES"
         " ('" LONG_OFFER_ID "x', 100, 'p_driver', 'u_buyer', 'u_seller')",
         "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id) VALUES"
