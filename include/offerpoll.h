@@ -76,7 +76,8 @@ enum offerpoll_code {
     OFFERPOLL_ERR_CONNECT = 6,          /* could not resolve or connect to the server */
     OFFERPOLL_ERR_TIMEOUT = 7,          /* the request took longer than the request timeout */
     OFFERPOLL_ERR_TRANSPORT = 8,        /* any other network or TLS failure */
-    OFFERPOLL_ERR_BAD_RESPONSE = 9,     /* 200 with a body that is not an offer */
+    OFFERPOLL_ERR_BAD_RESPONSE = 9,     /* 200 with a body that is not an offer, or is another
+                                         * offer than the one asked for (ids compared whole) */
     OFFERPOLL_ERR_BAD_REQUEST = 10,     /* HTTP 400 */
     OFFERPOLL_ERR_UNAUTHORIZED = 11,    /* HTTP 401: missing, bad or expired token */
     OFFERPOLL_ERR_FORBIDDEN = 12,       /* HTTP 403: not the offer's buyer or seller */

@@ -405,8 +405,15 @@ enum offerpoll_code offerpoll_fetch(offerpoll_client *client, const char *offer_
     char why[OP_MESSAGE_MAX];
     code = op_decode_offer(x.body ? x.body : "", x.body_len, x.has_etag ? x.etag : NULL, out, why,
                            sizeof why);
-    if (code != OFFERPOLL_OK)
+    if (code != OFFERPOLL_OK) {
         op_fail(client, code, "HTTP %ld: %s", r.http_status, why);
+    } else if (!op_offer_is_for(*out, offer_id)) {
+        offerpoll_offer_free(*out);
+        *out = NULL;
+        code = OFFERPOLL_ERR_BAD_RESPONSE;
+        op_fail(client, code, "HTTP %ld: the server answered with another offer than %s",
+                r.http_status, offer_id);
+    }
 out:
     op_exchange_cleanup(&x);
     offerpoll_watch_free(w);

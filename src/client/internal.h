@@ -142,6 +142,10 @@ struct op_offer_fields {
  * Free with offerpoll_offer_free. */
 offerpoll_offer *op_offer_new(const struct op_offer_fields *f);
 
+/* offer.c: true when OFFER is the offer named ID, compared whole (an id that only starts like ID
+ * is another offer). */
+bool op_offer_is_for(const offerpoll_offer *offer, const char *id);
+
 /* errors.c: records the detail of a failed call on C for the calling thread. Returns CODE. */
 enum offerpoll_code op_fail(const offerpoll_client *c, enum offerpoll_code code, const char *fmt,
                             ...) __attribute__((format(printf, 3, 4)));

@@ -43,6 +43,11 @@ offerpoll_offer *op_offer_new(const struct op_offer_fields *f)
     return o;
 }
 
+bool op_offer_is_for(const offerpoll_offer *offer, const char *id)
+{
+    return strcmp(offer->id, id) == 0;
+}
+
 void offerpoll_offer_free(offerpoll_offer *offer)
 {
     free(offer);

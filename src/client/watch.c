@@ -287,6 +287,15 @@ void op_watch_destroy(struct offerpoll_watch *w)
 
 void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer, enum op_source src)
 {
+    if (!op_offer_is_for(offer, w->id)) {
+        struct op_result r = {.code = OFFERPOLL_ERR_BAD_RESPONSE, .http_status = 200,
+                              .retry_after_ms = -1};
+        snprintf(r.message, sizeof r.message, "the server answered with another offer than %s",
+                 w->id);
+        offerpoll_offer_free(offer);
+        op_watch_fail(w, &r, src);
+        return;
+    }
     offerpoll_client *c = w->client;
     pthread_mutex_lock(&c->lock);
     if (!accepting(w)) {

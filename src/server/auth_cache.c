@@ -129,7 +129,9 @@ bool auth_cache_get(struct auth_cache *c, const char *token, size_t len, int64_t
 void auth_cache_put(struct auth_cache *c, const char *token, size_t len, const char *sub,
                     int64_t exp_s, bool user_found, const char *user_id, int64_t now_ms)
 {
-    if (!c || !c->slots_per_stripe || strlen(sub) >= AUTH_CACHE_SUB_SIZE)
+    /* Kept whole or not at all: a user id cut to fit would be another user's. */
+    if (!c || !c->slots_per_stripe || strlen(sub) >= AUTH_CACHE_SUB_SIZE ||
+        (user_found && strnlen(user_id, OFFER_ID_SIZE) > OFFER_ID_MAX))
         return;
     unsigned char key[32];
     size_t stripe;
@@ -150,7 +152,7 @@ void auth_cache_put(struct auth_cache *c, const char *token, size_t len, const c
     s->exp_s = exp_s;
     s->user_at_ms = now_ms;
     s->user_found = user_found;
-    snprintf(s->user_id, sizeof(s->user_id), "%s", user_found ? user_id : "");
-    snprintf(s->sub, sizeof(s->sub), "%s", sub);
+    memcpy(s->user_id, user_found ? user_id : "", user_found ? strlen(user_id) + 1 : 1);
+    memcpy(s->sub, sub, strlen(sub) + 1);
     pthread_mutex_unlock(&c->locks[stripe]);
 }

@@ -42,7 +42,8 @@ bool auth_cache_get(struct auth_cache *c, const char *token, size_t len, int64_t
                     int64_t now_ms, struct auth_cache_hit *hit);
 
 /* Remembers a token that just verified (sub, exp_s) and the user row looked up for it
- * (user_found, user_id) at now_ms. */
+ * (user_found, user_id) at now_ms. Nothing is remembered when a found user_id is longer than
+ * OFFER_ID_MAX: ids are kept whole, never cut to fit (a cut one could be another user's). */
 void auth_cache_put(struct auth_cache *c, const char *token, size_t len, const char *sub,
                     int64_t exp_s, bool user_found, const char *user_id, int64_t now_ms);
 

@@ -159,10 +159,18 @@ bool request_authenticate(struct request *r)
     if (user_known)
         return true;
     enum store_result sr = store_find_user_by_clerk_id(r->app->store, sub, r->user_id);
-    if (sr == STORE_NOT_FOUND)
+    if (sr == STORE_NOT_FOUND) {
         r->user_id[0] = '\0'; /* signed in, but a party to nothing */
-    else if (reply_store_failure(r, sr, "not found"))
+    } else if (sr == STORE_BAD_ROW) {
+        /* The token is good (not 401), but the account's users.id cannot be served whole, and a
+         * cut one could be someone else's. Not cached: a repaired row works at once. */
+        r->user_id[0] = '\0';
+        reply_error(r, 403, "this account's user id is not [A-Za-z0-9_-]{1,64}, so offerd "
+                            "cannot serve it");
         return false;
+    } else if (reply_store_failure(r, sr, "not found")) {
+        return false;
+    }
     auth_cache_put(r->app->auth_cache, token, len, sub, r->token_exp_s, r->user_id[0] != '\0',
                    r->user_id, clock_monotonic_us() / 1000);
     return true;

@@ -60,7 +60,7 @@ struct key_entry {
 struct user_count {
     struct user_count *chain;
     size_t held;
-    char user_id[OFFER_ID_SIZE];
+    char user_id[]; /* whole, whatever its length */
 };
 
 struct notify {
@@ -219,9 +219,18 @@ static struct key_entry *entry_of_sentinel(struct notify_link *l)
     return (struct key_entry *)((char *)l - offsetof(struct key_entry, head));
 }
 
-static void make_key(char out[KEY_SIZE], char kind, const char *id)
+/* "o:<id>" or "u:<id>"; false (nothing written) for an id that is not [A-Za-z0-9_-]{1,64}. Such
+ * an id (from a change-log row written before migration 0004) cannot be watched: nobody can ask
+ * for it, so skipping it loses nothing, where cutting it to fit would wake, or shadow the versions
+ * of, the offer or user its first 64 bytes spell. */
+static bool make_key(char out[KEY_SIZE], char kind, const char *id)
 {
-    snprintf(out, KEY_SIZE, "%c:%s", kind, id);
+    if (!offer_id_is_valid(id))
+        return false;
+    out[0] = kind;
+    out[1] = ':';
+    memcpy(out + 2, id, strlen(id) + 1);
+    return true;
 }
 
 /* ---- deadline heap ---- */
@@ -325,10 +334,11 @@ static void fire_locked(struct notify *n, struct notify_waiter *w, enum notify_r
     unregister_locked(n, w);
     w->reason = reason;
     if (changed_offer) {
-        if (w->changed_count < NOTIFY_CHANGED_MAX)
-            snprintf(w->changed[w->changed_count++], OFFER_ID_SIZE, "%s", changed_offer);
+        size_t len = strnlen(changed_offer, OFFER_ID_SIZE);
+        if (w->changed_count < NOTIFY_CHANGED_MAX && len <= OFFER_ID_MAX)
+            memcpy(w->changed[w->changed_count++], changed_offer, len + 1);
         else
-            w->changed_overflow = true;
+            w->changed_overflow = true; /* re-read everything rather than a cut id */
     }
     w->fire_next = *fired;
     *fired = w;
@@ -356,7 +366,8 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
 {
     char key[KEY_SIZE];
     struct notify_waiter *fired = NULL;
-    make_key(key, 'o', offer_id);
+    if (!make_key(key, 'o', offer_id))
+        return;
     pthread_mutex_lock(&n->lock);
     int64_t now_ms = notify_now_ms();
     struct key_entry *e = key_find(n, key, true);
@@ -373,9 +384,8 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
     void *on_version_userdata = n->on_version_userdata;
     const char *users[2] = {buyer_id, seller_id};
     for (int i = 0; i < 2; i++) {
-        if (!users[i] || !users[i][0])
+        if (!users[i] || !make_key(key, 'u', users[i]))
             continue;
-        make_key(key, 'u', users[i]);
         struct key_entry *u = key_find(n, key, true);
         if (!u)
             continue;
@@ -447,14 +457,14 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     bool changed = false;
     const char *changed_offer = NULL;
     for (size_t i = 0; !oom && i < offer_count; i++) {
-        make_key(key, 'o', offer_ids[i]);
+        if (!make_key(key, 'o', offer_ids[i]))
+            continue;
         if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
             changed = true;
             changed_offer = offer_ids[i];
         }
     }
-    if (!oom && user_id) {
-        make_key(key, 'u', user_id);
+    if (!oom && user_id && make_key(key, 'u', user_id)) {
         if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
             changed = true;
             w->changed_overflow = true; /* which of the user's offers is not known here */
@@ -511,8 +521,9 @@ enum notify_admit notify_admit(struct notify *n, const char *user_id)
     enum notify_admit result = NOTIFY_ADMITTED;
     pthread_mutex_lock(&n->lock);
     struct user_count **slot = user_slot(n, user_id);
-    if (!*slot && (*slot = calloc(1, sizeof(**slot))) != NULL) {
-        snprintf((*slot)->user_id, sizeof((*slot)->user_id), "%s", user_id);
+    size_t len = strlen(user_id);
+    if (!*slot && (*slot = calloc(1, sizeof(**slot) + len + 1)) != NULL) {
+        memcpy((*slot)->user_id, user_id, len + 1);
         n->user_count++;
     }
     struct user_count *u = *slot;

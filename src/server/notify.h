@@ -121,7 +121,9 @@ int64_t notify_now_ms(void);
 uint64_t notify_seq(struct notify *n);
 
 /* offer_id reached version (buyer_id and seller_id may be NULL). Fires its waiters if the version
- * is newer than any published before for that offer. Thread-safe; cheap when nobody waits. */
+ * is newer than any published before for that offer. Thread-safe; cheap when nobody waits.
+ * Keys hold ids whole: an id that is not [A-Za-z0-9_-]{1,64} (here or in notify_wait) is no key
+ * at all, since nobody can watch it, rather than the key of the id its first 64 bytes spell. */
 void notify_publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
                     const char *seller_id);
 

@@ -147,7 +147,8 @@ bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
 void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
                      const struct cached_offer *meta, const char *json, size_t len)
 {
-    if (c->max_per_stripe == 0)
+    /* Kept whole or not at all: an id cut to fit would answer for another offer. */
+    if (c->max_per_stripe == 0 || strnlen(id, OFFER_ID_SIZE) > OFFER_ID_MAX)
         return;
     uint64_t h = hash(id);
     struct stripe *s = stripe_of(c, h);
@@ -156,7 +157,7 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
         return;
     memset(n, 0, sizeof(*n));
     n->meta = *meta;
-    snprintf(n->id, sizeof(n->id), "%s", id);
+    memcpy(n->id, id, strlen(id) + 1);
     n->len = len;
     memcpy(n->json, json, len);
     n->json[len] = '\0';

@@ -45,7 +45,8 @@ uint64_t offer_cache_ticket(struct offer_cache *c, const char *id);
 bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
                      struct cached_offer *meta, char **json_out, size_t *len_out);
 
-/* Stores a copy of (meta, json) for id unless id was invalidated since ticket was taken. */
+/* Stores a copy of (meta, json) for id unless id was invalidated since ticket was taken. An id
+ * longer than OFFER_ID_MAX is not stored (ids are kept whole, never cut to fit). */
 void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
                      const struct cached_offer *meta, const char *json, size_t len);
 

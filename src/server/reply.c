@@ -125,6 +125,10 @@ bool reply_store_failure(struct request *r, enum store_result sr, const char *no
         reply_error_with(r, 503, "the database cannot take changes right now; retry later",
                          &later, 1);
         return true;
+    case STORE_BAD_ROW: /* logged by the store with the row and column */
+        reply_error(r, 500, "a stored row has an id that is not [A-Za-z0-9_-]{1,64}, so it "
+                            "cannot be served; the server log says which");
+        return true;
     case STORE_CONFLICT:
     case STORE_ERROR:
         break;

@@ -87,6 +87,9 @@ static bool append(struct sse_stream *st, const char *data, size_t n)
 
 static struct watched *find_or_add(struct sse_stream *st, const char *id, bool add)
 {
+    size_t len = strnlen(id, OFFER_ID_SIZE);
+    if (len > OFFER_ID_MAX)
+        return NULL; /* never cut to fit: it would be another offer */
     for (size_t i = 0; i < st->count; i++)
         if (strcmp(st->offers[i].id, id) == 0)
             return &st->offers[i];
@@ -101,7 +104,7 @@ static struct watched *find_or_add(struct sse_stream *st, const char *id, bool a
         st->cap = cap;
     }
     struct watched *w = &st->offers[st->count++];
-    snprintf(w->id, sizeof(w->id), "%s", id);
+    memcpy(w->id, id, len + 1);
     w->sent_version = -1;
     return w;
 }

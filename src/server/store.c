@@ -101,6 +101,7 @@ const char *store_result_name(enum store_result r)
     case STORE_BUSY: return "busy";
     case STORE_ERROR: return "error";
     case STORE_UNAVAILABLE: return "unavailable";
+    case STORE_BAD_ROW: return "bad row";
     }
     return "unknown";
 }

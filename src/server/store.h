@@ -27,6 +27,8 @@ enum store_result {
     STORE_BUSY,         /* the database stayed locked past the busy timeout: retry later */
     STORE_ERROR,        /* a real fault, logged by the store */
     STORE_UNAVAILABLE,  /* cannot write now: read-only file, disk full, I/O error (logged) */
+    STORE_BAD_ROW,      /* a stored id is not [A-Za-z0-9_-]{1,64} (an outside writer's row from
+                         * before migration 0004): refused whole, never cut short (logged) */
 };
 
 /* What a decision changes. Zero-initialised means "nothing"; the version is always bumped. */
@@ -101,8 +103,11 @@ struct store_ops {
     void (*close)(struct store *s);
     enum store_result (*get_offer)(struct store *s, const char *offer_id, int64_t now_ms,
                                    struct offer *out);
+    /* STORE_BAD_ROW when the user's row has an id offerd cannot serve (user_id is then "") */
     enum store_result (*find_user_by_clerk_id)(struct store *s, const char *clerk_id,
                                                char user_id[OFFER_ID_SIZE]);
+    /* Rows that cannot be served (STORE_BAD_ROW) are skipped and logged; the page is still filled
+     * up to limit from the rows after them. */
     enum store_result (*list_offers)(struct store *s, const char *user_id,
                                      const struct offer_cursor *after, size_t limit,
                                      int64_t now_ms, struct offer **out, size_t *count);

@@ -302,10 +302,34 @@ static bool needs_dup(sqlite3_stmt *st, int col, char **out)
     return sqlite3_column_type(st, col) != SQLITE_NULL && !*out;
 }
 
-static void copy_id(char dst[OFFER_ID_SIZE], sqlite3_stmt *st, int col)
+/* Copies an id column into dst whole, or refuses it: false (dst "") unless it is
+ * [A-Za-z0-9_-]{1,64}, so an id that does not fit is never cut into another one. Rows written
+ * before migration 0004 (or with its triggers dropped) may hold such ids. */
+static bool read_id(char dst[OFFER_ID_SIZE], sqlite3_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, OFFER_ID_SIZE, "%s", t ? (const char *)t : "");
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    size_t bytes = (size_t)sqlite3_column_bytes(st, col); /* counts past an embedded NUL */
+    dst[0] = '\0';
+    if (!t || bytes > OFFER_ID_MAX || !offer_id_is_valid(t) || strlen(t) != bytes)
+        return false;
+    memcpy(dst, t, bytes + 1);
+    return true;
+}
+
+/* Logs why a row is refused: which row, which column, and what the id looks like (its length and
+ * a printable start; never the whole of an arbitrarily long value). */
+static void log_bad_id(const char *what, sqlite3_stmt *st, int col, const char *consequence)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    int bytes = sqlite3_column_bytes(st, col);
+    char start[OFFER_ID_SIZE];
+    size_t n = 0;
+    for (; t && (int)n < bytes && n < OFFER_ID_MAX; n++)
+        start[n] = (t[n] >= 0x20 && t[n] < 0x7f && t[n] != '"') ? t[n] : '?';
+    start[n] = '\0';
+    log_error("sqlite: %s is not an id offerd can serve ([A-Za-z0-9_-]{1,64}: %d bytes, "
+              "\"%s%s\"); %s",
+              what, bytes, start, bytes > OFFER_ID_MAX ? "..." : "", consequence);
 }
 
 static enum store_result load_images(struct conn *c, struct product *p)
@@ -357,7 +381,13 @@ static enum store_result load_counters(struct conn *c, struct offer *o)
         }
         struct counter_offer *co = &o->counters[o->counter_count];
         memset(co, 0, sizeof(*co));
-        copy_id(co->id, st, 0);
+        if (!read_id(co->id, st, 0)) {
+            char what[OFFER_ID_SIZE + 64];
+            snprintf(what, sizeof(what), "offer %s: counter_offers.id", o->id);
+            log_bad_id(what, st, 0, "the offer cannot be served");
+            sqlite3_reset(st);
+            return STORE_BAD_ROW;
+        }
         co->amount_minor = sqlite3_column_int64(st, 1);
         if (needs_dup(st, 2, &co->message))
             goto oom;
@@ -386,21 +416,39 @@ static enum store_result load_offer(struct conn *c, const char *id, struct offer
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : result_of(c, rc);
     }
-    copy_id(o->id, st, 0);
+    /* Each id whole or the offer refused: a cut id could name someone else. */
+    static const struct {
+        int col;
+        const char *name;
+        size_t offset;
+    } ids[] = {
+        {0, "id", offsetof(struct offer, id)},
+        {5, "product_id", offsetof(struct offer, product_id)},
+        {6, "buyer_id", offsetof(struct offer, buyer_id)},
+        {7, "seller_id", offsetof(struct offer, seller_id)},
+        {11, "products.user_id", offsetof(struct offer, product.seller_id)},
+    };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        if (!read_id((char *)o + ids[i].offset, st, ids[i].col)) {
+            char what[OFFER_ID_SIZE + 64];
+            snprintf(what, sizeof(what), "offer %s: %s", offer_id_is_valid(id) ? id : "?",
+                     ids[i].name);
+            log_bad_id(what, st, ids[i].col, "the offer cannot be served");
+            sqlite3_reset(st);
+            memset(o, 0, sizeof(*o));
+            return STORE_BAD_ROW;
+        }
+    }
     o->version = sqlite3_column_int64(st, 1);
     if (!offer_status_parse((const char *)sqlite3_column_text(st, 2), &o->status))
         o->status = OFFER_STATUS_PENDING; /* unreachable: the CHECK constraint */
     o->amount_minor = sqlite3_column_int64(st, 3);
     bool oom = needs_dup(st, 4, &o->message);
-    copy_id(o->product_id, st, 5);
-    copy_id(o->buyer_id, st, 6);
-    copy_id(o->seller_id, st, 7);
     o->created_at_ms = sqlite3_column_int64(st, 8);
     o->updated_at_ms = sqlite3_column_int64(st, 9);
     o->has_expiry = sqlite3_column_type(st, 10) != SQLITE_NULL;
     o->expires_at_ms = sqlite3_column_int64(st, 10);
     memcpy(o->product.id, o->product_id, OFFER_ID_SIZE);
-    copy_id(o->product.seller_id, st, 11);
     oom |= needs_dup(st, 12, &o->product.title);
     o->product.price_minor = sqlite3_column_int64(st, 13);
     o->product.is_sold = sqlite3_column_int(st, 14) != 0;
@@ -498,8 +546,12 @@ static enum store_result sqlite_find_user(struct store *s, const char *clerk_id,
     int rc = sqlite3_step(st);
     enum store_result r;
     if (rc == SQLITE_ROW) {
-        copy_id(user_id, st, 0);
         r = STORE_OK;
+        if (!read_id(user_id, st, 0)) {
+            log_bad_id("users.id of the users row for this token", st, 0,
+                       "its requests get 403");
+            r = STORE_BAD_ROW;
+        }
     } else {
         r = rc == SQLITE_DONE ? STORE_NOT_FOUND : result_of(c, rc);
     }
@@ -519,8 +571,13 @@ static enum store_result load_product(struct conn *c, const char *id, struct pro
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : result_of(c, rc);
     }
-    copy_id(p->id, st, 0);
-    copy_id(p->seller_id, st, 1);
+    if (!read_id(p->id, st, 0) || !read_id(p->seller_id, st, 1)) {
+        char what[OFFER_ID_SIZE + 64];
+        snprintf(what, sizeof(what), "product %s: user_id", offer_id_is_valid(id) ? id : "?");
+        log_bad_id(what, st, 1, "no offer can be made on it");
+        sqlite3_reset(st);
+        return STORE_BAD_ROW;
+    }
     bool oom = needs_dup(st, 2, &p->title);
     p->price_minor = sqlite3_column_int64(st, 3);
     p->is_sold = sqlite3_column_int(st, 4) != 0;
@@ -675,6 +732,29 @@ static enum store_result update_body(struct conn *c, const char *offer_id, int64
     return r;
 }
 
+/* A copy of a column's bytes, kept whole whatever its length (a list position's id). */
+struct text_copy {
+    char *text;
+    int len;
+    size_t cap;
+};
+
+static bool text_copy_set(struct text_copy *t, const char *data, int len)
+{
+    if ((size_t)len + 1 > t->cap) {
+        char *n = realloc(t->text, (size_t)len + 1);
+        if (!n)
+            return false;
+        t->text = n;
+        t->cap = (size_t)len + 1;
+    }
+    if (len > 0)
+        memcpy(t->text, data, (size_t)len);
+    t->text[len] = '\0';
+    t->len = len;
+    return true;
+}
+
 static enum store_result sqlite_list_offers(struct store *s, const char *user_id,
                                             const struct offer_cursor *after, size_t limit,
                                             int64_t now_ms, struct offer **out, size_t *count)
@@ -686,33 +766,68 @@ static enum store_result sqlite_list_offers(struct store *s, const char *user_id
     if (!c)
         return STORE_ERROR;
     struct offer *list = calloc(limit ? limit : 1, sizeof(*list));
-    char (*ids)[OFFER_ID_SIZE] = calloc(limit ? limit : 1, OFFER_ID_SIZE);
     size_t n = 0;
-    enum store_result r = (list && ids) ? run(c, ST_BEGIN) : STORE_ERROR;
+    /* The scan's position: the last row seen, served or skipped, its id kept whole (a skipped one
+     * may be longer than any offer id), so the next batch starts right after it. */
+    bool positioned = after && after->valid;
+    int64_t at_ms = positioned ? after->created_at_ms : 0, next_at_ms = 0;
+    struct text_copy at_id = {0}, next_id = {0};
+    enum store_result r = STORE_ERROR;
+    if (list && (!positioned || text_copy_set(&at_id, after->id, (int)strlen(after->id))))
+        r = run(c, ST_BEGIN);
     if (r != STORE_OK)
         goto out;
-    sqlite3_stmt *st = stmt(c, ST_LIST_OFFERS);
-    if (!st) {
-        r = STORE_ERROR;
-        goto out_txn;
+    /* A row that cannot be served is skipped (and logged), not fatal to the page, so a batch may
+     * come back short: ask again from the last row seen until the page is full or rows run out. */
+    bool more_rows = true;
+    while (r == STORE_OK && more_rows && n < limit) {
+        sqlite3_stmt *st = stmt(c, ST_LIST_OFFERS);
+        if (!st) {
+            r = STORE_ERROR;
+            break;
+        }
+        size_t want = limit - n, seen = 0;
+        sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+        if (positioned) {
+            sqlite3_bind_int64(st, 2, at_ms);
+            sqlite3_bind_text(st, 3, at_id.text, at_id.len, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)want);
+        int rc = SQLITE_DONE;
+        while (r == STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            seen++;
+            next_at_ms = sqlite3_column_int64(st, 1);
+            if (!text_copy_set(&next_id, (const char *)sqlite3_column_text(st, 0),
+                               sqlite3_column_bytes(st, 0))) {
+                r = STORE_ERROR;
+                break;
+            }
+            char id[OFFER_ID_SIZE];
+            if (!read_id(id, st, 0)) {
+                log_bad_id("offers.id of a row in this user's list", st, 0, "skipped");
+                continue;
+            }
+            enum store_result lr = load_offer(c, id, &list[n]);
+            if (lr == STORE_OK)
+                n++;
+            else if (lr == STORE_NOT_FOUND) /* its product row is missing (no foreign keys) */
+                log_error("sqlite: offer %s has no products row, so it cannot be served; "
+                          "skipped", id);
+            else if (lr != STORE_BAD_ROW) /* a bad row was logged, and is skipped */
+                r = lr;
+        }
+        if (r == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+            r = result_of(c, rc);
+        sqlite3_reset(st);
+        more_rows = seen == want;
+        if (seen > 0) {
+            positioned = true;
+            at_ms = next_at_ms;
+            struct text_copy t = at_id;
+            at_id = next_id;
+            next_id = t;
+        }
     }
-    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
-    if (after && after->valid) {
-        sqlite3_bind_int64(st, 2, after->created_at_ms);
-        sqlite3_bind_text(st, 3, after->id, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
-    int rc;
-    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        copy_id(ids[n++], st, 0);
-    sqlite3_reset(st);
-    size_t loaded = 0;
-    for (; loaded < n && r == STORE_OK; loaded++)
-        r = load_offer(c, ids[loaded], &list[loaded]);
-    if (r != STORE_OK)
-        loaded--; /* the failed one cleaned itself up */
-    n = loaded;
-out_txn:
     run(c, ST_COMMIT);
     /* Expire what is due, each in its own short write, then show it expired. */
     for (size_t i = 0; r == STORE_OK && i < n; i++) {
@@ -724,7 +839,8 @@ out_txn:
         }
     }
 out:
-    free(ids);
+    free(at_id.text);
+    free(next_id.text);
     if (r != STORE_OK) {
         if (list)
             store_free_offers(list, n);
@@ -785,6 +901,13 @@ static enum store_result sqlite_last_change_seq(struct store *s, int64_t *seq)
     return result_of(c, rc);
 }
 
+/* A text column as a C string, or NULL when it is NULL or holds a NUL (then it is not whole). */
+static const char *whole_text(sqlite3_stmt *st, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    return t && strlen(t) == (size_t)sqlite3_column_bytes(st, col) ? t : NULL;
+}
+
 static enum store_result sqlite_changes_since(struct store *s, int64_t after_seq,
                                               int64_t *last_seq, store_change_fn fn,
                                               void *userdata)
@@ -802,9 +925,11 @@ static enum store_result sqlite_changes_since(struct store *s, int64_t after_seq
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             rows++;
             *last_seq = sqlite3_column_int64(st, 0);
-            fn((const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
-               (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4),
-               userdata);
+            /* Ids as C strings only when whole: one with a NUL inside would name another. */
+            const char *offer_id = whole_text(st, 1);
+            if (offer_id)
+                fn(offer_id, sqlite3_column_int64(st, 2), whole_text(st, 3), whole_text(st, 4),
+                   userdata);
         }
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)

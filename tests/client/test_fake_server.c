@@ -30,15 +30,16 @@ struct script {
     bool etag;               /* send ETag and answer a matching If-None-Match with 304 */
     bool new_version_each;   /* every 200 is a new version */
     bool bad_body;
+    const char *body_id;     /* the offer id answered ("o_1" when NULL) */
     int delay_ms;
 };
 
-static void offer_body(char *buf, size_t size, int version)
+static void offer_body(char *buf, size_t size, const char *id, int version)
 {
     snprintf(buf, size,
-             "{\"id\":\"o_1\",\"version\":%d,\"status\":\"PENDING\",\"amount\":150,"
+             "{\"id\":\"%s\",\"version\":%d,\"status\":\"PENDING\",\"amount\":150,"
              "\"expiresAt\":null}",
-             version);
+             id ? id : "o_1", version);
 }
 
 static void handler(const struct fake_request *req, struct fake_response *resp, void *userdata)
@@ -62,7 +63,7 @@ static void handler(const struct fake_request *req, struct fake_response *resp, 
             if (strcmp(req->if_none_match, tag) == 0)
                 resp->status = 304;
         }
-        offer_body(resp->body, sizeof resp->body, version);
+        offer_body(resp->body, sizeof resp->body, s->body_id, version);
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -256,6 +257,37 @@ static void body_that_is_not_an_offer(void **state)
     assert_non_null(strstr(offerpoll_client_errmsg(f->client), "not JSON"));
 }
 
+#define ID64 "oooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooo"
+
+/* An answer for another offer is not this offer's state, even when its id starts with ours (ids
+ * are compared whole): an error, never an update (issue 19 item 1). */
+static void body_for_another_offer(void **state)
+{
+    struct fx *f = *state;
+    f->script.body_id = ID64 "x";
+    offerpoll_watch *w = start_recorded_watch(f->client, ID64, 50, &f->rec);
+    assert_true(recorder_wait_errors(&f->rec, 1, 2000));
+    assert_int_equal(f->rec.error_code[0], OFFERPOLL_ERR_BAD_RESPONSE);
+    assert_int_equal(recorder_updates(&f->rec), 0);
+    assert_non_null(strstr(f->rec.last_error_message, "another offer"));
+    offerpoll_watch_free(w);
+
+    offerpoll_offer *o = (offerpoll_offer *)1;
+    assert_int_equal(offerpoll_fetch(f->client, ID64, &o), OFFERPOLL_ERR_BAD_RESPONSE);
+    assert_null(o);
+    assert_non_null(strstr(offerpoll_client_errmsg(f->client), "another offer"));
+
+    /* An id that reads as ours only up to a NUL is refused too (jansson refuses \u0000). */
+    f->script.body_id = ID64 "\\u0000x";
+    assert_int_equal(offerpoll_fetch(f->client, ID64, &o), OFFERPOLL_ERR_BAD_RESPONSE);
+    assert_null(o);
+
+    f->script.body_id = ID64; /* the same id, whole: served */
+    assert_int_equal(offerpoll_fetch(f->client, ID64, &o), OFFERPOLL_OK);
+    assert_string_equal(o->id, ID64);
+    offerpoll_offer_free(o);
+}
+
 static void slow_answers_time_out(void **state)
 {
     struct fx *f = *state;
@@ -381,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rate_limit_is_its_own_code, setup, teardown),
         cmocka_unit_test_setup_teardown(errors_back_off_and_success_resets, setup, teardown),
         cmocka_unit_test_setup_teardown(body_that_is_not_an_offer, setup, teardown),
+        cmocka_unit_test_setup_teardown(body_for_another_offer, setup, teardown),
         cmocka_unit_test_setup_teardown(slow_answers_time_out, setup, teardown),
         cmocka_unit_test_setup_teardown(loading_until_the_first_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_cancels_the_request_in_flight, setup, teardown),

@@ -495,6 +495,46 @@ static void *stress_waiter(void *arg)
     return NULL;
 }
 
+#define ID64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+/* Keys and user counts hold ids whole: an id longer than 64 (from the change log: a row written
+ * before migration 0004) is nobody's key, never the key of the id its first 64 bytes spell, and
+ * its version cannot shadow that offer's next change (issue 19 item 1). */
+static void test_ids_are_never_cut(void **state)
+{
+    struct env *e = *state;
+    struct probe offer, user;
+    probe_init(&offer, 60000);
+    probe_init(&user, 60000);
+    const char *ids[] = {ID64};
+    uint64_t seen = notify_seq(e->notify);
+    notify_wait(e->notify, &offer.w, ids, 1, NULL, seen);
+    notify_wait(e->notify, &user.w, NULL, 0, ID64, seen);
+    notify_publish(e->notify, ID64 "1", 9, ID64 "2", NULL);
+    assert_int_equal(atomic_load(&offer.wakes), 0);
+    assert_int_equal(atomic_load(&user.wakes), 0);
+    notify_publish(e->notify, ID64, 2, NULL, ID64);    /* an older version than the long id's */
+    assert_int_equal(atomic_load(&offer.wakes), 1);
+    assert_string_equal(offer.w.changed[0], ID64);
+    assert_int_equal(atomic_load(&user.wakes), 1);
+
+    /* Held-request counts per user (at most 2 each, 4 in all) are per whole id. */
+    assert_int_equal(notify_admit(e->notify, ID64 "a"), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, ID64 "a"), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, ID64), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, ID64), NOTIFY_ADMITTED);
+    assert_int_equal(notify_admit(e->notify, ID64 "a"), NOTIFY_TOO_MANY);
+    notify_release(e->notify, ID64 "a");
+    assert_int_equal(notify_admit(e->notify, ID64), NOTIFY_TOO_MANY_FOR_USER);
+    notify_release(e->notify, ID64 "a");
+    notify_release(e->notify, ID64);
+    notify_release(e->notify, ID64);
+    struct notify_stats st;
+    notify_get_stats(e->notify, &st);
+    assert_int_equal(st.held, 0);
+    assert_int_equal(st.users, 0);
+}
+
 static void test_eviction_under_concurrency(void **state)
 {
     struct env *e = *state;
@@ -534,6 +574,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_user_counts_are_freed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_under_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_are_never_cut, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
  */
 #include "test_seed.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -83,4 +86,58 @@ int seed_fixture(const char *db_path)
              "COMMIT;",
              now + week, now - 1000);
     return seed_exec(db_path, sql);
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int seed_migrate_before(const char *db_path, int before)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        fprintf(stderr, "seed: cannot create %s\n", db_path);
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_close(db);
+    if (seed_exec(db_path, "PRAGMA journal_mode = WAL;"
+                           "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY"
+                           " KEY NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
+        return -1;
+    const char *dir = OFFERD_SOURCE_DIR "/migrations";
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, by_name);
+    if (n < 0) {
+        fprintf(stderr, "seed: cannot list %s\n", dir);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        size_t len = strlen(name);
+        int version = atoi(name);
+        if (rc == 0 && version > 0 && version < before && len > 4 &&
+            strcmp(name + len - 4, ".sql") == 0) {
+            char path[1024];
+            snprintf(path, sizeof(path), "%s/%s", dir, name);
+            FILE *f = fopen(path, "r");
+            char *sql = f ? calloc(1, 1 << 20) : NULL;
+            size_t got = sql ? fread(sql, 1, (1 << 20) - 1, f) : 0;
+            if (f)
+                fclose(f);
+            char *record = sqlite3_mprintf("INSERT INTO schema_migrations VALUES (%d, '%.*q', 0)",
+                                           version, (int)(len - 4), name);
+            if (!sql || got == 0 || !record || seed_exec(db_path, sql) != 0 ||
+                seed_exec(db_path, record) != 0)
+                rc = -1;
+            sqlite3_free(record);
+            free(sql);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
 }

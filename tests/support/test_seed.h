@@ -22,6 +22,11 @@
 /* Returns 0 on success, -1 (with a message on stderr) on failure. */
 int seed_fixture(const char *db_path);
 
+/* Creates db_path (if missing) and applies the source tree's migrations/NNNN_*.sql numbered below
+ * `before`, recording them as offerd does, so a test can write rows that a later migration would
+ * refuse and then start offerd on the file to apply the rest. Returns 0, or -1 with a message. */
+int seed_migrate_before(const char *db_path, int before);
+
 /* Runs SQL on the database as an outside writer would (its own connection, busy timeout 5 s).
  * Returns 0 on success, -1 with a message on stderr. */
 int seed_exec(const char *db_path, const char *sql);

@@ -133,6 +133,26 @@ static void test_full_set_evicts_least_recently_used(void **state)
     auth_cache_free(c);
 }
 
+#define U64 "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+
+/* A user id too long to keep whole is never remembered: cut to 64 bytes it would be another
+ * user's (issue 19 item 1). Exactly 64 bytes is kept whole. */
+static void test_user_ids_are_never_cut(void **state)
+{
+    (void)state;
+    struct auth_cache *c = auth_cache_new(1024);
+    struct auth_cache_hit hit;
+    auth_cache_put(c, token, strlen(token), "user_long", 2000, true, U64 "2", 0);
+    assert_false(auth_cache_get(c, token, strlen(token), 1000, 0, &hit) && hit.user_fresh);
+
+    static const char token2[] = "ddd.eee.fff";
+    auth_cache_put(c, token2, strlen(token2), "user_u64", 2000, true, U64, 0);
+    assert_true(auth_cache_get(c, token2, strlen(token2), 1000, 0, &hit));
+    assert_true(hit.user_fresh);
+    assert_string_equal(hit.user_id, U64);
+    auth_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_off_and_long_subjects),
         cmocka_unit_test(test_tokens_do_not_evict_each_other_with_room_left),
         cmocka_unit_test(test_full_set_evicts_least_recently_used),
+        cmocka_unit_test(test_user_ids_are_never_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

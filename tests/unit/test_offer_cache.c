@@ -104,6 +104,30 @@ static void test_bounded_and_replaces(void **state)
     offer_cache_free(NULL);
 }
 
+#define ID64 "oooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooo"
+
+/* An id too long to keep whole is not cached at all: cut to 64 bytes, it would answer for another
+ * offer (issue 19 item 1). The 64-byte id is kept and stays its own. */
+static void test_ids_are_never_cut(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(100);
+    struct cached_offer m = meta_for(7), got;
+    offer_cache_put(c, ID64 "x", offer_cache_ticket(c, ID64 "x"), &m, "{\"long\"}", 8);
+    assert_false(offer_cache_get(c, ID64, 0, &got, NULL, NULL));
+    assert_false(offer_cache_get(c, ID64 "x", 0, &got, NULL, NULL));
+    assert_int_equal(offer_cache_size(c), 0);
+
+    struct cached_offer m64 = meta_for(2);
+    offer_cache_put(c, ID64, offer_cache_ticket(c, ID64), &m64, "{\"64\"}", 6);
+    assert_true(offer_cache_get(c, ID64, 0, &got, NULL, NULL));
+    assert_int_equal(got.version, 2);
+    assert_false(offer_cache_get(c, ID64 "x", 0, &got, NULL, NULL));
+    offer_cache_invalidate(c, ID64 "x"); /* another id: the 64-byte one stays */
+    assert_true(offer_cache_get(c, ID64, 0, &got, NULL, NULL));
+    offer_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_a_put_that_raced_an_invalidation_is_dropped),
         cmocka_unit_test(test_live_offer_past_expiry_is_a_miss),
         cmocka_unit_test(test_bounded_and_replaces),
+        cmocka_unit_test(test_ids_are_never_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
