@@ -95,7 +95,7 @@ static long long version_of(const char *id)
 static void get_from(const char *base, const char *path, const char *token,
                      struct http_response *r)
 {
-    char url[1024], auth[4096];
+    char url[4096], auth[4096];
     const char *headers[2] = {NULL, NULL};
     snprintf(url, sizeof(url), "%s%s", base, path);
     if (token) {
@@ -327,6 +327,32 @@ static void test_per_offer_errors_leave_the_rest_working(void **state)
     http_response_cleanup(&r);
 }
 
+/* The clients keep a poll's query under 2 KB: that fits the default request head (8 KiB of
+ * connection memory) beside a token, with room to spare. */
+static void test_a_2kb_query_fits_the_default_head(void **state)
+{
+    (void)state;
+    char path[3072] = "/api/offers/poll?ids=", since[2048] = "";
+    int n = 0;
+    while (strlen(path) + strlen(since) < 2048 - 64) {
+        snprintf(path + strlen(path), sizeof(path) - strlen(path), "%soff_%016d", n ? "," : "", n);
+        snprintf(since + strlen(since), sizeof(since) - strlen(since), "%soff_%016d:%d",
+                 n ? "," : "", n, 1000 + n);
+        n++;
+    }
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "&since=%s&wait=1", since);
+    assert_true(strlen(path) > 2000);
+    struct http_response r;
+    get(path, fx.buyer, &r);
+    if (r.status != 200)
+        fail_msg("%ld %s", r.status, r.body);
+    char offers[64], errors[4096];
+    read_answer(&r, offers, errors, sizeof(errors));
+    assert_string_equal(offers, "");
+    assert_non_null(strstr(errors, "off_0000000000000000:404"));
+    http_response_cleanup(&r);
+}
+
 /* ---- held ---- */
 
 struct held {
@@ -514,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_malformed_queries_are_400_and_hold_nothing),
         cmocka_unit_test(test_newer_offers_at_once_current_ones_304),
         cmocka_unit_test(test_per_offer_errors_leave_the_rest_working),
+        cmocka_unit_test(test_a_2kb_query_fits_the_default_head),
         cmocka_unit_test(test_one_hold_wakes_on_any_of_its_offers),
         cmocka_unit_test(test_304_at_the_deadline),
         cmocka_unit_test(test_counts_once_against_the_per_user_cap),
