@@ -1,7 +1,8 @@
 /* fuzz_query.c - the parsers of query values and of the header that names a position:
  * cursor_decode (?cursor=), sse_parse_last_event_id (Last-Event-ID), and query.h's
  * query_parse_version (?since=), query_parse_wait (?wait=), query_parse_limit (?limit=) and
- * query_parse_ids (?ids=a,b,c, which runs offer_id_is_valid on each entry).
+ * query_parse_ids (?ids=a,b,c, which runs offer_id_is_valid on each entry) and
+ * query_parse_since_list (?since=a:3,b:1 of the multi-offer long-poll).
  *
  * The numbers are checked against what the text says (all digits, value within int64_t and the
  * documented range); the ids list against a reference splitter written here from query.h's words.
@@ -13,6 +14,7 @@
  */
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cursor.h"
@@ -201,6 +203,50 @@ static void check_ids(const char *list)
     FUZZ_CHECK(query_parse_ids(NULL, &none) == QUERY_IDS_OK && none.count == 0);
 }
 
+/* query.h's ?since=ID:VERSION list against ids "a,bb,o_1,0": a reference reading of its words
+ * (entries split on commas, empty ones skipped, each ID ':' digits, ID one of ids and named once,
+ * the digits a value within int64_t). */
+static void check_since_list(const char *list)
+{
+    static const char *const names[] = {"a", "bb", "o_1", "0"};
+    struct query_ids ids;
+    FUZZ_CHECK(query_parse_ids("a,bb,o_1,0", &ids) == QUERY_IDS_OK && ids.count == 4);
+    int64_t want[4] = {-1, -1, -1, -1};
+    bool want_ok = true;
+    for (const char *p = list; *p && want_ok;) {
+        size_t n = strcspn(p, ",");
+        if (n > 0) {
+            char entry[QUERY_IDS_TEXT_SIZE];
+            want_ok = n < sizeof(entry);
+            if (want_ok) {
+                memcpy(entry, p, n);
+                entry[n] = '\0';
+                char *colon = strchr(entry, ':');
+                want_ok = colon != NULL;
+                if (want_ok) {
+                    *colon = '\0';
+                    const char *digits = plain_digits(colon + 1);
+                    int at = -1;
+                    for (int i = 0; i < 4; i++)
+                        if (strcmp(entry, names[i]) == 0)
+                            at = i;
+                    want_ok = at >= 0 && want[at] < 0 && digits && digits_fit_int64(digits);
+                    if (want_ok)
+                        want[at] = strtoll(digits, NULL, 10);
+                }
+            }
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    int64_t got[NOTIFY_MAX_KEYS];
+    bool ok = query_parse_since_list(list, &ids, got);
+    FUZZ_CHECK(ok == want_ok);
+    for (int i = 0; i < 4; i++)
+        FUZZ_CHECK(got[i] == (ok ? want[i] : -1));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_reader r = {data, size};
@@ -211,6 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_version(value);
     check_wait_and_limit(value);
     check_ids(value);
+    check_since_list(value);
 
     free(value);
     return 0;

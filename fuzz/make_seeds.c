@@ -159,6 +159,8 @@ static void query_seeds(void)
     put_str("query", "limit_max", "100");
     put_str("query", "limit_over", "101");
     put_str("query", "ids_repeats", "demo_offer_1,,demo_offer_2,demo_offer_1,");
+    put_str("query", "since_list", "a:3,,bb:0,o_1:0009223372036854775807,0:1");
+    put_str("query", "since_list_bad", "a:1,a:2,bb:,:4,o_1:-1");
     /* 64 one-character ids (the whole id alphabet), then a 65th distinct one. */
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";

@@ -226,7 +226,14 @@ typedef struct offerpoll_watch offerpoll_watch;
  *  - LONGPOLL: GET ?wait=N&since=VERSION, which offerd holds until the offer changes (then 200)
  *    or N seconds pass (then 304); the next one goes out as soon as the answer is in. N is
  *    offerpoll_watch_set_longpoll_wait_s() (default 30). One open request, and one connection,
- *    per watch. Unchanged answers that come back well before N seconds (nothing held them) make
+ *    per watch, while it is the client's only long-poll watch; two or more share ONE request
+ *    (GET /api/offers/poll?ids=a,b&since=a:3,b:1&wait=N, the shortest wait of theirs; up to 64
+ *    offers or 2 KB of query per request, the rest long-poll on their own), so a page of offers
+ *    holds one connection and one of offerd's held slots. An offer refused there (403, 404) is
+ *    that watch's error and backoff alone; a failure of the whole request is every member's,
+ *    retried after one backoff for all; a server without the route (400, 404 or 405 for the
+ *    whole request) makes each watch long-poll on its own for the client's life. Unchanged
+ *    answers that come back well before N seconds (nothing held them) make
  *    the next request wait, backing off as after errors but never longer than interval_ms.
  *  - SSE: one Server-Sent Events stream (GET /api/offers/{id}/events): the current state, then
  *    each change, as it happens. One open connection per watch. When the server ends the stream

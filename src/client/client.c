@@ -81,6 +81,7 @@ static void client_destroy(offerpoll_client *c)
         op_watch_cancel(w);
         op_watch_destroy(w);
     }
+    op_batch_cleanup(c);
     curl_multi_cleanup(c->multi);
     wipe_free(c->token);
     free(c->base_url);
@@ -100,6 +101,16 @@ static void drain(offerpoll_client *c)
             continue;
         CURL *easy = m->easy_handle; /* m is invalid once the handle is removed */
         CURLcode rc = m->data.result;
+        if (easy == c->batch.x.easy) { /* the long-poll the watches share */
+            curl_multi_remove_handle(c->multi, easy);
+            op_batch_finished(c, rc);
+            pthread_mutex_lock(&c->lock);
+            bool quit = c->quit;
+            pthread_mutex_unlock(&c->lock);
+            if (quit)
+                return;
+            continue;
+        }
         struct offerpoll_watch *w = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&w);
         curl_multi_remove_handle(c->multi, easy);
@@ -140,11 +151,13 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->quit) {
         int64_t now = op_now_ms(), timeout = IDLE_WAIT_MS;
+        op_batch_decide(c);
         struct offerpoll_watch *w = c->watches, *next;
         for (; w; w = next) {
             next = w->next; /* plan may free w */
             op_watch_plan(w, now, &timeout);
         }
+        op_batch_plan(c, now, &timeout);
         pthread_mutex_unlock(&c->lock);
 
         int running;
@@ -160,6 +173,7 @@ static void *worker_main(void *arg)
         if (w->state == OP_WATCH_RUNNING)
             w->state = OP_WATCH_STOPPED;
     }
+    op_batch_cleanup(c);
     pthread_cond_broadcast(&c->cond);
     bool detached = c->detached;
     pthread_mutex_unlock(&c->lock);

@@ -32,6 +32,8 @@
 #define OP_MAX_HOST_CONNECTIONS 16 /* polls queue on these; held requests get one each on top */
 #define OP_ID_MAX 64
 #define OP_NEVER INT64_MAX
+#define OP_BATCH_MAX_IDS 64        /* offerd's limit for GET /api/offers/poll?ids= */
+#define OP_BATCH_MAX_QUERY 2048    /* a longer URL may not fit offerd's request head: split */
 
 enum op_watch_state { OP_WATCH_NEW, OP_WATCH_RUNNING, OP_WATCH_STOPPED };
 
@@ -59,6 +61,19 @@ struct op_sse_stream {
     bool type_is_events;         /* the response's Content-Type is text/event-stream */
 };
 
+/* The one long-poll a client's long-poll watches share (longpoll_many.c): GET /api/offers/poll
+ * for all of them while two or more watches long-poll. Worker only, client lock held. */
+struct op_lp_batch {
+    struct op_exchange x;
+    bool in_flight;
+    bool unsupported;            /* the server does not know the route: watches long-poll alone */
+    struct offerpoll_watch *members[OP_BATCH_MAX_IDS]; /* the watches of the request in flight */
+    size_t count;
+    unsigned failures;           /* whole requests failed in a row (one backoff for all) */
+    int64_t started_ms;
+    uint32_t wait_s;
+};
+
 struct offerpoll_client {
     char *base_url;              /* fixed: no trailing slash */
     pthread_mutex_t lock;
@@ -74,6 +89,8 @@ struct offerpoll_client {
     struct offerpoll_watch *watches; /* lock: every watch not yet freed */
     struct offerpoll_watch *busy; /* lock: the watch the worker is finishing (callbacks) or NULL */
     unsigned held_in_flight;     /* lock: held requests (long-poll, SSE) in flight */
+    struct op_lp_batch batch;    /* lock, worker only */
+    bool lp_batching;            /* lock, worker: long-poll watches share batch this round */
     bool thread_started;         /* lock */
     bool quit;                   /* lock: the worker must exit */
     bool detached;               /* lock: freed from a callback; the worker frees the client */
@@ -119,6 +136,7 @@ struct offerpoll_watch {
     bool progress_pending;                  /* worker: transport->progress has work */
     unsigned strikes;                       /* worker: answers in a row saying "not here" */
     bool lp_quick;                          /* worker: the last long-poll was not held */
+    bool lp_batched;                        /* lock: in the client's shared long-poll (in_flight) */
     uint32_t lp_wait_s;                     /* worker: the wait the long-poll in flight asked for */
     struct op_sse_stream sse;               /* worker */
 };
@@ -194,6 +212,39 @@ void op_watch_deliver(struct offerpoll_watch *w, offerpoll_offer *offer, enum op
 void op_watch_not_modified(struct offerpoll_watch *w, enum op_source src);
 void op_watch_ended(struct offerpoll_watch *w);
 void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op_source src);
+
+/* watch.c, worker, no lock: op_watch_fail for the watch's own request, but retried after
+ * DELAY_MS rather than its own backoff (the watches of a shared long-poll fail and retry as one). */
+void op_watch_fail_after(struct offerpoll_watch *w, const struct op_result *r, int64_t delay_ms);
+
+/* watch.c, worker, lock held: sends W's own request now (a long-poll watch the shared one has no
+ * room for). */
+void op_watch_start_request(struct offerpoll_watch *w, int64_t now);
+
+/* watch.c, lock held: W is running and enabled on the long-poll transport (not on its way out). */
+bool op_watch_long_polls(const struct offerpoll_watch *w);
+
+/* longpoll_many.c, worker, lock held: should C's long-poll watches share one request now? Sets
+ * c->lp_batching for this round of planning (op_watch_plan then leaves them to op_batch_plan). */
+void op_batch_decide(offerpoll_client *c);
+
+/* longpoll_many.c, worker, lock held, after op_watch_plan for every watch: (re)starts the shared
+ * long-poll when a long-poll watch is due; lowers *TIMEOUT_MS to the next one due. */
+void op_batch_plan(offerpoll_client *c, int64_t now, int64_t *timeout_ms);
+
+/* longpoll_many.c, worker, no lock: the shared long-poll ended with RC (already removed from the
+ * multi handle); reports to each of its watches as their own request's end. */
+void op_batch_finished(offerpoll_client *c, CURLcode rc);
+
+/* longpoll_many.c, lock held (worker): W leaves the shared long-poll; the request is cancelled
+ * when no watch is left in it. */
+void op_batch_leave(struct offerpoll_watch *w);
+
+/* longpoll_many.c: cancels the shared long-poll and frees its handle (the worker is gone). */
+void op_batch_cleanup(offerpoll_client *c);
+
+/* longpoll.c: the hold did not reach the server, or did not survive the way back. */
+bool op_longpoll_cut_short(const struct op_result *r, CURLcode rc);
 
 /* watch.c, worker, no lock: a held request is established (a stream's headers came): the watch is
  * healthy again (failures reset, last error cleared). */

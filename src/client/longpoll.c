@@ -8,6 +8,9 @@
  * the next request then backs off as after an error, up to the interval, so a broken hold never
  * spins and at worst polls.
  *
+ * While two or more watches of a client long-poll, they share one request instead (longpoll_many.c)
+ * and this transport's prepare and finished are not used for them.
+ *
  * Mode AUTO only: a 400 (the wait is not understood) moves the watch to polling at once, and so
  * do three answers in a row that say the hold does not survive the path to the server (502, 504,
  * a timeout, a connection cut, or an unchanged answer that was not held).
@@ -46,8 +49,7 @@ static enum offerpoll_code longpoll_prepare(struct offerpoll_watch *w)
     return code;
 }
 
-/* The hold did not reach the server, or did not survive the way back. */
-static bool cut_short(const struct op_result *r, CURLcode rc)
+bool op_longpoll_cut_short(const struct op_result *r, CURLcode rc)
 {
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -75,7 +77,7 @@ static void longpoll_finished(struct offerpoll_watch *w, CURLcode rc)
             op_watch_switch(w, &op_transport_poll, true);
             return;
         }
-        w->strikes = cut_short(&r, rc) ? w->strikes + 1 : 0;
+        w->strikes = op_longpoll_cut_short(&r, rc) ? w->strikes + 1 : 0;
         op_watch_fail(w, &r, OP_SRC_REQUEST);
         if (fallback && w->strikes >= STRIKES_TO_FALL_BACK)
             op_watch_switch(w, &op_transport_poll, false);

@@ -5,6 +5,8 @@
  * op_watch_ended or op_watch_fail. Siblings, as nchan's subscribers are:
  *   poll.c      a conditional GET every interval (and the plain GET everyone else reuses)
  *   longpoll.c  GET ?wait=N&since=V held by the server until a change, re-issued at once
+ *               (longpoll_many.c: one GET /api/offers/poll for all of a client's long-poll
+ *               watches while there are two or more)
  *   sse.c       one Server-Sent Events stream; its write callback queues events for the engine to
  *               deliver after curl_multi_perform (never from inside libcurl)
  *   auto.c      mode AUTO's opening move: a plain GET, then SSE, falling back to long-poll and

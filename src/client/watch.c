@@ -10,6 +10,8 @@
  *
  * A watch has up to two requests: its transport's (w->x: a poll, a held long-poll, a stream) and,
  * for held transports, a refetch's plain GET beside it (w->side). Both are cancelled together.
+ * While two or more watches of a client long-poll, their transport's request is the client's
+ * shared long-poll instead (longpoll_many.c; w->lp_batched), planned after every watch's own.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -78,6 +80,17 @@ static void start_request(struct offerpoll_watch *w, int64_t now)
     return;
 retry:
     w->next_due_ms = now + 1000;
+}
+
+void op_watch_start_request(struct offerpoll_watch *w, int64_t now)
+{
+    start_request(w, now);
+}
+
+bool op_watch_long_polls(const struct offerpoll_watch *w)
+{
+    return w->state == OP_WATCH_RUNNING && w->enabled && !w->stop_requested &&
+           !w->free_requested && w->transport == &op_transport_longpoll;
 }
 
 /* Worker, lock held: a refetch beside a held request, a plain conditional GET. Best effort: when
@@ -178,6 +191,8 @@ void op_watch_request(const struct offerpoll_watch *w, struct op_request *req)
 void op_watch_cancel(struct offerpoll_watch *w)
 {
     offerpoll_client *c = w->client;
+    if (w->lp_batched)
+        op_batch_leave(w); /* in the shared long-poll: no request of its own to remove */
     if (w->in_flight) {
         curl_multi_remove_handle(c->multi, w->x.easy);
         w->in_flight = false;
@@ -244,9 +259,11 @@ void op_watch_plan(struct offerpoll_watch *w, int64_t now, int64_t *timeout_ms)
         w->side_again = false;
         start_side(w);
     }
-    if (!w->in_flight && w->next_due_ms <= now)
+    /* while several watches long-poll, op_batch_plan sends one request for all of them */
+    bool batched = w->client->lp_batching && w->transport == &op_transport_longpoll;
+    if (!w->in_flight && w->next_due_ms <= now && !batched)
         start_request(w, now);
-    if (!w->in_flight && w->next_due_ms != OP_NEVER) {
+    if (!w->in_flight && w->next_due_ms != OP_NEVER && !batched) {
         int64_t wait = w->next_due_ms > now ? w->next_due_ms - now : 0;
         if (wait < *timeout_ms)
             *timeout_ms = wait;
@@ -362,7 +379,10 @@ void op_watch_connected(struct offerpoll_watch *w)
     pthread_mutex_unlock(&c->lock);
 }
 
-void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op_source src)
+/* op_watch_fail, with the delay before the next request fixed by the caller when fixed_delay_ms
+ * is not negative. */
+static void fail(struct offerpoll_watch *w, const struct op_result *r, enum op_source src,
+                 int64_t fixed_delay_ms)
 {
     offerpoll_client *c = w->client;
     pthread_mutex_lock(&c->lock);
@@ -383,8 +403,11 @@ void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op
             w->failures++;
         failures = w->failures;
         uint32_t base = w->transport->polls ? w->interval_ms : 0;
-        delay = op_backoff_delay_ms(failures, base, c->backoff_initial_ms, c->backoff_max_ms,
-                                    r->retry_after_ms, op_rng_next(&c->rng));
+        delay = fixed_delay_ms >= 0
+                    ? fixed_delay_ms
+                    : op_backoff_delay_ms(failures, base, c->backoff_initial_ms,
+                                          c->backoff_max_ms, r->retry_after_ms,
+                                          op_rng_next(&c->rng));
         if (w->refetch_after) {
             w->refetch_after = false;
             delay = 0;
@@ -408,6 +431,16 @@ void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op
 
     if (cb)
         cb(w, &err, w->userdata);
+}
+
+void op_watch_fail(struct offerpoll_watch *w, const struct op_result *r, enum op_source src)
+{
+    fail(w, r, src, -1);
+}
+
+void op_watch_fail_after(struct offerpoll_watch *w, const struct op_result *r, int64_t delay_ms)
+{
+    fail(w, r, OP_SRC_REQUEST, delay_ms < 0 ? 0 : delay_ms);
 }
 
 void op_watch_switch(struct offerpoll_watch *w, const struct op_transport *t, bool count_request)

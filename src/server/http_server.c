@@ -26,6 +26,7 @@
 #include "handlers_events.h"
 #include "handlers_offers.h"
 #include "handlers_ops.h"
+#include "handlers_poll.h"
 #include "log.h"
 #include "longpoll.h"
 #include "metrics.h"
@@ -37,6 +38,8 @@ const struct route http_routes[] = {
     {HTTP_GET, "/api/offers", "offers_list", handle_list_offers},
     {HTTP_POST, "/api/offers", "offers_create", handle_create_offer},
     {HTTP_GET, "/api/offers/events", "offers_events", handle_all_events},
+    /* literal before {id}: the first match wins, so GET /api/offers/poll is never offer "poll" */
+    {HTTP_GET, "/api/offers/poll", "offers_poll", handle_poll_offers},
     {HTTP_GET, "/api/offers/{id}", "offer_get", handle_get_offer},
     {HTTP_GET, "/api/offers/{id}/events", "offer_events", handle_offer_events},
     {HTTP_PATCH, "/api/offers/{id}", "offer_decide", handle_decide_offer},

@@ -38,7 +38,8 @@ static void reply_too_many(struct request *r, enum notify_admit why)
                      &h, 1);
 }
 
-bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t seen_seq)
+bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t offer_count,
+                        int wait_s, uint64_t seen_seq)
 {
     struct notify *n = r->app->notify;
     struct longpoll *lp = r->longpoll;
@@ -71,9 +72,14 @@ bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t
     }
     lp->waiter.deadline_ms = lp->deadline_ms;
     request_suspend(r);
-    const char *ids[1] = {offer_id};
-    notify_wait(n, &lp->waiter, ids, 1, NULL, seen_seq);
+    notify_wait(n, &lp->waiter, offer_ids, offer_count, NULL, seen_seq);
     return true;
+}
+
+bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t seen_seq)
+{
+    const char *ids[1] = {offer_id};
+    return longpoll_hold_many(r, ids, 1, wait_s, seen_seq);
 }
 
 void longpoll_finish(struct request *r)

@@ -80,3 +80,51 @@ enum query_ids_result query_parse_ids(const char *list, struct query_ids *out)
     }
     return out->count ? QUERY_IDS_OK : QUERY_IDS_MALFORMED;
 }
+
+/* The index of the id text[0..len) in ids, or -1. */
+static long index_of(const struct query_ids *ids, const char *text, size_t len)
+{
+    for (size_t i = 0; i < ids->count; i++)
+        if (strncmp(ids->ids[i], text, len) == 0 && ids->ids[i][len] == '\0')
+            return (long)i;
+    return -1;
+}
+
+static bool refuse_versions(const struct query_ids *ids, int64_t versions[NOTIFY_MAX_KEYS])
+{
+    for (size_t i = 0; i < ids->count; i++)
+        versions[i] = -1;
+    return false;
+}
+
+bool query_parse_since_list(const char *list, const struct query_ids *ids,
+                            int64_t versions[NOTIFY_MAX_KEYS])
+{
+    for (size_t i = 0; i < ids->count; i++)
+        versions[i] = -1;
+    if (!list)
+        return true;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *colon = memchr(p, ':', n);
+        if (n > 0) {
+            if (!colon)
+                return refuse_versions(ids, versions);
+            long at = index_of(ids, p, (size_t)(colon - p));
+            const char *digits = colon + 1, *end_of_entry = p + n;
+            size_t count = strspn(digits, "0123456789");
+            if (at < 0 || versions[at] >= 0 || count == 0 || digits + count != end_of_entry)
+                return refuse_versions(ids, versions);
+            char *end;
+            errno = 0;
+            long long v = strtoll(digits, &end, 10);
+            if (errno || end != end_of_entry)
+                return refuse_versions(ids, versions);
+            versions[at] = v;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}

@@ -1,4 +1,5 @@
-/* query.h - the query-string values of the offer routes: ?since=, ?wait=, ?limit= and ?ids=.
+/* query.h - the query-string values of the offer routes: ?since=, ?wait=, ?limit=, ?ids= and the
+ * multi-offer long-poll's ?since=ID:VERSION,... list.
  *
  * Each parser takes the raw value as libmicrohttpd hands it over (NULL when the parameter is
  * absent) and only says whether it is acceptable; the handlers turn a refusal into the 400 and its
@@ -54,5 +55,14 @@ bool query_parse_limit(const char *s, size_t *limit);
  * QUERY_IDS_TEXT_SIZE bytes or more is QUERY_IDS_TOO_MANY at once; otherwise the entries are
  * checked in order and the first fault decides. On any failure out->count is 0. */
 enum query_ids_result query_parse_ids(const char *list, struct query_ids *out);
+
+/* ?since=a:3,b:1 of GET /api/offers/poll: the version the client has of some of ids (parsed by
+ * query_parse_ids). Sets versions[i] for ids->ids[i] (the entry's VERSION, as query_parse_version
+ * reads it) or -1 where the list names none. Entries are ID:VERSION separated by commas; empty
+ * entries are skipped. NULL is true with every version -1. False (versions all -1) when an entry
+ * has no colon, an id that is not in ids, an id named twice, or a VERSION that is not a whole
+ * number fitting int64_t. */
+bool query_parse_since_list(const char *list, const struct query_ids *ids,
+                            int64_t versions[NOTIFY_MAX_KEYS]);
 
 #endif

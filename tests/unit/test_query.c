@@ -1,4 +1,5 @@
-/* test_query.c - ?since=, ?wait=, ?limit= and ?ids= parsing, without any HTTP.
+/* test_query.c - ?since=, ?wait=, ?limit=, ?ids= and ?since=ID:VERSION,... parsing, without any
+ * HTTP.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -197,6 +198,43 @@ static void test_ids_too_many(void **state)
     assert_int_equal(ids.count, 1);
 }
 
+/* ---- ?since=a:3,b:1 (GET /api/offers/poll) ---- */
+
+static void test_since_list_versions(void **state)
+{
+    (void)state;
+    struct query_ids ids;
+    int64_t v[NOTIFY_MAX_KEYS];
+    assert_int_equal(query_parse_ids("a,b,c", &ids), QUERY_IDS_OK);
+    assert_true(query_parse_since_list(NULL, &ids, v));
+    assert_true(v[0] == -1 && v[1] == -1 && v[2] == -1);
+    assert_true(query_parse_since_list("c:3,a:0", &ids, v));
+    assert_true(v[0] == 0 && v[1] == -1 && v[2] == 3);
+    assert_true(query_parse_since_list(",b:0009223372036854775807,,", &ids, v));
+    assert_true(v[0] == -1 && v[1] == INT64_MAX && v[2] == -1);
+    assert_true(query_parse_since_list("", &ids, v));
+    assert_true(v[0] == -1 && v[1] == -1 && v[2] == -1);
+}
+
+static void test_since_list_refusals(void **state)
+{
+    (void)state;
+    struct query_ids ids;
+    int64_t v[NOTIFY_MAX_KEYS];
+    assert_int_equal(query_parse_ids("a,bb", &ids), QUERY_IDS_OK);
+    const char *bad[] = {
+        "a",           "a:",    ":1",  "b:1", "bbb:1", "aa:1", "a:1,a:2", "a:1,a:1", "a:-1",
+        "a:+1",        "a: 1",  "a:1 ", "a:1x", "a:0x1", "a:1:2", "a:9223372036854775808",
+        "a:1,bb",      "a::1",  "A:1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v[0] = v[1] = 5;
+        if (query_parse_since_list(bad[i], &ids, v))
+            fail_msg("accepted %s", bad[i]);
+        assert_true(v[0] == -1 && v[1] == -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +246,8 @@ int main(void)
         cmocka_unit_test(test_ids_split),
         cmocka_unit_test(test_ids_malformed),
         cmocka_unit_test(test_ids_too_many),
+        cmocka_unit_test(test_since_list_versions),
+        cmocka_unit_test(test_since_list_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

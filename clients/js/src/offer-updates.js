@@ -9,7 +9,9 @@
 //   sse       the client's ONE multiplexed stream, GET /api/offers/events?ids=a,b,c, shared by every
 //             watch on SSE (reopened once, debounced, when the set of ids changes). Read with fetch()
 //             and a small event-stream parser, since EventSource cannot send Authorization.
-//   longpoll  GET /api/offers/{id}?wait=25&since=V with If-None-Match, re-issued as soon as answered.
+//   longpoll  GET /api/offers/{id}?wait=25&since=V with If-None-Match, re-issued as soon as answered;
+//             while two or more watches long-poll, ONE GET /api/offers/poll?ids=a,b&since=a:3,b:1&wait=25
+//             for all of them (a connection and a held slot per page, not per offer).
 //   poll      GET /api/offers/{id} with If-None-Match every interval; a 304 costs no callback.
 // "auto" starts with SSE and falls back to long-poll, then polling, when the server or a proxy
 // refuses them; the client remembers a refusal for a while (every watch on it falls back together)
@@ -31,6 +33,7 @@ const FALLBACK_STICKS_MS = 5 * 60_000; // how long auto stays on a fallback befo
 const STREAM_DEBOUNCE_MS = 30; // gathers id set changes into one reconnection
 const STREAM_GATHER_MAX_MS = 1000; // at most this long waiting for watches still on their first GET
 const STREAM_MAX_IDS = 64; // offerd's limit for ?ids=
+const POLL_MAX_QUERY = 2048; // a shared long-poll's ids and versions past this: another request
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 const RETRY_AFTER_CAP_MS = 3600_000;
@@ -246,6 +249,7 @@ class OfferClient {
     this.pauseWhenHidden = true;
     this.watches = new Set();
     this.hub = new StreamHub(this);
+    this.polls = new PollHub(this);
     this.refusedUntil = { sse: 0, longpoll: 0 };
     this.hidden = false;
     this.closed = false;
@@ -300,6 +304,7 @@ class OfferClient {
     this.closed = true;
     for (const w of [...this.watches]) w.stop();
     this.hub.close();
+    this.polls.close();
     this.doc?.removeEventListener("visibilitychange", this.onVisibility);
   }
 
@@ -433,6 +438,7 @@ class Watch {
     this.refetching = null;
     this.refetchAgain = null;
     this.refetchCtrl = null;
+    this.ownPoll = false; // its own long-poll (or the wait for the next) is under way
   }
 
   get running() {
@@ -458,7 +464,9 @@ class Watch {
     this.timer = null;
     this.ctrl?.abort();
     this.ctrl = null;
+    this.ownPoll = false;
     this.client.hub.remove(this);
+    this.client.polls.remove(this);
   }
 
   /** (Re)starts from a plain GET, with the best transport auto may use now. */
@@ -540,7 +548,7 @@ class Watch {
       if (gen !== this.gen || !this.running) return; // the callback stopped or paused us
     }
     if (this.needsGet || this.transport === "poll") return this.get();
-    if (this.transport === "longpoll") return this.longPoll();
+    if (this.transport === "longpoll") return this.client.polls.add(this);
     this.client.hub.add(this);
   }
 
@@ -621,6 +629,7 @@ class Watch {
     const ctrl = (this.ctrl = new AbortController());
     const sse = this.transport === "sse";
     if (sse) this.client.hub.expect(this); // the stream waits a moment for us
+    if (this.transport === "longpoll") this.client.polls.expect(this); // so does the shared long-poll
     this.lastStart = now();
     let result;
     try {
@@ -628,6 +637,7 @@ class Watch {
     } catch (err) {
       if (gen !== this.gen) return;
       if (sse) this.client.hub.remove(this);
+      this.client.polls.remove(this);
       return this.fail(err);
     }
     if (gen !== this.gen) return;
@@ -640,8 +650,10 @@ class Watch {
     else this.step();
   }
 
+  /** The watch's own long-poll, while it is the client's only long-poll watch (PollHub). */
   async longPoll() {
     const gen = this.gen;
+    this.ownPoll = true;
     const ctrl = (this.ctrl = new AbortController());
     const started = now();
     let result;
@@ -649,6 +661,7 @@ class Watch {
       result = await this.fetch(ctrl.signal, `?wait=${LONGPOLL_WAIT_S}&since=${this.version}`, LONGPOLL_WAIT_S * 1000);
     } catch (err) {
       if (gen !== this.gen) return;
+      this.ownPoll = false;
       const auto = this.mode === "auto";
       if (auto && err.status === 400) return this.client.refuse("longpoll"); // ?wait not understood
       // the hold did not survive the way to the server and back (a proxy's timeout, a cut)
@@ -660,6 +673,7 @@ class Watch {
     }
     if (gen !== this.gen) return;
     this.ctrl = null;
+    this.ownPoll = false;
     this.succeeded();
     // an unchanged answer well before the wait: nothing held it (a proxy, a draining server)
     const unheld = (!result.offer || result.offer.version <= this.version) && now() - started < LONGPOLL_WAIT_S * 500;
@@ -736,6 +750,17 @@ class Watch {
       this.park(err);
       return false;
     }
+  }
+
+  /** The shared long-poll takes over: the watch's own long-poll (or its wait for the next) ends. */
+  leaveOwnPoll() {
+    if (!this.ownPoll && !this.timer) return;
+    this.gen++;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.ctrl?.abort();
+    this.ctrl = null;
+    this.ownPoll = false;
   }
 
   // -- what the shared stream reports --
@@ -994,6 +1019,235 @@ class Stream {
     this.failures++;
     const delay = backoffDelay(this.failures, { retryAfter: err.retryAfter });
     for (const w of this.members()) w.onStreamError(err, delay);
+    this.schedule(delay);
+  }
+}
+
+// ---- the shared long-poll ----
+
+/**
+ * Every watch on long-poll shares one GET /api/offers/poll?ids=...&since=...&wait=25 (one per 64 ids
+ * or 2 KB of query) while there are two or more of them; a lone one long-polls its own offer. offerd
+ * answers every offer newer than the versions sent, an error entry (403/404) for an offer that is not
+ * the caller's or is gone (that watch gives up, as on its own), or 304 when nothing changed in the
+ * wait. A server without the route (400/404/405 for the whole request) makes the watches long-poll on
+ * their own for a while (FALLBACK_STICKS_MS).
+ */
+class PollHub {
+  constructor(client) {
+    this.client = client;
+    this.members = new Set(); // watches on long-poll past their first GET
+    this.expected = new Set(); // watches on long-poll still on their first GET
+    this.polls = [];
+    this.key = ""; // the ids the shared requests carry
+    this.shared = false;
+    this.debounce = null;
+    this.firstChange = 0;
+    this.unsupportedUntil = 0;
+  }
+
+  expect(w) {
+    this.expected.add(w);
+  }
+
+  /** W long-polls (again): it joins, or, while it is alone, goes on with its own request. */
+  add(w) {
+    this.expected.delete(w);
+    if (!this.members.has(w)) {
+      this.members.add(w);
+      return this.changed();
+    }
+    if (!this.shared && !this.debounce) w.longPoll();
+  }
+
+  remove(w) {
+    const was = this.members.delete(w);
+    if (this.expected.delete(w) || was) this.changed();
+  }
+
+  close() {
+    clearTimeout(this.debounce);
+    this.debounce = null;
+    for (const p of this.polls) p.close();
+    this.polls = [];
+    this.members.clear();
+    this.expected.clear();
+    this.key = "";
+    this.shared = false;
+  }
+
+  /** The server does not know the route: every watch long-polls on its own for a while. */
+  unsupported() {
+    this.unsupportedUntil = now() + FALLBACK_STICKS_MS;
+    this.sync();
+  }
+
+  changed() {
+    if (!this.debounce) this.firstChange = now();
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
+  }
+
+  sync() {
+    clearTimeout(this.debounce);
+    this.debounce = null;
+    // watches still on their first GET will join in a moment: one request for the whole page
+    if (this.expected.size && now() - this.firstChange < STREAM_GATHER_MAX_MS) {
+      this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
+      return;
+    }
+    const shared = this.members.size >= 2 && now() >= this.unsupportedUntil;
+    if (!shared) {
+      for (const p of this.polls) p.close();
+      this.polls = [];
+      this.key = "";
+      this.shared = false;
+      for (const w of this.members) if (!w.ownPoll && !w.timer) w.longPoll(); // (a timer: it will)
+      return;
+    }
+    const ids = [...new Set([...this.members].map((w) => w.id))].sort();
+    const key = ids.join(",");
+    if (this.shared && key === this.key) return;
+    this.shared = true;
+    this.key = key;
+    for (const w of this.members) w.leaveOwnPoll();
+    for (const p of this.polls) p.close();
+    this.polls = [];
+    let chunk = [];
+    let size = 0;
+    const flush = () => {
+      if (!chunk.length) return;
+      const poll = new SharedPoll(this, chunk);
+      this.polls.push(poll);
+      poll.run();
+      chunk = [];
+      size = 0;
+    };
+    for (const id of ids) {
+      const cost = 2 * id.length + 24; // in ids=, and in since= with its version
+      if (chunk.length === STREAM_MAX_IDS || (chunk.length && size + cost > POLL_MAX_QUERY)) flush();
+      chunk.push(id);
+      size += cost;
+    }
+    flush();
+  }
+}
+
+class SharedPoll {
+  constructor(hub, ids) {
+    this.hub = hub;
+    this.client = hub.client;
+    this.ids = ids;
+    this.closed = false;
+    this.ctrl = null;
+    this.timer = null;
+    this.failures = 0;
+    this.strikes = 0;
+    this.retried401 = false;
+  }
+
+  members() {
+    return [...this.hub.members].filter((w) => this.ids.includes(w.id));
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.ctrl?.abort();
+  }
+
+  schedule(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.run(), ms);
+  }
+
+  /** ids=a,b&since=a:3 (the lowest version any watch of an id has; none while one has nothing). */
+  query(members) {
+    const since = new Map();
+    for (const w of members) since.set(w.id, Math.min(since.get(w.id) ?? Infinity, w.version));
+    const versions = [...since].filter(([, v]) => v >= 1).map(([id, v]) => `${id}:${v}`).join(",");
+    return `?ids=${this.ids.join(",")}${versions ? `&since=${versions}` : ""}&wait=${LONGPOLL_WAIT_S}`;
+  }
+
+  async run() {
+    if (this.closed) return;
+    const members = this.members();
+    if (!members.length) return;
+    const ctrl = (this.ctrl = new AbortController());
+    const started = now();
+    let r;
+    try {
+      r = await this.client.call(`/api/offers/poll${this.query(members)}`,
+        { signal: ctrl.signal, timeout: REQUEST_TIMEOUT_MS + LONGPOLL_WAIT_S * 1000 });
+    } catch (err) {
+      if (this.closed) return;
+      return this.failed(err);
+    }
+    if (this.closed) return;
+    this.ctrl = null;
+    if (r.status !== 200 && r.status !== 304) return this.failed(this.client.errorFrom(r));
+    let answer = null;
+    if (r.status === 200) {
+      try {
+        answer = JSON.parse(r.text);
+      } catch {
+        answer = null;
+      }
+      if (!Array.isArray(answer?.offers) || !Array.isArray(answer.errors ?? []))
+        return this.failed(new OfferError("HTTP 200: not an answer of /api/offers/poll", 200));
+    }
+    this.failures = 0;
+    this.retried401 = false;
+    for (const w of this.members()) if (w.running) w.succeeded();
+    if (answer) {
+      this.strikes = 0;
+      for (const offer of answer.offers) {
+        if (!isOffer(offer)) continue;
+        for (const w of this.members()) if (w.id === offer.id && w.running) w.deliver(offer, null);
+      }
+      for (const e of answer.errors ?? []) {
+        const status = Number(e?.status) || 0;
+        const err = new OfferError(`HTTP ${status}${typeof e?.error === "string" ? `: ${e.error}` : ""}`, status,
+          { offerId: e?.id ?? null });
+        // this offer only: it gives up (403/404) as it would on its own; the rest go on
+        for (const w of this.members()) if (w.id === e?.id && w.running) w.park(err);
+      }
+      if (!this.closed) this.schedule(0);
+      return;
+    }
+    // an unchanged answer well before the wait: nothing held it (a proxy, a draining server)
+    const unheld = now() - started < LONGPOLL_WAIT_S * 500;
+    this.strikes = unheld ? this.strikes + 1 : 0;
+    if (this.strikes >= STRIKES_TO_FALL_BACK && this.members().some((w) => w.mode === "auto")) {
+      this.client.refuse("longpoll"); // auto watches move to polling
+      if (this.closed) return;
+    }
+    const interval = Math.min(...this.members().map((w) => w.interval));
+    this.schedule(unheld ? Math.min(backoffDelay(this.strikes), interval) : 0);
+  }
+
+  failed(err) {
+    const members = this.members();
+    if (!members.length) return;
+    if ([400, 404, 405].includes(err.status)) return this.hub.unsupported();
+    if (err.status === 401 && !this.retried401) {
+      this.retried401 = true; // a token may have expired in flight: ask getToken once more, now
+      return this.schedule(0);
+    }
+    if (STOPS_RETRYING.has(err.status)) {
+      for (const w of members) if (w.running) w.park(err);
+      return;
+    }
+    // the hold did not survive the way to the server and back (a proxy's timeout, a cut)
+    const cut = err.status === 0 || err.status === 502 || err.status === 504;
+    this.strikes = cut ? this.strikes + 1 : 0;
+    if (this.strikes >= STRIKES_TO_FALL_BACK && members.some((w) => w.mode === "auto")) {
+      this.client.refuse("longpoll");
+      if (this.closed) return;
+    }
+    this.failures++;
+    const delay = backoffDelay(this.failures, { retryAfter: err.retryAfter });
+    for (const w of this.members()) if (w.running) w.reportError(err, delay);
     this.schedule(delay);
   }
 }

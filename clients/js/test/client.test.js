@@ -244,6 +244,52 @@ describe("watch engine (scripted server)", () => {
     assert.deepEqual(errors, []);
   });
 
+  it("long-poll watches share one request; an offer refused there gives up alone", async () => {
+    const polls = [];
+    const server = scripted((req) => {
+      if (req.path === "/api/offers/poll") {
+        polls.push(req);
+        if (polls.length === 1)
+          return json({ offers: [offer(2, "o1")], errors: [{ id: "o3", status: 404, error: "offer not found" }] });
+        return new Promise((res) => req.signal.addEventListener("abort", () => res(new Response(null, { status: 304 }))));
+      }
+      return json(offer(1, req.path.split("/").pop()));
+    });
+    const c = client({ fetch: server.fetch, transport: "longpoll" });
+    const updates = { o1: [], o2: [], o3: [] };
+    const errors = { o1: [], o2: [], o3: [] };
+    for (const id of ["o1", "o2", "o3"])
+      c.watch(id, { onUpdate: (o) => updates[id].push(o.version), onError: (e) => errors[id].push(e) });
+    await waitFor(() => polls.length === 2, { what: "the shared long-poll, then again without o3" });
+    assert.equal(polls[0].query.get("ids"), "o1,o2,o3");
+    assert.equal(polls[0].query.get("since"), "o1:1,o2:1,o3:1");
+    assert.equal(polls[0].query.get("wait"), "25");
+    assert.deepEqual(updates, { o1: [1, 2], o2: [1], o3: [1] });
+    assert.deepEqual(errors.o3.map((e) => [e.status, e.message, e.retryIn, e.offerId]),
+      [[404, "HTTP 404: offer not found", null, "o3"]]);
+    assert.deepEqual([errors.o1, errors.o2], [[], []]);
+    await waitFor(() => polls.at(-1).query.get("ids") === "o1,o2", { what: "the long-poll without o3" });
+    assert.equal(polls.at(-1).query.get("since"), "o1:2,o2:1");
+    const own = server.requests.filter((r) => r.path !== "/api/offers/poll" && r.query.has("wait"));
+    assert.equal(own.length, 0, "no watch long-polled on its own");
+    for (const r of polls) assert.ok(!r.url.includes("tok"), "no token in the URL");
+  });
+
+  it("a server without the shared long-poll: each watch long-polls on its own, no error", async () => {
+    const server = scripted((req) => {
+      if (req.path === "/api/offers/poll") return json({ error: "offer not found" }, 404); // offer "poll"
+      if (req.query.has("wait")) return new Promise((res) => req.signal.addEventListener("abort", () => res(new Response(null, { status: 304 }))));
+      return json(offer(1, req.path.split("/").pop()));
+    });
+    const c = client({ fetch: server.fetch, transport: "longpoll" });
+    const errors = [];
+    for (const id of ["o1", "o2"]) c.watch(id, { onError: (e) => errors.push(e) });
+    await waitFor(() => server.requests.filter((r) => r.path !== "/api/offers/poll" && r.query.has("wait")).length === 2,
+      { what: "a long-poll of each offer" });
+    assert.equal(server.requests.filter((r) => r.path === "/api/offers/poll").length, 1);
+    assert.deepEqual(errors, []);
+  });
+
   it("after stop() no callback runs, even for an answer in flight", async () => {
     let answer;
     const server = scripted(() => new Promise((res) => { answer = res; }));

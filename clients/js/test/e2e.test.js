@@ -110,6 +110,42 @@ else describe("against a real offerd", () => {
     assert.deepEqual([wa, wb, wc, wd].flatMap((w) => w.errors), []);
   });
 
+  it("several long-poll watches share one held request", async () => {
+    const offers = await Promise.all([newOffer(server), newOffer(server), newOffer(server)]);
+    const held = async () => {
+      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      return Number(/\nofferd_held_requests (\d+)/.exec(text)[1]);
+    };
+    const heldBecomes = async (want, what) => {
+      for (let i = 0; i < 100 && (await held()) !== want; i++) await sleep(50);
+      assert.equal(await held(), want, what);
+    };
+    // held requests are counted server-wide: close the earlier tests' streams first
+    for (const c of clients.splice(0)) c.close();
+    await heldBecomes(0, "nothing held before");
+    const { client, rec } = clientAs("alice");
+    const got = offers.map((o) => collect(client, o.id, { transport: "longpoll" }));
+    await waitFor(() => got.every((g) => g.updates.length === 1), { what: "the initial states" });
+    await heldBecomes(1, "one held request");
+    await sleep(150);
+    assert.equal(await held(), 1, "three watches, one held request");
+    await counter(server, "bob", offers[1].id, 190);
+    await waitFor(() => got[1].updates.length === 2, { what: "the change" });
+    await sleep(150);
+    assert.deepEqual(got.map((g) => g.versions()), [[1], [1, 2], [1]]);
+    assert.deepEqual(got.flatMap((g) => g.errors), []);
+    const shared = rec.calls.filter((c) => c.url.includes("/api/offers/poll?"));
+    assert.ok(shared.length >= 2);
+    const url = new URL(shared.at(-1).url);
+    assert.deepEqual(url.searchParams.get("ids").split(",").sort(), offers.map((o) => o.id).sort());
+    assert.ok(url.searchParams.get("since").includes(`${offers[1].id}:2`));
+    assert.ok(!rec.calls.some((c) => /\/api\/offers\/[^/?]+\?wait=/.test(c.url) && !c.url.includes("/poll?")),
+      "no watch long-polled on its own");
+    assert.equal(await held(), 1);
+    for (const g of got) g.handle.stop();
+    await heldBecomes(0, "the slot freed once the client is gone");
+  });
+
   it("auto falls back to long-poll when a proxy refuses streams", async () => {
     const proxy = await startProxy(server.baseUrl, { refuseStreams: true });
     proxies.push(proxy);
