@@ -31,7 +31,7 @@ read -r -a extra_args <<<"${FUZZ_ARGS:-}"
 # Largest input each target is given: room for what it parses, no more (shorter is faster).
 max_len() {
   case "$1" in
-    router) echo 512 ;; query) echo 256 ;; request_body) echo 4096 ;; money) echo 128 ;;
+    router) echo 512 ;; query) echo 256 ;; request_body) echo 4096 ;; money) echo 256 ;;
     auth_headers) echo 2048 ;; auth_verify) echo 2048 ;; etag) echo 512 ;; config) echo 1024 ;;
     offer_codec) echo 4096 ;; *) echo 1024 ;;
   esac
