@@ -3,8 +3,9 @@
  * Absurd exp values get a clear 401 instead of overflowing every deadline derived from them; a
  * token accepted inside the clock-skew leeway gets a stream that serves and then ends once, where
  * a reconnect with it is refused, and a long-poll cut at the token's end answers 401 as the
- * README says. Bad tokens are throttled per client address before any signature is checked,
- * replayed bad tokens are refused from memory, and both are counted in /metrics.
+ * README says. Failed authentications are limited per client address (X-Forwarded-For believed
+ * only from a trusted proxy) before any signature is checked, replayed bad tokens are refused
+ * from memory, and both are counted in /metrics with a sampled log line.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -59,12 +60,6 @@ static int teardown(void **state)
     test_tmpdir_remove(fx.dir);
     free(fx.dir);
     return status == 0 ? 0 : -1;
-}
-
-__attribute__((unused)) static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static double mono_s(void)
@@ -139,7 +134,7 @@ static void get(const char *base, const char *path, const char *token, const cha
     assert_int_equal(http_request_timeout("GET", url, headers, NULL, 30000, r), 0);
 }
 
-__attribute__((unused)) static long metric(const char *base, const char *name)
+static long metric(const char *base, const char *name)
 {
     struct http_response r;
     char needle[160];
@@ -253,6 +248,172 @@ static void test_longpoll_cut_at_token_end_answers_401(void **state)
     free(token);
 }
 
+/* ---- item 7: bad tokens ---- */
+
+static struct offerd_proc start_own(const char *name, const char *const *extra)
+{
+    struct offerd_proc p;
+    char db[600];
+    snprintf(db, sizeof(db), "%s/%s.db", fx.dir, name);
+    assert_int_equal(offerd_start(&p, db, extra), 0);
+    assert_int_equal(seed_fixture(db), 0);
+    return p;
+}
+
+/* GET o_pending with token, as the client at xff (an X-Forwarded-For value, or NULL). */
+static long get_as(const struct offerd_proc *p, const char *token, const char *xff,
+                   struct http_response *r)
+{
+    char header[128];
+    if (xff)
+        snprintf(header, sizeof(header), "X-Forwarded-For: %s", xff);
+    get(p->base_url, "/api/offers/o_pending", token, xff ? header : NULL, r);
+    return r->status;
+}
+
+static long status_as(const struct offerd_proc *p, const char *token, const char *xff)
+{
+    struct http_response r;
+    long status = get_as(p, token, xff, &r);
+    http_response_cleanup(&r);
+    return status;
+}
+
+static char *forged(int i)
+{
+    char sub[32];
+    snprintf(sub, sizeof(sub), "user_forged_%d", i);
+    return test_token_with_secret(sub, 3600, "not-the-server-secret-0123456789abcdef");
+}
+
+static void test_failed_authentications_are_limited_per_address(void **state)
+{
+    (void)state;
+    /* 127.0.0.1 (this test) is a trusted proxy, so X-Forwarded-For names the client. */
+    const char *extra[] = {"--auth-fail-burst", "5", "--auth-fail-limit", "0.1",
+                           "--trusted-proxy", "127.0.0.1", NULL};
+    struct offerd_proc p = start_own("failures", extra);
+    const char *attacker = "203.0.113.66", *other = "203.0.113.10";
+    char *seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
+
+    /* A signed-in user behind the attacker's address, verified before the attack. */
+    assert_int_equal(status_as(&p, fx.buyer, attacker), 200);
+    for (int i = 0; i < 5; i++) {
+        char *bad = forged(i);
+        assert_int_equal(status_as(&p, bad, attacker), 401);
+        free(bad);
+    }
+    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 5);
+    /* Over the limit: the next unknown token from there is not even verified. */
+    char *bad = forged(99);
+    struct http_response r;
+    assert_int_equal(get_as(&p, bad, attacker, &r), 429);
+    char h[32];
+    assert_non_null(http_header(&r, "Retry-After", h, sizeof(h)));
+    assert_true(atoi(h) >= 1 && atoi(h) <= 10);
+    assert_non_null(strstr(r.body, "failed authentications"));
+    http_response_cleanup(&r);
+    free(bad);
+    assert_int_equal(metric(p.base_url, "offerd_auth_throttled_total"), 1);
+    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 5);
+    /* A valid token from another address is unaffected, new or not... */
+    assert_int_equal(status_as(&p, seller, other), 200);
+    assert_int_equal(status_as(&p, fx.buyer, other), 200);
+    /* ...and the user whose token was verified before keeps working from the throttled
+     * address; a token never seen before waits for Retry-After like the attacker (README). */
+    assert_int_equal(status_as(&p, fx.buyer, attacker), 200);
+    char *fresh = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
+    assert_int_equal(status_as(&p, fresh, attacker), 429);
+    free(fresh);
+
+    /* The client cannot pick its own identity: a spoofed hop before the proxy's is ignored. */
+    char spoof[64];
+    snprintf(spoof, sizeof(spoof), "198.51.100.1, %s", attacker);
+    bad = forged(100);
+    assert_int_equal(status_as(&p, bad, spoof), 429);
+    free(bad);
+
+    /* The log has a sampled line, not one per failure, and never a token. */
+    char *log = test_read_file(p.log_path);
+    assert_non_null(log);
+    size_t lines = 0;
+    for (const char *q = log; (q = strstr(q, "authentication failed from")) != NULL; q++)
+        lines++;
+    assert_true(lines >= 1 && lines <= 3);
+    assert_non_null(strstr(log, "authentication failed from 203.0.113.66"));
+    assert_null(strstr(log, "eyJ"));
+    free(log);
+    free(seller);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
+static void test_forwarded_for_is_ignored_unless_trusted(void **state)
+{
+    (void)state;
+    /* No --trusted-proxy: X-Forwarded-For is the client's own claim, so rotating it does not
+     * give an attacker fresh buckets; every failure counts against the socket peer. */
+    const char *extra[] = {"--auth-fail-burst", "3", "--auth-fail-limit", "0.1", NULL};
+    struct offerd_proc p = start_own("untrusted", extra);
+    char xff[32];
+    /* Expired tokens are refused and counted, but not charged: only the identity provider signs
+     * them, and users behind one address show theirs now and then. */
+    for (int i = 0; i < 6; i++) {
+        char *expired = test_token(SEED_BUYER_TOKEN_SUB, -3600 - i);
+        assert_int_equal(status_as(&p, expired, NULL), 401);
+        free(expired);
+    }
+    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 6);
+    for (int i = 0; i < 3; i++) {
+        snprintf(xff, sizeof(xff), "198.51.100.%d", i + 1);
+        char *bad = forged(i);
+        assert_int_equal(status_as(&p, bad, xff), 401);
+        free(bad);
+    }
+    char *bad = forged(3);
+    assert_int_equal(status_as(&p, bad, "198.51.100.200"), 429);
+    free(bad);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
+static void test_replayed_bad_token_is_refused_from_memory(void **state)
+{
+    (void)state;
+    struct offerd_proc p = start_own("replay", NULL); /* failure limit off (spawn_offerd) */
+    char *bad = forged(1);
+    char *expired = test_token(SEED_BUYER_TOKEN_SUB, -3600);
+    struct http_response r;
+    assert_int_equal(get_as(&p, bad, NULL, &r), 401);
+    char *first = strdup(r.body);
+    http_response_cleanup(&r);
+    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 1);
+    assert_int_equal(metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 0);
+    /* The same bad token again: the same answer, from memory. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(get_as(&p, bad, NULL, &r), 401);
+        assert_string_equal(r.body, first);
+        char h[64];
+        assert_non_null(http_header(&r, "WWW-Authenticate", h, sizeof(h)));
+        http_response_cleanup(&r);
+    }
+    assert_int_equal(metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 3);
+    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 4);
+    /* Each remembered token keeps its own reason. */
+    assert_int_equal(get_as(&p, expired, NULL, &r), 401);
+    assert_non_null(strstr(r.body, "expired"));
+    http_response_cleanup(&r);
+    assert_int_equal(get_as(&p, expired, NULL, &r), 401);
+    assert_non_null(strstr(r.body, "expired"));
+    http_response_cleanup(&r);
+    assert_int_equal(metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 4);
+    /* Good tokens are untouched by all this. */
+    assert_int_equal(status_as(&p, fx.buyer, NULL), 200);
+    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 6);
+    free(first);
+    free(expired);
+    free(bad);
+    assert_int_equal(offerd_stop(&p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +421,9 @@ int main(void)
         cmocka_unit_test(test_fractional_exp_gets_a_lasting_stream),
         cmocka_unit_test(test_stream_inside_the_leeway_serves_then_ends_once),
         cmocka_unit_test(test_longpoll_cut_at_token_end_answers_401),
+        cmocka_unit_test(test_failed_authentications_are_limited_per_address),
+        cmocka_unit_test(test_forwarded_for_is_ignored_unless_trusted),
+        cmocka_unit_test(test_replayed_bad_token_is_refused_from_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
