@@ -42,6 +42,10 @@ static const char *const env_names[] = {
     "OFFERD_RATE_BURST",
     "OFFERD_OFFER_CACHE",
     "OFFERD_TOKEN_CACHE",
+    "OFFERD_AUTH_FAIL_LIMIT",
+    "OFFERD_AUTH_FAIL_BURST",
+    "OFFERD_FAILED_TOKEN_CACHE",
+    "OFFERD_TRUSTED_PROXY",
     "OFFERD_UNKNOWN",
 };
 #define ENV_NAME_COUNT (sizeof(env_names) / sizeof(env_names[0]))

@@ -1,8 +1,12 @@
 /* fuzz_money.c - amounts: money_from_json on any JSON value text (the "amount" of a request body),
- * and money_to_json / money_format on any int64_t.
+ * money_from_number_text on the same bytes, member_text_find on them as a body, and
+ * money_to_json / money_format on any int64_t.
  *
- * Input: JSON text of one value (json_loadb with JSON_DECODE_ANY); its first 8 bytes, big-endian,
- * are also taken as an amount in minor units to render.
+ * Input: JSON text of one value (json_loadb with JSON_DECODE_ANY); the same bytes as a number's
+ * text (the decision on the digits must agree with the double's wherever a double holds 15
+ * significant digits, and never accept what the double refuses) and as a request body (whatever
+ * "amount" jansson reads there, the scanner points at the same value); its first 8 bytes,
+ * big-endian, are also taken as an amount in minor units to render.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +17,7 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
+#include "member_text.h"
 #include "money.h"
 
 /* money.h: an accepted amount dumps back as the short decimal it came from, and reads back. */
@@ -69,6 +74,74 @@ static void check_render(int64_t minor)
     json_decref(v);
 }
 
+/* Significant digits of a JSON number's mantissa (leading and trailing zeros not counted). */
+static size_t significant_digits(const char *text, size_t len)
+{
+    size_t first = 0, last = 0, i = 0, seen = 0;
+    for (; i < len && text[i] != 'e' && text[i] != 'E'; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            continue;
+        seen++;
+        if (text[i] != '0') {
+            if (!first)
+                first = seen;
+            last = seen;
+        }
+    }
+    return first ? last - first + 1 : 0;
+}
+
+/* money_from_number_text against money_from_json on the value jansson read from the same text. */
+static void check_text(const uint8_t *data, size_t size, const json_t *value, enum money_result r,
+                       int64_t minor)
+{
+    char *text = fuzz_strndup(data, size);
+    int64_t from_text = -3;
+    enum money_result rt = money_from_number_text(text, size, &from_text);
+    FUZZ_CHECK(money_result_message(rt) != NULL);
+    if (rt == MONEY_OK) {
+        check_accepted(from_text);
+        /* An amount with at most 2 decimals is exactly what its double says. */
+        FUZZ_CHECK(value && r == MONEY_OK && minor == from_text);
+    } else {
+        FUZZ_CHECK(from_text == -3);
+    }
+    bool plain = size > 0 && !strchr(" \t\r\n", text[0]) && !strchr(" \t\r\n", text[size - 1]);
+    if (value && json_is_number(value) && plain && strlen(text) == size) {
+        FUZZ_CHECK(rt != MONEY_NOT_A_NUMBER);
+        /* Where they differ, the double lost digits: the text decides. */
+        if (rt != r)
+            FUZZ_CHECK(significant_digits(text, size) > 15 ||
+                       (r == MONEY_NOT_POSITIVE && rt == MONEY_TOO_MANY_DECIMALS));
+    }
+    if (value && !json_is_number(value))
+        FUZZ_CHECK(rt == MONEY_NOT_A_NUMBER);
+    free(text);
+}
+
+/* The same bytes as a request body: the scanner finds the member jansson reads, or nothing. */
+static void check_body(const uint8_t *data, size_t size)
+{
+    char *text = fuzz_strndup(data, size);
+    const char *v = NULL;
+    size_t n = 0;
+    bool found = member_text_find(text, size, "amount", &v, &n);
+    if (found)
+        FUZZ_CHECK(v >= text && n <= size && (size_t)(v - text) <= size - n);
+    json_t *root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
+    if (root && json_is_object(root)) {
+        json_t *member = json_object_get(root, "amount");
+        FUZZ_CHECK(found == (member != NULL));
+        if (member) {
+            json_t *mine = json_loadb(v, n, JSON_DECODE_ANY, NULL);
+            FUZZ_CHECK(mine != NULL && json_equal(mine, member));
+            json_decref(mine);
+        }
+    }
+    json_decref(root);
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *value = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL);
@@ -86,6 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!value || !json_is_number(value))
             FUZZ_CHECK(r == MONEY_NOT_A_NUMBER);
     }
+    check_text(data, size, value, r, minor);
+    check_body(data, size);
     json_decref(value);
 
     struct fuzz_reader rd = {data, size};

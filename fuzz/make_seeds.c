@@ -213,6 +213,9 @@ static void money_seeds(void)
     static const char *const amounts[] = {
         "180.5", "19.99", "0.29", "12", "12.0", "1e2", "1.005", "0.001", "-0.5", "0",
         "10000000", "10000000.01", "1e300", "\"12\"", "null", "9007199254740993", "0.01",
+        "150.999999999999999999", "1999e-2", "1e-400",
+        "{\"productId\":\"p\",\"amount\":150.999999999999999999}",
+        "{\"m\":\"\\\"amount\\\":1\",\"x\":[{\"amount\":2}],\"\\u0061mount\":19.99}",
     };
     for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
         char name[32];
@@ -439,6 +442,19 @@ static void codec_seeds(void)
     codec_seed("extremes", "\x01\x1F\x7F", "", "", "", "", INT64_MIN, INT64_MIN);
 }
 
+static void client_addr_seeds(void)
+{
+    /* peer selector byte, "address text\0", then X-Forwarded-For values separated by \n */
+    static const char peer_trusted[] = "\x00" "127.0.0.1\0" "203.0.113.9";
+    static const char chain[] = "\x02" "10.0.0.0/8\0" "198.51.100.1, 203.0.113.9, 10.1.1.1";
+    static const char v6_lines[] = "\x03" "fd00::/8\0" "2001:db8:aa:bb::1\nfd00::2";
+    static const char garbage[] = "\x01" "::ffff:10.0.0.0/104\0" "unknown, 10.3.3.3";
+    put("client_addr", "peer_trusted", peer_trusted, sizeof(peer_trusted) - 1);
+    put("client_addr", "chain", chain, sizeof(chain) - 1);
+    put("client_addr", "v6_lines", v6_lines, sizeof(v6_lines) - 1);
+    put("client_addr", "garbage", garbage, sizeof(garbage) - 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -458,5 +474,6 @@ int main(int argc, char **argv)
     etag_seeds();
     config_seeds();
     codec_seeds();
+    client_addr_seeds();
     return 0;
 }

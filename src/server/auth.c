@@ -27,6 +27,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "time_ms.h"
+
 #define KEY_TEXT_MAX (64 * 1024) /* longest secret or PEM accepted, bytes */
 #define RSA_BITS_MIN 2048
 
@@ -48,6 +50,7 @@ static const char *const result_messages[] = {
     [AUTH_NO_SUBJECT] = "token has no usable subject (sub)",
     [AUTH_NO_EXPIRY] = "token has no expiry (exp)",
     [AUTH_INTERNAL_ERROR] = "internal error while checking the token",
+    [AUTH_BAD_TIME] = "token exp or nbf is out of range (later than the year 9999)",
 };
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t err_size,
@@ -154,25 +157,28 @@ static enum auth_result check_header(const struct auth *a, json_t *header)
 }
 
 /* Reads NumericDate claim name into *out, rounding a fraction up or down as asked (always the
- * stricter way for the caller). *present tells whether it exists; false if it is not a number. */
-static bool numeric_date(json_t *claims, const char *name, bool round_up, bool *present,
-                         int64_t *out)
+ * stricter way for the caller). *present tells whether it exists. AUTH_MALFORMED if it is not a
+ * number, AUTH_BAD_TIME if it is later than AUTH_TIME_MAX_S. */
+static enum auth_result numeric_date(json_t *claims, const char *name, bool round_up,
+                                     bool *present, int64_t *out)
 {
     json_t *v = json_object_get(claims, name);
 
     *present = v != NULL;
     if (!v)
-        return true;
+        return AUTH_OK;
     if (json_is_integer(v)) {
+        if (json_integer_value(v) > AUTH_TIME_MAX_S)
+            return AUTH_BAD_TIME;
         *out = (int64_t)json_integer_value(v);
-        return true;
+        return AUTH_OK;
     }
     if (!json_is_real(v))
-        return false;
+        return AUTH_MALFORMED;
     double d = json_real_value(v); /* finite: JSON has no NaN or Infinity */
-    if (d >= 9.2e18) {
-        *out = INT64_MAX;
-    } else if (d <= -9.2e18) {
+    if (d > (double)AUTH_TIME_MAX_S)
+        return AUTH_BAD_TIME;
+    if (d <= -9.2e18) {
         *out = INT64_MIN;
     } else {
         int64_t i = (int64_t)d; /* toward zero */
@@ -182,7 +188,7 @@ static bool numeric_date(json_t *claims, const char *name, bool round_up, bool *
             i--;
         *out = i;
     }
-    return true;
+    return AUTH_OK;
 }
 
 static enum auth_result check_claims(json_t *claims, jwt_t *jwt, int64_t now_s, char *sub_out,
@@ -193,9 +199,11 @@ static enum auth_result check_claims(json_t *claims, jwt_t *jwt, int64_t now_s, 
     int64_t earliest = now_s < INT64_MIN + AUTH_LEEWAY_S ? INT64_MIN : now_s - AUTH_LEEWAY_S;
     int64_t latest = now_s > INT64_MAX - AUTH_LEEWAY_S ? INT64_MAX : now_s + AUTH_LEEWAY_S;
 
-    if (!numeric_date(claims, "exp", false, &has_exp, &exp) ||
-        !numeric_date(claims, "nbf", true, &has_nbf, &nbf))
-        return AUTH_MALFORMED;
+    enum auth_result r = numeric_date(claims, "exp", false, &has_exp, &exp);
+    if (r == AUTH_OK)
+        r = numeric_date(claims, "nbf", true, &has_nbf, &nbf);
+    if (r != AUTH_OK)
+        return r;
     if (!has_exp)
         return AUTH_NO_EXPIRY;
     if (exp <= earliest) /* RFC 7519 4.1.4: valid only before exp */
@@ -557,6 +565,13 @@ out:
     json_decref(header);
     free(buf);
     return r;
+}
+
+int64_t auth_refused_from_ms(int64_t exp_s)
+{
+    /* auth_verify refuses once exp <= now_s - AUTH_LEEWAY_S, i.e. from second exp + leeway. */
+    int64_t refused_s = exp_s > INT64_MAX - AUTH_LEEWAY_S ? INT64_MAX : exp_s + AUTH_LEEWAY_S;
+    return time_ms_from_s(refused_s);
 }
 
 const char *auth_result_message(enum auth_result r)

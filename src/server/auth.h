@@ -4,7 +4,8 @@
  * from the kind of PEM public key an identity provider such as Clerk publishes) and every token
  * must use exactly that algorithm: alg "none" and algorithm swaps are refused before and after
  * libjwt checks the signature. exp is required, nbf is enforced when present, both with
- * AUTH_LEEWAY_S of clock skew, and sub (the user's clerk_id) must be a short printable string.
+ * AUTH_LEEWAY_S of clock skew (a fraction rounded the stricter way, a time past AUTH_TIME_MAX_S
+ * refused), and sub (the user's clerk_id) must be a short printable string.
  * libjwt 1.10 checks signatures only, so the claims are checked here. A struct auth is immutable
  * once made: auth_verify may run on one const struct auth from any number of threads at once.
  * Nothing here logs, and no message ever contains a token.
@@ -22,6 +23,9 @@
 #define AUTH_TOKEN_MAX 8192              /* longer tokens are refused as AUTH_MALFORMED */
 #define AUTH_SUB_MAX 255                 /* longest sub accepted, bytes */
 #define AUTH_SUB_SIZE (AUTH_SUB_MAX + 1) /* buffer size for auth_verify's sub_out */
+/* The latest exp or nbf accepted: 9999-12-31T23:59:59Z. A later NumericDate (1e300, 9.3e15) is no
+ * real expiry, and refusing it keeps every deadline derived from exp far from int64_t's limits. */
+#define AUTH_TIME_MAX_S 253402300799LL
 
 struct auth;
 
@@ -38,6 +42,7 @@ enum auth_result {
     AUTH_NO_SUBJECT,      /* sub missing, not a string, empty, too long or not printable */
     AUTH_NO_EXPIRY,       /* exp missing: tokens that never expire are refused */
     AUTH_INTERNAL_ERROR,  /* out of memory while verifying: answer 500, not 401 */
+    AUTH_BAD_TIME,        /* exp or nbf later than AUTH_TIME_MAX_S */
 };
 
 /* A verifier for HS256 tokens signed with secret (copied; >= 32 random bytes recommended). Returns
@@ -72,6 +77,11 @@ enum auth_result auth_verify(const struct auth *a, const char *token, size_t len
  * NULL): held requests and streams end when the token they were admitted with expires. */
 enum auth_result auth_verify_exp(const struct auth *a, const char *token, size_t len,
                                  int64_t now_s, char *sub_out, size_t sub_size, int64_t *exp_out);
+
+/* The first wall-clock millisecond at which a token with this exp is refused (exp plus
+ * AUTH_LEEWAY_S, as auth_verify judges it), saturating: the instant a held request or stream
+ * admitted with the token must end, so that the client's reconnect with it gets 401. */
+int64_t auth_refused_from_ms(int64_t exp_s);
 
 /* A static, human-readable sentence for r, never NULL and never containing a token. */
 const char *auth_result_message(enum auth_result r);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_STRING, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_BOOL, OPT_ORIGINS };
+#include "client_addr.h"
+
+enum opt_kind { OPT_STRING, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_BOOL, OPT_ORIGINS, OPT_PROXIES };
 
 struct option_spec {
     const char *flag;
@@ -75,6 +77,14 @@ static const struct option_spec options[] = {
      "rendered offers kept; 0 = off (20000)"},
     {"--token-cache", "N", "OFFERD_TOKEN_CACHE", OPT_INT, FIELD(token_cache_entries), 0, 10000000,
      "verified tokens kept; 0 = off (16384)"},
+    {"--auth-fail-limit", "R", "OFFERD_AUTH_FAIL_LIMIT", OPT_DOUBLE, FIELD(auth_fail_limit), 0,
+     1000000, "bad tokens/s per address; 0 = off (1)"},
+    {"--auth-fail-burst", "N", "OFFERD_AUTH_FAIL_BURST", OPT_INT, FIELD(auth_fail_burst), 1,
+     1000000, "bad tokens at once before the limit (20)"},
+    {"--failed-token-cache", "N", "OFFERD_FAILED_TOKEN_CACHE", OPT_INT,
+     FIELD(failed_token_cache_entries), 0, 1000000, "bad tokens refused from memory (4096)"},
+    {"--trusted-proxy", "ADDR", "OFFERD_TRUSTED_PROXY", OPT_PROXIES, FIELD(trusted_proxies), 0, 0,
+     "X-Forwarded-For from it names the client"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -98,6 +108,9 @@ static void set_defaults(struct config *c)
     c->rate_burst = 40;
     c->offer_cache_entries = 20000;
     c->token_cache_entries = 16384;
+    c->auth_fail_limit = 1;
+    c->auth_fail_burst = 20;
+    c->failed_token_cache_entries = 4096;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -140,6 +153,40 @@ static int add_origin(struct config *c, const char *origin, size_t len)
     if (!copy)
         return -1;
     c->cors_origins[c->cors_origin_count++] = copy;
+    return 0;
+}
+
+/* Appends one --trusted-proxy address or network (validated here, so a typo stops the start). */
+static int add_proxy(struct config *c, const char *text, size_t len, const char *source,
+                     char *err, size_t err_size)
+{
+    while (len && (*text == ' ' || *text == '\t')) {
+        text++;
+        len--;
+    }
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return 0;
+    char *copy = strndup(text, len);
+    struct client_addr net;
+    if (!copy) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    if (!client_addr_parse(copy, &net)) {
+        snprintf(err, err_size, "%s: '%s' is not an IP address or network (ADDR or ADDR/BITS)",
+                 source, copy);
+        free(copy);
+        return -1;
+    }
+    if (c->trusted_proxy_count == CONFIG_MAX_TRUSTED_PROXIES) {
+        snprintf(err, err_size, "%s: too many trusted proxies (at most %d)", source,
+                 CONFIG_MAX_TRUSTED_PROXIES);
+        free(copy);
+        return -1;
+    }
+    c->trusted_proxies[c->trusted_proxy_count++] = copy;
     return 0;
 }
 
@@ -205,6 +252,23 @@ static int apply(struct config *c, const struct option_spec *o, const char *valu
                          CONFIG_MAX_CORS_ORIGINS);
                 return -1;
             }
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return 0;
+    case OPT_PROXIES:
+        if (source[0] == '-' && !c->trusted_proxies_from_flags) {
+            for (size_t i = 0; i < c->trusted_proxy_count; i++)
+                free(c->trusted_proxies[i]);
+            c->trusted_proxy_count = 0;
+            c->trusted_proxies_from_flags = true;
+        }
+        for (const char *p = value;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (add_proxy(c, p, len, source, err, err_size) != 0)
+                return -1;
             if (!comma)
                 break;
             p = comma + 1;
@@ -303,6 +367,8 @@ void config_cleanup(struct config *c)
     free(c->log_file);
     for (size_t i = 0; i < c->cors_origin_count; i++)
         free(c->cors_origins[i]);
+    for (size_t i = 0; i < c->trusted_proxy_count; i++)
+        free(c->trusted_proxies[i]);
     memset(c, 0, sizeof(*c));
 }
 

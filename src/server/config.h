@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #define CONFIG_MAX_CORS_ORIGINS 16
+#define CONFIG_MAX_TRUSTED_PROXIES 64
 
 enum config_command { CONFIG_SERVE, CONFIG_MIGRATE, CONFIG_HELP, CONFIG_VERSION };
 
@@ -44,6 +45,12 @@ struct config {
     int rate_burst;             /* requests a user may make at once before the rate applies */
     int offer_cache_entries;    /* rendered offers kept for polls; 0 turns the cache off */
     int token_cache_entries;    /* verified tokens kept until they expire; 0 turns it off */
+    double auth_fail_limit;     /* failed authentications per second per client address; 0: off */
+    int auth_fail_burst;        /* failures an address may have at once before the limit applies */
+    int failed_token_cache_entries; /* recently failed tokens refused without crypto; 0: off */
+    char *trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES]; /* addresses or networks (client_addr) */
+    size_t trusted_proxy_count;
+    bool trusted_proxies_from_flags; /* internal: the first --trusted-proxy replaces the env's */
 };
 
 /* Looks up an environment variable; getenv in production, a table in tests. */

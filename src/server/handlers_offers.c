@@ -14,6 +14,7 @@
 #include "cursor.h"
 #include "etag.h"
 #include "longpoll.h"
+#include "member_text.h"
 #include "money.h"
 #include "notify.h"
 #include "offer_cache.h"
@@ -128,7 +129,9 @@ static json_t *read_json_body(struct request *r)
     return obj;
 }
 
-/* Reads the "amount" field as exact minor units; on failure answers 400 and returns false. */
+/* Reads the "amount" field as exact minor units; on failure answers 400 and returns false. The
+ * number is judged on its text in the body (obj was parsed from it): jansson's double would turn
+ * 150.999999999999999999 into 151. */
 static bool read_amount(struct request *r, const json_t *obj, int64_t *amount)
 {
     const json_t *v = json_object_get(obj, "amount");
@@ -136,7 +139,11 @@ static bool read_amount(struct request *r, const json_t *obj, int64_t *amount)
         reply_error(r, 400, "amount is required");
         return false;
     }
-    enum money_result mr = money_from_json(v, amount);
+    const char *text = NULL;
+    size_t text_len = 0;
+    enum money_result mr = MONEY_NOT_A_NUMBER;
+    if (json_is_number(v) && member_text_find(r->body, r->body_len, "amount", &text, &text_len))
+        mr = money_from_number_text(text, text_len, amount);
     if (mr != MONEY_OK) {
         reply_error(r, 400, money_result_message(mr));
         return false;

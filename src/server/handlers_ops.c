@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_guard.h"
 #include "metrics.h"
 #include "notify.h"
 #include "reply.h"
@@ -43,7 +44,7 @@ void handle_metrics(struct request *r)
     char *text = metrics_render(r->app->metrics, &len);
     struct notify_stats ns;
     notify_get_stats(r->app->notify, &ns);
-    char held[2048];
+    char held[4096];
     int n = snprintf(held, sizeof(held),
                      "# HELP offerd_held_requests Long-polls and SSE streams being held now.\n"
                      "# TYPE offerd_held_requests gauge\n"
@@ -66,6 +67,23 @@ void handle_metrics(struct request *r)
                      "offerd_held_clients_gone_total %llu\n",
                      ns.held, ns.keys, ns.idle_keys, ns.users,
                      (unsigned long long)ns.keys_evicted, (unsigned long long)ns.clients_gone);
+    struct auth_guard_stats gs;
+    auth_guard_get_stats(r->app->auth_guard, &gs);
+    n += snprintf(held + n, sizeof(held) - (size_t)n,
+                  "# HELP offerd_auth_failures_total Tokens refused (bad signature, expired, "
+                  "malformed...), verified or recalled.\n"
+                  "# TYPE offerd_auth_failures_total counter\n"
+                  "offerd_auth_failures_total %llu\n"
+                  "# HELP offerd_auth_failed_token_cache_hits_total Of those, tokens refused from "
+                  "the memory of recent failures, without a signature check.\n"
+                  "# TYPE offerd_auth_failed_token_cache_hits_total counter\n"
+                  "offerd_auth_failed_token_cache_hits_total %llu\n"
+                  "# HELP offerd_auth_throttled_total Requests answered 429 because their address "
+                  "had too many failed authentications.\n"
+                  "# TYPE offerd_auth_throttled_total counter\n"
+                  "offerd_auth_throttled_total %llu\n",
+                  (unsigned long long)gs.failures, (unsigned long long)gs.recalled,
+                  (unsigned long long)gs.throttled);
     char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
     if (!all) {
         free(text);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 
 #include "auth.h"
 #include "auth_cache.h"
+#include "auth_guard.h"
 #include "config.h"
 #include "handlers_demo.h"
 #include "handlers_events.h"
@@ -106,8 +108,44 @@ int request_socket_fd(const struct request *r)
     return ci ? (int)ci->connect_fd : -1;
 }
 
+#define XFF_MAX_HEADERS 8
+
+struct xff_values {
+    const char *values[XFF_MAX_HEADERS];
+    size_t count;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct xff_values *x = cls;
+    if (key && value && strcasecmp(key, "X-Forwarded-For") == 0) {
+        if (x->count == XFF_MAX_HEADERS) /* keep the last ones: the nearest hops */
+            memmove(x->values, x->values + 1, (XFF_MAX_HEADERS - 1) * sizeof(x->values[0]));
+        else
+            x->count++;
+        x->values[x->count - 1] = value;
+    }
+    return MHD_YES;
+}
+
+/* The client address failed authentications are counted against (auth_guard_client_key). */
+static void client_key(const struct request *r, char key[CLIENT_ADDR_KEY_SIZE])
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct xff_values xff = {.count = 0};
+    if (r->app->config->trusted_proxy_count)
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_xff, &xff);
+    auth_guard_client_key(r->app->auth_guard, ci ? ci->client_addr : NULL, xff.values, xff.count,
+                          key);
+}
+
 /* Verifies the token, or finds it verified before; fills sub and r->token_exp_s. A cached
- * user row still fresh is copied to r->user_id and *user_known set. */
+ * user row still fresh is copied to r->user_id and *user_known set. A token not verified before
+ * passes auth_guard first: an address over its failure limit gets 429, a token that failed
+ * recently its 401, neither at the cost of a signature check. */
 static bool verify_token(struct request *r, const char *token, size_t len,
                          char sub[AUTH_SUB_SIZE], bool *user_known)
 {
@@ -123,13 +161,31 @@ static bool verify_token(struct request *r, const char *token, size_t len,
         }
         return true;
     }
-    enum auth_result ar =
-        auth_verify_exp(r->app->auth, token, len, now_s, sub, AUTH_SUB_SIZE, &r->token_exp_s);
+    char key[CLIENT_ADDR_KEY_SIZE];
+    client_key(r, key);
+    int64_t now_ms = clock_monotonic_us() / 1000;
+    int retry_after_s = 1;
+    if (!auth_guard_admit(r->app->auth_guard, key, now_ms, &retry_after_s)) {
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%d", retry_after_s);
+        struct reply_header h = {"Retry-After", retry};
+        reply_error_with(r, 429, "too many failed authentications from your address; slow down",
+                         &h, 1);
+        return false;
+    }
+    enum auth_result ar;
+    if (auth_guard_recall(r->app->auth_guard, token, len, &ar)) {
+        auth_guard_failed(r->app->auth_guard, key, NULL, 0, ar, now_ms);
+        reply_unauthorized(r, auth_result_message(ar), 1);
+        return false;
+    }
+    ar = auth_verify_exp(r->app->auth, token, len, now_s, sub, AUTH_SUB_SIZE, &r->token_exp_s);
     if (ar == AUTH_INTERNAL_ERROR) {
         reply_error(r, 500, "internal error");
         return false;
     }
     if (ar != AUTH_OK) {
+        auth_guard_failed(r->app->auth_guard, key, token, len, ar, now_ms);
         reply_unauthorized(r, auth_result_message(ar), 1);
         return false;
     }

@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "auth.h"
 #include "notify.h"
 #include "reply.h"
+#include "time_ms.h"
+
+#define LONGPOLL_TOKEN_SLACK_MS 100
 
 struct longpoll {
     struct notify_waiter waiter;
@@ -59,11 +63,15 @@ bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t 
         }
         lp->admitted = true;
         int64_t now = notify_now_ms();
-        lp->deadline_ms = now + (int64_t)wait_s * 1000;
-        /* A held request never outlives the token it was admitted with. */
-        int64_t token_left_ms = (r->token_exp_s - clock_now_ms() / 1000) * 1000;
-        if (token_left_ms >= 0 && now + token_left_ms < lp->deadline_ms)
-            lp->deadline_ms = now + token_left_ms;
+        lp->deadline_ms = time_ms_add(now, time_ms_from_s(wait_s));
+        /* A held request never outlives the token it was admitted with: it is cut when the token
+         * is refused (exp + leeway), so the handler, run again, answers 401. The slack covers the
+         * two clocks read a moment apart: woken a millisecond early, it would answer 304. */
+        int64_t token_end =
+            time_ms_add(now, time_ms_sub(auth_refused_from_ms(r->token_exp_s), clock_now_ms()));
+        token_end = time_ms_add(token_end, LONGPOLL_TOKEN_SLACK_MS);
+        if (token_end < lp->deadline_ms)
+            lp->deadline_ms = token_end;
         lp->waiter.wake = request_resume;
         lp->waiter.userdata = r;
         lp->waiter.socket_fd = request_socket_fd(r);

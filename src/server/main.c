@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "auth_guard.h"
 #include "config.h"
 #include "demo.h"
 #include "http_server.h"
@@ -149,6 +150,7 @@ static int serve(struct config *cfg)
     struct ratelimit *ratelimit = NULL;
     struct offer_cache *offer_cache = NULL;
     struct auth_cache *auth_cache = NULL;
+    struct auth_guard *auth_guard = NULL;
     struct http_server *server = NULL;
     if (cfg->log_file && log_open_file(cfg->log_file, err, sizeof(err)) != 0) {
         fprintf(stderr, "offerd: %s\n", err);
@@ -193,12 +195,19 @@ static int serve(struct config *cfg)
         snprintf(err, sizeof(err), "out of memory");
         goto out;
     }
+    struct auth_guard_options gopts = {cfg->auth_fail_limit, cfg->auth_fail_burst,
+                                       (size_t)cfg->failed_token_cache_entries,
+                                       (const char *const *)cfg->trusted_proxies,
+                                       cfg->trusted_proxy_count};
+    auth_guard = auth_guard_new(&gopts, err, sizeof(err));
+    if (!auth_guard)
+        goto out;
 
 
     notify_set_version_hook(notify, invalidate_offer, offer_cache);
     struct app app = {.config = cfg, .store = store, .auth = auth, .metrics = metrics,
                       .notify = notify, .ratelimit = ratelimit, .offer_cache = offer_cache,
-                      .auth_cache = auth_cache, .routes = http_routes,
+                      .auth_cache = auth_cache, .auth_guard = auth_guard, .routes = http_routes,
                       .route_count = http_route_count};
     server = http_server_start(&app, err, sizeof(err));
     if (!server) {
@@ -230,6 +239,7 @@ out:
     ratelimit_free(ratelimit);
     offer_cache_free(offer_cache);
     auth_cache_free(auth_cache);
+    auth_guard_free(auth_guard);
     store_close(store);
     metrics_free(metrics);
     auth_free(auth);

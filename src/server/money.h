@@ -1,9 +1,10 @@
 /* money.h - exact conversion between JSON amounts in major units and integer minor units.
  *
  * Money is stored and compared as int64_t minor units (pence). JSON carries it as a number in major
- * units (180.5), so every crossing between the two goes through here, and is exact: an amount is
- * accepted only if it is the double nearest to a number with at most two decimals, and rendered
- * amounts dump back as that same short decimal text when dumped with MONEY_JSON_DUMP_FLAGS.
+ * units (180.5), so every crossing between the two goes through here, and is exact: an amount from
+ * a client is accepted only if its decimal text has at most two decimals (money_from_number_text;
+ * a jansson value's double has lost digits past ~15 significant ones), and rendered amounts dump
+ * back as that same short decimal text when dumped with MONEY_JSON_DUMP_FLAGS.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -42,8 +43,16 @@ enum money_result {
  * *minor_out; on any other result leaves *minor_out alone. Checks run type, sign, size, decimals,
  * so -0.5 is NOT_POSITIVE and 1e300 or 10000000.001 is TOO_LARGE. Decimals below double precision
  * cannot be seen: the text 19.990000000000000001 parses to the same double as 19.99 and is
- * accepted as 1999. */
+ * accepted as 1999; request bodies are therefore judged by money_from_number_text. */
 enum money_result money_from_json(const json_t *value, int64_t *minor_out);
+
+/* The same decision made on the decimal text of a JSON number (RFC 8259: -?int frac? exp?),
+ * text[0..len), exactly, with no double in between: "19.99" -> 1999, "1e2" -> 10000,
+ * "1999e-2" -> 1999, "12.50" -> 1250, while "150.999999999999999999" and "19.990000000000000001"
+ * are TOO_MANY_DECIMALS (a double would have rounded them to 151 and 19.99). Anything that is not
+ * exactly one JSON number is NOT_A_NUMBER. Same order of checks and same results as
+ * money_from_json for every number a double holds exactly enough (up to 15 significant digits). */
+enum money_result money_from_number_text(const char *text, size_t len, int64_t *minor_out);
 
 /* Static text for a result, suitable for {"error": ...}: "amount must be a number", ...
  * Never NULL; "ok" for MONEY_OK. */

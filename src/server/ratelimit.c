@@ -137,6 +137,31 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *
     return allowed;
 }
 
+bool ratelimit_has_token(struct ratelimit *rl, const char *key, int64_t now_ms,
+                         int *retry_after_s)
+{
+    if (rl->rate_per_ms <= 0)
+        return true;
+    uint64_t h = hash(key);
+    struct stripe *s = &rl->stripes[h % STRIPES];
+    bool allowed = true;
+    pthread_mutex_lock(&s->lock);
+    struct bucket *e = s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE];
+    while (e && strcmp(e->key, key) != 0)
+        e = e->next;
+    if (e) {
+        double tokens = refilled(rl, e, now_ms);
+        if (tokens < 1.0) {
+            allowed = false;
+            *retry_after_s = (int)ceil((1.0 - tokens) / rl->rate_per_ms / 1000.0);
+            if (*retry_after_s < 1)
+                *retry_after_s = 1;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return allowed;
+}
+
 size_t ratelimit_size(struct ratelimit *rl)
 {
     size_t n = 0;

@@ -26,6 +26,13 @@ void ratelimit_free(struct ratelimit *rl);
  * false with *retry_after_s (>= 1) set when the bucket is empty. */
 bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *retry_after_s);
 
+/* Whether a take for key would succeed at now_ms, without taking a token or remembering the key:
+ * for limits charged only afterwards, on an outcome (a failed authentication), and checked before
+ * the costly work. True when allowed (or limiting is off); false with *retry_after_s (>= 1) set
+ * when the bucket is empty. */
+bool ratelimit_has_token(struct ratelimit *rl, const char *key, int64_t now_ms,
+                         int *retry_after_s);
+
 /* Keys currently remembered (for tests and metrics). */
 size_t ratelimit_size(struct ratelimit *rl);
 

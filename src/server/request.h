@@ -27,6 +27,7 @@ struct longpoll;
 struct ratelimit;
 struct offer_cache;
 struct auth_cache;
+struct auth_guard;
 
 /* Everything a handler may use; shared by all threads, read-only while serving. */
 struct app {
@@ -38,6 +39,7 @@ struct app {
     struct ratelimit *ratelimit;
     struct offer_cache *offer_cache;
     struct auth_cache *auth_cache;
+    struct auth_guard *auth_guard;  /* bad tokens: per-address failure limit, failed-token memory */
     const struct route *routes;
     size_t route_count;
     atomic_bool stopping;           /* set at shutdown: new writes are refused with 503 */

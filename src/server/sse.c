@@ -19,6 +19,7 @@
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "notify.h"
 #include "offer_codec.h"
@@ -27,6 +28,7 @@
 #include "query.h"
 #include "reply.h"
 #include "store.h"
+#include "time_ms.h"
 
 #define SSE_ALL_MAX_OFFERS 1000     /* initial state of an all-offers stream: newest first */
 #define SSE_BLOCK_SIZE 256         /* MHD buffer per stream; events are copied through it */
@@ -242,9 +244,9 @@ static void fill(struct sse_stream *st)
 static void wait_for_more(struct sse_stream *st)
 {
     int64_t deadline = st->next_heartbeat_ms;
-    int64_t token_left = st->token_exp_ms - clock_now_ms();
-    if (notify_now_ms() + token_left < deadline)
-        deadline = notify_now_ms() + token_left;
+    int64_t token_end = time_ms_add(notify_now_ms(), time_ms_sub(st->token_exp_ms, clock_now_ms()));
+    if (token_end < deadline)
+        deadline = token_end;
     st->waiter.deadline_ms = deadline;
     const char *ids[NOTIFY_MAX_KEYS];
     size_t n = 0;
@@ -324,9 +326,9 @@ void sse_start(struct request *r, const struct sse_watch *w)
     st->app = r->app;
     st->conn = r->conn;
     memcpy(st->user_id, r->user_id, sizeof(st->user_id));
-    st->token_exp_ms = r->token_exp_s * 1000;
+    st->token_exp_ms = auth_refused_from_ms(r->token_exp_s); /* exp + leeway: a reconnect gets 401 */
     st->all_of_user = w->all_of_user;
-    st->heartbeat_ms = w->heartbeat_s * 1000;
+    st->heartbeat_ms = (int)time_ms_from_s(w->heartbeat_s);
     st->next_heartbeat_ms = notify_now_ms() + st->heartbeat_ms;
     st->waiter.wake = resume_stream;
     st->waiter.userdata = st;

@@ -282,6 +282,9 @@ static void test_create_bad_input(void **state)
         expect_refused("POST", p, fx.buyer, bad_bodies[i], NULL, NULL, 400, NULL);
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_driver\",", NULL, NULL, 400, "line 1");
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_driver\",\"amount\":150.005}", NULL, NULL, 400, "decimal");
+    /* Decided on the digits sent, not on a double (which reads 150.999999999999999999 as 151). */
+    expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_driver\",\"amount\":150.999999999999999999}", NULL, NULL, 400, "decimal");
+    expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_driver\",\"\\u0061mount\":150.990000000000000001}", NULL, NULL, 400, "decimal");
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_driver\",\"amount\":\"150\"}", NULL, NULL, 400, "number");
     /* Invalid UTF-8 in a message. */
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_driver\",\"amount\":150,\"message\":\"\xff\xfe\"}", NULL, NULL, 400, NULL);
@@ -370,6 +373,7 @@ static void test_negotiation_converges_then_accept(void **state)
     expect_counter_refused(id, fx.seller, "200", 400);
     expect_counter_refused(id, fx.seller, "120", 400);
     expect_counter_refused(id, fx.seller, "210", 400);
+    expect_counter_refused(id, fx.seller, "189.999999999999999999", 400);
     long long now_ms = (long long)time(NULL) * 1000;
     counter(id, fx.seller, "190", NULL, &r);
     assert_int_equal(r.status, 201);

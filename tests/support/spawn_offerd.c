@@ -167,11 +167,12 @@ int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *co
 
 int offerd_start(struct offerd_proc *p, const char *db_path, const char *const *extra_args)
 {
-    /* Tests hammer one user on purpose; the rate limit has its own tests (extra args win). */
+    /* Tests hammer one user, and send many bad tokens from one address, on purpose; both limits
+     * have their own tests (extra args win). */
     const char *argv[64] = {"--bind",       "127.0.0.1",     "--port",       "0",
                             "--db",         db_path,         "--jwt-secret", TEST_JWT_SECRET,
-                            "--rate-limit", "0"};
-    size_t n = 10;
+                            "--rate-limit", "0",             "--auth-fail-limit", "0"};
+    size_t n = 12;
     for (size_t i = 0; extra_args && extra_args[i] && n < 63; i++)
         argv[n++] = extra_args[i];
     argv[n] = NULL;

@@ -24,8 +24,8 @@ char *test_tmpdir_new(void);
 void test_tmpdir_remove(const char *dir);
 
 /* Starts OFFERD_BINARY --bind 127.0.0.1 --port 0 --db DB_PATH --jwt-secret TEST_JWT_SECRET
- * --rate-limit 0, then extra_args (NULL-terminated, may be NULL; later flags win), with stdout and
- * stderr in files beside DB_PATH, and waits (up to 20 s) for the "listening on http://..." line.
+ * --rate-limit 0 --auth-fail-limit 0, then extra_args (NULL-terminated, may be NULL; later flags
+ * win), with stdout and stderr in files beside DB_PATH, and waits (up to 20 s) for the "listening on http://..." line.
  * Returns 0 and fills *p, or -1. */
 int offerd_start(struct offerd_proc *p, const char *db_path, const char *const *extra_args);
 

@@ -479,11 +479,9 @@ static void test_verify_expiry(void **state)
     assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":0}", sub), AUTH_EXPIRED);
     assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":-9223372036854775808}", sub),
                      AUTH_EXPIRED);
-    assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":9223372036854775807}", sub), AUTH_OK);
     /* NumericDate may be a real */
     assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":1767229200.5}", sub), AUTH_OK);
     assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":1767225000.5}", sub), AUTH_EXPIRED);
-    assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":1e300}", sub), AUTH_OK);
 
     /* minted with a negative ttl */
     struct auth *a = auth_new_hs256(SECRET, NULL, 0);
@@ -491,6 +489,72 @@ static void test_verify_expiry(void **state)
     assert_int_equal(verify_str(a, token, sub, sizeof(sub)), AUTH_EXPIRED);
     free(token);
     auth_free(a);
+}
+
+/* Issue 19 item 6: an exp past year 9999 is no expiry; it used to be accepted (1e300 saturated to
+ * INT64_MAX) and overflowed every deadline derived from it. Refused with its own reason. */
+static void test_verify_absurd_times(void **state)
+{
+    (void)state;
+    char sub[AUTH_SUB_SIZE];
+    char payload[160];
+    const char *refused[] = {
+        "{\"sub\":\"u\",\"exp\":1e300}",
+        "{\"sub\":\"u\",\"exp\":9.3e15}",
+        "{\"sub\":\"u\",\"exp\":9300000000000000}",
+        "{\"sub\":\"u\",\"exp\":9223372036854775807}",
+        "{\"sub\":\"u\",\"exp\":253402300800}",
+        "{\"sub\":\"u\",\"exp\":253402300799.5}",
+        "{\"sub\":\"u\",\"exp\":1767229200,\"nbf\":1e300}",
+        "{\"sub\":\"u\",\"exp\":1767229200,\"nbf\":253402300800}",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        assert_int_equal(verify_payload(refused[i], sub), AUTH_BAD_TIME);
+        assert_string_equal(sub, "");
+    }
+    /* The last second of year 9999 is still a time; so is a fraction below it (rounded down). */
+    snprintf(payload, sizeof(payload), "{\"sub\":\"u\",\"exp\":%lld}", AUTH_TIME_MAX_S);
+    assert_int_equal(verify_payload(payload, sub), AUTH_OK);
+    assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":253402300798.9}", sub), AUTH_OK);
+    /* Far in the past is simply expired, however absurd. */
+    assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":-1e300}", sub), AUTH_EXPIRED);
+    /* An integer jansson cannot hold is not JSON we read. */
+    assert_int_equal(verify_payload("{\"sub\":\"u\",\"exp\":92233720368547758070}", sub),
+                     AUTH_MALFORMED);
+
+    /* The exp an accepted token gives back always converts to milliseconds without overflow. */
+    struct auth *a = auth_new_hs256(SECRET, NULL, 0);
+    snprintf(payload, sizeof(payload), "{\"sub\":\"u\",\"exp\":%lld}", AUTH_TIME_MAX_S);
+    char *token = sign_hs256(HS256_HEADER, payload);
+    int64_t exp = 0;
+    assert_int_equal(auth_verify_exp(a, token, strlen(token), NOW, sub, sizeof(sub), &exp),
+                     AUTH_OK);
+    assert_int_equal(exp, AUTH_TIME_MAX_S);
+    assert_int_equal(auth_refused_from_ms(exp), (AUTH_TIME_MAX_S + AUTH_LEEWAY_S) * 1000);
+    free(token);
+    auth_free(a);
+}
+
+/* A held request or stream ends exactly when auth_verify starts refusing its token. */
+static void test_refused_from_ms(void **state)
+{
+    (void)state;
+    char sub[AUTH_SUB_SIZE];
+    const int64_t exp = NOW - 10; /* inside the leeway: accepted now */
+    int64_t until_ms = auth_refused_from_ms(exp);
+    assert_int_equal(until_ms, (exp + AUTH_LEEWAY_S) * 1000);
+    struct auth *a = auth_new_hs256(SECRET, NULL, 0);
+    char *token = auth_mint_hs256(SECRET, "u", NOW - 3600, exp - (NOW - 3600));
+    assert_int_equal(auth_verify(a, token, strlen(token), until_ms / 1000 - 1, sub, sizeof(sub)),
+                     AUTH_OK);
+    assert_int_equal(auth_verify(a, token, strlen(token), until_ms / 1000, sub, sizeof(sub)),
+                     AUTH_EXPIRED);
+    free(token);
+    auth_free(a);
+    /* Saturates rather than overflows. */
+    assert_int_equal(auth_refused_from_ms(INT64_MAX), INT64_MAX);
+    assert_int_equal(auth_refused_from_ms(INT64_MAX / 1000), INT64_MAX);
+    assert_int_equal(auth_refused_from_ms(INT64_MIN), INT64_MIN);
 }
 
 static void test_verify_missing_or_bad_exp(void **state)
@@ -890,7 +954,7 @@ static void test_verify_concurrently(void **state)
 static void test_result_messages(void **state)
 {
     (void)state;
-    for (int r = AUTH_OK; r <= AUTH_INTERNAL_ERROR; r++) {
+    for (int r = AUTH_OK; r <= AUTH_BAD_TIME; r++) {
         const char *m = auth_result_message((enum auth_result)r);
         assert_non_null(m);
         assert_true(strlen(m) > 0);
@@ -945,6 +1009,8 @@ int main(void)
         cmocka_unit_test(test_verify_not_nul_terminated),
         cmocka_unit_test(test_verify_wrong_secret),
         cmocka_unit_test(test_verify_expiry),
+        cmocka_unit_test(test_verify_absurd_times),
+        cmocka_unit_test(test_refused_from_ms),
         cmocka_unit_test(test_verify_missing_or_bad_exp),
         cmocka_unit_test(test_verify_nbf),
         cmocka_unit_test(test_verify_subject),

@@ -134,6 +134,54 @@ static void test_errors(void **state)
     config_cleanup(&c);
 }
 
+static void test_auth_guard_options(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *argv0[] = {"offerd"};
+    assert_int_equal(parse(&c, NULL, 1, argv0, err), 0);
+    assert_true(c.auth_fail_limit == 1.0);
+    assert_int_equal(c.auth_fail_burst, 20);
+    assert_int_equal(c.failed_token_cache_entries, 4096);
+    assert_int_equal(c.trusted_proxy_count, 0);
+    config_cleanup(&c);
+
+    const char *env[] = {"OFFERD_AUTH_FAIL_LIMIT", "0.5", "OFFERD_AUTH_FAIL_BURST", "7",
+                         "OFFERD_FAILED_TOKEN_CACHE", "0",
+                         "OFFERD_TRUSTED_PROXY", "10.0.0.0/8, 127.0.0.1", NULL};
+    assert_int_equal(parse(&c, env, 1, argv0, err), 0);
+    assert_true(c.auth_fail_limit == 0.5);
+    assert_int_equal(c.auth_fail_burst, 7);
+    assert_int_equal(c.failed_token_cache_entries, 0);
+    assert_int_equal(c.trusted_proxy_count, 2);
+    assert_string_equal(c.trusted_proxies[0], "10.0.0.0/8");
+    assert_string_equal(c.trusted_proxies[1], "127.0.0.1");
+    config_cleanup(&c);
+
+    /* Flags replace the environment's list, then repeat. */
+    const char *argv[] = {"offerd", "--trusted-proxy", "fd00::/8", "--trusted-proxy=192.0.2.1",
+                          "--auth-fail-limit", "0"};
+    assert_int_equal(parse(&c, env, 6, argv, err), 0);
+    assert_int_equal(c.trusted_proxy_count, 2);
+    assert_string_equal(c.trusted_proxies[0], "fd00::/8");
+    assert_string_equal(c.trusted_proxies[1], "192.0.2.1");
+    assert_true(c.auth_fail_limit == 0);
+    config_cleanup(&c);
+
+    const char *bad[][2] = {{"--trusted-proxy", "proxy.example.com"},
+                            {"--trusted-proxy", "10.0.0.1/8"},
+                            {"--auth-fail-burst", "0"},
+                            {"--auth-fail-limit", "-1"},
+                            {"--failed-token-cache", "x"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *a[] = {"offerd", bad[i][0], bad[i][1]};
+        assert_int_equal(parse(&c, NULL, 3, a, err), -1);
+        assert_non_null(strstr(err, bad[i][0]));
+        config_cleanup(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_cors_flags_replace_env),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_auth_guard_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

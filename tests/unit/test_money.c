@@ -26,7 +26,18 @@ static enum money_result parse_amount(const char *text, int64_t *minor_out)
         fail_msg("json_loads(%s): %s", text, error.text);
     enum money_result r = money_from_json(value, minor_out);
     json_decref(value);
+    /* Deciding on the text gives the same answer for every number a double holds well enough. */
+    int64_t from_text = SENTINEL;
+    enum money_result rt = money_from_number_text(text, strlen(text), &from_text);
+    if (rt != r || (r == MONEY_OK && from_text != *minor_out))
+        fail_msg("%s: from the text %d (%lld), from the double %d", text, (int)rt,
+                 (long long)from_text, (int)r);
     return r;
+}
+
+static enum money_result text_amount(const char *text, int64_t *minor_out)
+{
+    return money_from_number_text(text, strlen(text), minor_out);
 }
 
 /* The shortest decimal text for minor: 180 for 18000, 180.5 for 18050, 0.29 for 29. */
@@ -196,6 +207,66 @@ static void test_from_json_rejects_built_values(void **state)
     assert_int_equal(minor, SENTINEL);
 }
 
+/* Issue 19 item 8: digits past a double's precision decided the amount's fate by rounding. */
+static void test_from_number_text_sees_every_digit(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum money_result result;
+        int64_t minor;
+    } cases[] = {
+        {"150.999999999999999999", MONEY_TOO_MANY_DECIMALS, SENTINEL}, /* a double: 151 */
+        {"19.990000000000000001", MONEY_TOO_MANY_DECIMALS, SENTINEL},  /* a double: 19.99 */
+        {"150.9999999999999999999999999999999999999999", MONEY_TOO_MANY_DECIMALS, SENTINEL},
+        {"10000000.0000000000000001", MONEY_TOO_LARGE, SENTINEL},     /* a double: the cap */
+        {"9999999.999999999999999999", MONEY_TOO_MANY_DECIMALS, SENTINEL},
+        {"1e-400", MONEY_TOO_MANY_DECIMALS, SENTINEL}, /* a double: 0, "not positive" */
+        {"1e1000000000000000000000", MONEY_TOO_LARGE, SENTINEL},
+        {"1e-1000000000000000000000", MONEY_TOO_MANY_DECIMALS, SENTINEL},
+        {"150.990000000000000000000", MONEY_OK, 15099},
+        {"1999e-2", MONEY_OK, 1999},
+        {"0.1999e2", MONEY_OK, 1999},
+        {"0.00000000000000000000000000001e29", MONEY_OK, 100},
+        {"1E+2", MONEY_OK, 10000},
+        {"1e+07", MONEY_OK, MONEY_MAX_MINOR},
+        {"12.50", MONEY_OK, 1250},
+        {"100000.00e-5", MONEY_OK, 100},
+        {"-0e5", MONEY_NOT_POSITIVE, SENTINEL},
+        {"-0.000000000000000000001", MONEY_NOT_POSITIVE, SENTINEL},
+        {"0.000e10", MONEY_NOT_POSITIVE, SENTINEL},
+        /* not one JSON number */
+        {"", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"-", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"00", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"01.5", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"1.", MONEY_NOT_A_NUMBER, SENTINEL},
+        {".5", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"+1", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"1e", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"1e+", MONEY_NOT_A_NUMBER, SENTINEL},
+        {" 1", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"1 ", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"1,5", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"0x10", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"NaN", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"Infinity", MONEY_NOT_A_NUMBER, SENTINEL},
+        {"\"12\"", MONEY_NOT_A_NUMBER, SENTINEL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t minor = SENTINEL;
+        enum money_result r = text_amount(cases[i].text, &minor);
+        if (r != cases[i].result || minor != cases[i].minor)
+            fail_msg("%s: result %d minor %lld, want %d %lld", cases[i].text, (int)r,
+                     (long long)minor, (int)cases[i].result, (long long)cases[i].minor);
+    }
+    int64_t minor = SENTINEL;
+    assert_int_equal(money_from_number_text(NULL, 0, &minor), MONEY_NOT_A_NUMBER);
+    /* only len bytes are read: "12" of "123" */
+    assert_int_equal(money_from_number_text("123", 2, &minor), MONEY_OK);
+    assert_int_equal(minor, 1200);
+}
+
 static void test_round_trip_exhaustive(void **state)
 {
     (void)state;
@@ -324,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_from_json_accepts),
         cmocka_unit_test(test_from_json_rejects),
         cmocka_unit_test(test_from_json_rejects_built_values),
+        cmocka_unit_test(test_from_number_text_sees_every_digit),
         cmocka_unit_test(test_round_trip_exhaustive),
         cmocka_unit_test(test_round_trip_near_cap),
         cmocka_unit_test(test_round_trip_sampled),

@@ -73,6 +73,36 @@ static void test_idle_keys_are_forgotten(void **state)
     ratelimit_free(rl);
 }
 
+/* has_token looks without taking: a limit charged on outcomes (failed logins) checks it first. */
+static void test_has_token_peeks(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_new(0.5, 3.0); /* one per 2 s, burst 3 */
+    int retry = 0;
+    /* An unknown key would be allowed, and is not remembered by asking. */
+    assert_true(ratelimit_has_token(rl, "10.0.0.1", 0, &retry));
+    assert_int_equal(ratelimit_size(rl), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true(ratelimit_has_token(rl, "10.0.0.1", 0, &retry));
+        assert_true(ratelimit_has_token(rl, "10.0.0.1", 0, &retry)); /* asking twice takes nothing */
+        ratelimit_take(rl, "10.0.0.1", 0, &retry);
+    }
+    retry = 0;
+    assert_false(ratelimit_has_token(rl, "10.0.0.1", 0, &retry));
+    assert_int_equal(retry, 2);
+    assert_false(ratelimit_has_token(rl, "10.0.0.1", 1500, &retry));
+    assert_int_equal(retry, 1);
+    assert_true(ratelimit_has_token(rl, "10.0.0.1", 2000, &retry)); /* one token back */
+    /* Other keys are not affected. */
+    assert_true(ratelimit_has_token(rl, "10.0.0.2", 0, &retry));
+    ratelimit_free(rl);
+
+    rl = ratelimit_new(0, 1); /* off */
+    ratelimit_take(rl, "k", 0, &retry);
+    assert_true(ratelimit_has_token(rl, "k", 0, &retry));
+    ratelimit_free(rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -80,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_slow_rate_retry_after),
         cmocka_unit_test(test_off),
         cmocka_unit_test(test_idle_keys_are_forgotten),
+        cmocka_unit_test(test_has_token_peeks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
