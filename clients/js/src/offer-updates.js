@@ -855,6 +855,7 @@ class Stream {
     this.live = false; // connecting or reading
     this.refusedIds = new Set(); // offers the stream answered with offer-error (it does not watch them)
     this.reauth = false; // the stream said its token expired
+    this.quickReauths = 0; // streams in a row that said so at once: getToken keeps an old token
   }
 
   members() {
@@ -961,9 +962,13 @@ class Stream {
     this.lastEventId = parser.lastEventId;
     if (parser.retry !== null) this.retryMs = parser.retry;
     if (this.reauth && !cut) {
-      // the token expired, not the connection: back at once (getToken is asked again), resuming
+      // the token expired, not the connection: back at once (getToken is asked again), resuming;
+      // if it ends so again at once, getToken gave a token about to expire: back off meanwhile
       this.strikes = 0;
-      if (this.members().length) this.schedule(Math.floor(Math.random() * (REAUTH_JITTER_MS + 1)));
+      this.quickReauths = now() - started < SHORT_STREAM_MS ? this.quickReauths + 1 : 0;
+      const delay = this.quickReauths ? backoffDelay(this.quickReauths)
+        : Math.floor(Math.random() * (REAUTH_JITTER_MS + 1));
+      if (this.members().length) this.schedule(delay);
       return;
     }
     const useless = now() - started < SHORT_STREAM_MS || (parser.events === 0 && parser.comments === 0);

@@ -180,6 +180,7 @@ describe("watch engine (scripted server)", () => {
     await waitFor(() => streams.length === 1, { what: "the stream" });
     // retry: 60000 would hold an ordinary end for a minute; reauth does not wait for it
     streams[0].write(`retry: 60000\nevent: offer\ndata: ${JSON.stringify(offer(4))}\nid: 41:0123456789abcdef\n\n`);
+    await sleep(1100); // a stream that lived (one that says reauth at once backs off)
     streams[0].write(`event: reauth\ndata: {"error":"token expired; reconnect with a fresh one"}\n\n`);
     streams[0].end();
     await waitFor(() => streams.length === 2, { what: "the reconnection", timeoutMs: 2000 });
