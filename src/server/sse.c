@@ -498,7 +498,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         if (st->ending)
             return MHD_CONTENT_READER_END_OF_STREAM;
         fill(st);
-        if (st->len == 0 && !st->ending && !st->bursting) {
+        if (st->len == 0 && !st->ending && !st->bursting && !st->failed) {
             wait_for_more(st);
             return 0; /* suspended: MHD calls again once resumed */
         }
