@@ -1,6 +1,6 @@
 /* fuzz_query.c - the parsers of query values and of the header that names a position:
- * cursor_decode (?cursor=), sse_parse_last_event_id (Last-Event-ID), and query.h's
- * query_parse_version (?since=), query_parse_wait (?wait=), query_parse_limit (?limit=) and
+ * cursor_decode (?cursor=), sse_parse_last_event_id and sse_parse_resume_id (Last-Event-ID), and
+ * query.h's query_parse_version (?since=), query_parse_wait (?wait=), query_parse_limit (?limit=),
  * query_parse_ids (?ids=a,b,c, which runs offer_id_is_valid on each entry) and
  * query_parse_since_list (?since=a:3,b:1 of the multi-offer long-poll).
  *
@@ -82,6 +82,32 @@ static void check_last_event_id(const char *header)
     char buf[32];
     snprintf(buf, sizeof(buf), "%" PRId64, v);
     FUZZ_CHECK(strcmp(buf, digits) == 0);
+}
+
+/* The multiplexed stream's ids: "<digits>:<16 lowercase hex>" and nothing else; what parses
+ * formats back to the same position and tag (leading zeros of the position aside). */
+static void check_resume_id(const char *header)
+{
+    int64_t seq = INT64_MIN;
+    uint64_t tag = 0;
+    bool ok = sse_parse_resume_id(header, &seq, &tag);
+    const char *colon = strchr(header, ':');
+    bool shape = colon && strlen(colon + 1) == 16 && strspn(colon + 1, "0123456789abcdef") == 16;
+    if (!ok)
+        return;
+    FUZZ_CHECK(shape && seq >= 0);
+    char seq_text[32];
+    snprintf(seq_text, sizeof(seq_text), "%.*s", (int)(colon - header), header);
+    const char *digits = plain_digits(seq_text);
+    FUZZ_CHECK(digits != NULL && digits_fit_int64(digits));
+    char again[64];
+    size_t n = sse_format_resume_id(again, sizeof(again), seq, tag);
+    FUZZ_CHECK(n > 0 && n == strlen(again));
+    FUZZ_CHECK(strncmp(again, digits, strlen(digits)) == 0);
+    FUZZ_CHECK(strcmp(strchr(again, ':'), colon) == 0);
+    int64_t seq2;
+    uint64_t tag2;
+    FUZZ_CHECK(sse_parse_resume_id(again, &seq2, &tag2) && seq2 == seq && tag2 == tag);
 }
 
 /* query_parse_version succeeds exactly when the text is digits whose value fits int64_t, and
@@ -254,6 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_cursor(value);
     check_last_event_id(value);
+    check_resume_id(value);
     check_version(value);
     check_wait_and_limit(value);
     check_ids(value);

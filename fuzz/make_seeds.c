@@ -149,6 +149,9 @@ static void query_seeds(void)
     put_str("query", "last_event_id_zero", "0");
     put_str("query", "last_event_id_big", "9223372036854775807");
     put_str("query", "last_event_id_over", "9223372036854775808");
+    put_str("query", "resume_id", "1234:0123456789abcdef");
+    put_str("query", "resume_id_max", "9223372036854775807:ffffffffffffffff");
+    put_str("query", "resume_id_upper", "1234:0123456789ABCDEF");
     put_str("query", "ids", "demo_offer_1,demo_offer_2,off_2QH9xk3vR7mN1pLq8sTz4A");
     put_str("query", "ids_bad", "demo_offer_1,,bad id,");
     put_str("query", "wait", "30");

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "reply.h"
+#include "sse.h"
 #include "store.h"
 
 static void reply_static_json(struct request *r, unsigned status, const char *text)
@@ -36,6 +37,33 @@ void handle_readyz(struct request *r)
         return;
     }
     reply_static_json(r, 200, "{\"status\":\"ready\"}");
+}
+
+/* The streams' pending-event buffers, appended to *text (freed on failure). */
+static bool append_sse_buffers(char **text, size_t *len)
+{
+    size_t allocated = 0, peak = 0;
+    sse_buffer_stats(&allocated, &peak);
+    char block[512];
+    int n = snprintf(block, sizeof(block),
+                     "# HELP offerd_sse_buffer_bytes Pending-event buffers of all SSE streams "
+                     "now.\n"
+                     "# TYPE offerd_sse_buffer_bytes gauge\n"
+                     "offerd_sse_buffer_bytes %zu\n"
+                     "# HELP offerd_sse_buffer_peak_bytes The largest buffer one SSE stream has "
+                     "held since start.\n"
+                     "# TYPE offerd_sse_buffer_peak_bytes gauge\n"
+                     "offerd_sse_buffer_peak_bytes %zu\n",
+                     allocated, peak);
+    char *all = realloc(*text, *len + (size_t)n + 1);
+    if (!all) {
+        free(*text);
+        return false;
+    }
+    memcpy(all + *len, block, (size_t)n + 1);
+    *text = all;
+    *len += (size_t)n;
+    return true;
 }
 
 void handle_metrics(struct request *r)
@@ -93,6 +121,10 @@ void handle_metrics(struct request *r)
     memcpy(all + len, held, (size_t)n + 1);
     text = all;
     len += (size_t)n;
+    if (!append_sse_buffers(&text, &len)) {
+        reply_error(r, 500, "internal error");
+        return;
+    }
     struct reply_header h = {"Cache-Control", "no-store"};
     reply_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, &h, 1);
 }

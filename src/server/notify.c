@@ -76,6 +76,7 @@ struct notify {
     struct notify_waiter **heap;
     size_t heap_len, heap_cap;
     _Atomic uint64_t seq;       /* written under lock; read without it by every poll */
+    _Atomic int64_t published_log_seq; /* log rows up to here are published (notify_log_seq) */
     size_t held;
     bool shutting_down;
     bool stop;
@@ -327,19 +328,25 @@ static void unregister_locked(struct notify *n, struct notify_waiter *w)
     w->registered = false;
 }
 
+static void note_changed(struct notify_waiter *w, const char *offer_id)
+{
+    size_t len = strnlen(offer_id, OFFER_ID_SIZE);
+    if (w->changed_count < NOTIFY_CHANGED_MAX && len <= OFFER_ID_MAX)
+        memcpy(w->changed[w->changed_count++], offer_id, len + 1);
+    else
+        w->changed_overflow = true; /* re-read everything rather than a cut id */
+}
+
 /* Fires w: off every list, reason and changed offer noted, queued for its wake. */
 static void fire_locked(struct notify *n, struct notify_waiter *w, enum notify_reason reason,
                         const char *changed_offer, struct notify_waiter **fired)
 {
     unregister_locked(n, w);
     w->reason = reason;
-    if (changed_offer) {
-        size_t len = strnlen(changed_offer, OFFER_ID_SIZE);
-        if (w->changed_count < NOTIFY_CHANGED_MAX && len <= OFFER_ID_MAX)
-            memcpy(w->changed[w->changed_count++], changed_offer, len + 1);
-        else
-            w->changed_overflow = true; /* re-read everything rather than a cut id */
-    }
+    w->fired_seq = atomic_load_explicit(&n->seq, memory_order_relaxed);
+    w->fired_log_seq = atomic_load_explicit(&n->published_log_seq, memory_order_acquire);
+    if (changed_offer)
+        note_changed(w, changed_offer);
     w->fire_next = *fired;
     *fired = w;
 }
@@ -361,27 +368,45 @@ static void fire_key_locked(struct notify *n, struct key_entry *e, const char *o
         fire_locked(n, e->head.next->waiter, NOTIFY_CHANGED, offer_id, fired);
 }
 
-void notify_publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
-                    const char *seller_id)
+/* Change-log rows up to log_seq (-1: a publish not from the log) have been published. */
+static void note_log_seq_locked(struct notify *n, int64_t log_seq)
+{
+    if (log_seq > atomic_load_explicit(&n->published_log_seq, memory_order_relaxed))
+        atomic_store_explicit(&n->published_log_seq, log_seq, memory_order_release);
+}
+
+static void publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
+                    const char *seller_id, int64_t log_seq)
 {
     char key[KEY_SIZE];
     struct notify_waiter *fired = NULL;
     if (!make_key(key, 'o', offer_id))
         return;
     pthread_mutex_lock(&n->lock);
+    struct key_entry *e = key_find(n, key, false);
+    bool is_new = !e || version > e->last_version;
+    notify_version_fn on_version = n->on_version;
+    void *on_version_userdata = n->on_version_userdata;
+    pthread_mutex_unlock(&n->lock);
+    /* Caches forget the old rendering before the sequence moves, so a reader that has seen the
+     * new notify_seq or notify_log_seq cannot be handed the old one (and then wait past it). */
+    if (is_new && on_version)
+        on_version(offer_id, on_version_userdata);
+    pthread_mutex_lock(&n->lock);
     int64_t now_ms = notify_now_ms();
-    struct key_entry *e = key_find(n, key, true);
+    e = key_find(n, key, true);
     if (!e || version <= e->last_version) {
+        if (e)
+            note_log_seq_locked(n, log_seq); /* published already, by offerd's own write */
         evict_idle_locked(n, now_ms);
         pthread_mutex_unlock(&n->lock);
         return;
     }
     e->last_version = version;
     e->last_seq = ++n->seq;
+    note_log_seq_locked(n, log_seq); /* before firing: the woken count this row as seen */
     fire_key_locked(n, e, offer_id, &fired);
     idle_touch(n, e, now_ms); /* idle now; young again, so the version is deduplicated a while */
-    notify_version_fn on_version = n->on_version;
-    void *on_version_userdata = n->on_version_userdata;
     const char *users[2] = {buyer_id, seller_id};
     for (int i = 0; i < 2; i++) {
         if (!users[i] || !make_key(key, 'u', users[i]))
@@ -395,9 +420,13 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
     }
     evict_idle_locked(n, now_ms);
     pthread_mutex_unlock(&n->lock);
-    if (on_version)
-        on_version(offer_id, on_version_userdata); /* before the woken re-read the offer */
     run_wakes(fired);
+}
+
+void notify_publish(struct notify *n, const char *offer_id, int64_t version, const char *buyer_id,
+                    const char *seller_id)
+{
+    publish(n, offer_id, version, buyer_id, seller_id, -1);
 }
 
 void notify_set_version_hook(struct notify *n, notify_version_fn fn, void *userdata)
@@ -413,6 +442,13 @@ uint64_t notify_seq(struct notify *n)
     /* Acquire pairs with the publish's store: a change published before this load is seen by
      * the store read that follows it. */
     return atomic_load_explicit(&n->seq, memory_order_acquire);
+}
+
+int64_t notify_log_seq(struct notify *n)
+{
+    /* Acquire pairs with read_changes' release: the publishes of the rows it covers happened
+     * before, so a notify_seq read after this one is past all of them. */
+    return atomic_load_explicit(&n->published_log_seq, memory_order_acquire);
 }
 
 /* Links w into key's list; true if the key changed after seen_seq. */
@@ -455,17 +491,16 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
         w->heap_index = SIZE_MAX;
     }
     bool changed = false;
-    const char *changed_offer = NULL;
     for (size_t i = 0; !oom && i < offer_count; i++) {
         if (!make_key(key, 'o', offer_ids[i]))
             continue;
-        if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
+        if (link_key_locked(n, w, key, seen_seq, &oom)) {
             changed = true;
-            changed_offer = offer_ids[i];
+            note_changed(w, offer_ids[i]); /* every one: the caller re-reads only these */
         }
     }
     if (!oom && user_id && make_key(key, 'u', user_id)) {
-        if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
+        if (link_key_locked(n, w, key, seen_seq, &oom)) {
             changed = true;
             w->changed_overflow = true; /* which of the user's offers is not known here */
         }
@@ -475,7 +510,7 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     else if (oom)
         fire_locked(n, w, NOTIFY_DEADLINE, NULL, &fired);
     else if (changed)
-        fire_locked(n, w, NOTIFY_CHANGED, changed_offer, &fired);
+        fire_locked(n, w, NOTIFY_CHANGED, NULL, &fired);
     else if (n->heap_len && n->heap[0] == w)
         pthread_cond_signal(&n->cond); /* the thread may sleep past this deadline */
     evict_idle_locked(n, notify_now_ms());
@@ -591,7 +626,9 @@ void notify_shutdown(struct notify *n)
 static void publish_row(const char *offer_id, int64_t version, const char *buyer_id,
                         const char *seller_id, void *userdata)
 {
-    notify_publish(userdata, offer_id, version, buyer_id, seller_id);
+    struct notify *n = userdata;
+    /* Rows come in seq order and n->log_seq is this row's while it is reported (store.h). */
+    publish(n, offer_id, version, buyer_id, seller_id, n->log_seq);
 }
 
 static void read_changes(struct notify *n)
@@ -715,6 +752,7 @@ struct notify *notify_new(struct store *store, const struct notify_options *opts
         snprintf(err, err_size, "cannot read the change log");
         goto fail;
     }
+    atomic_store(&n->published_log_seq, n->log_seq); /* no waiter predates the start */
     bool any = false;
     if (store_next_expiry(store, &any, &n->next_expiry_ms) != STORE_OK) {
         snprintf(err, err_size, "cannot read the next expiry");

@@ -69,6 +69,13 @@ struct notify_waiter {
     char changed[NOTIFY_CHANGED_MAX][OFFER_ID_SIZE];
     size_t changed_count;
     bool changed_overflow;      /* more offers changed than fit: re-read everything watched */
+    /* notify_seq and notify_log_seq as they were when it fired. Every publish on the waiter's
+     * keys up to fired_seq is in changed (or overflow), so once those offers are re-read,
+     * fired_seq is the seen_seq for the next notify_wait (a publish after the firing then fires
+     * it again at once), and every change-log row up to fired_log_seq on its offers has been
+     * seen. */
+    uint64_t fired_seq;
+    int64_t fired_log_seq;
     /* Internal: */
     struct notify_link *links;
     size_t link_count;
@@ -120,6 +127,11 @@ int64_t notify_now_ms(void);
 /* The publish sequence now: capture it before reading the store, pass it to notify_wait. */
 uint64_t notify_seq(struct notify *n);
 
+/* The change-log position up to which every row has been published by this process's follower
+ * of the log (caches invalidated, waiters fired): a change with seq <= it has reached every
+ * waiter on its offer. Read it before notify_seq when both are captured. */
+int64_t notify_log_seq(struct notify *n);
+
 /* offer_id reached version (buyer_id and seller_id may be NULL). Fires its waiters if the version
  * is newer than any published before for that offer. Thread-safe; cheap when nobody waits.
  * Keys hold ids whole: an id that is not [A-Za-z0-9_-]{1,64} (here or in notify_wait) is no key
@@ -145,7 +157,8 @@ void notify_get_stats(struct notify *n, struct notify_stats *out);
 
 /* Registers w (which must not be registered) on the given offers and/or user (user_id NULL for
  * none), with w->deadline_ms, w->wake and w->userdata set. If any of those keys was published
- * after seen_seq, or notify is shutting down, w fires at once (its wake runs before this returns).
+ * after seen_seq, or notify is shutting down, w fires at once (its wake runs before this returns),
+ * with every such offer in changed (a user key: changed_overflow).
  * Returns false only when out of memory (w then fires with NOTIFY_DEADLINE at once). */
 bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *offer_ids,
                  size_t offer_count, const char *user_id, uint64_t seen_seq);

@@ -92,6 +92,18 @@ enum store_result store_expire_due(struct store *s, int64_t now_ms, size_t *expi
     return s->ops->expire_due(s, now_ms, expired);
 }
 
+enum store_result store_offer_change_seq(struct store *s, const char *offer_id, int64_t *seq)
+{
+    return s->ops->offer_change_seq(s, offer_id, seq);
+}
+
+enum store_result store_list_changed_offers(struct store *s, const char *user_id,
+                                            int64_t after_seq, const struct offer_cursor *after,
+                                            size_t limit, struct offer_ref *out, size_t *count)
+{
+    return s->ops->list_changed_offers(s, user_id, after_seq, after, limit, out, count);
+}
+
 const char *store_result_name(enum store_result r)
 {
     switch (r) {

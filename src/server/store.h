@@ -96,6 +96,12 @@ struct store_write {
     bool keep;                      /* internal */
 };
 
+/* One row of store_list_changed_offers. */
+struct offer_ref {
+    char id[OFFER_ID_SIZE];
+    int64_t created_at_ms;
+};
+
 struct store;
 
 struct store_ops {
@@ -120,6 +126,10 @@ struct store_ops {
     enum store_result (*next_expiry)(struct store *s, bool *any, int64_t *at_ms);
     enum store_result (*expire_due)(struct store *s, int64_t now_ms, size_t *expired);
     void (*submit)(struct store *s, struct store_write *w);
+    enum store_result (*offer_change_seq)(struct store *s, const char *offer_id, int64_t *seq);
+    enum store_result (*list_changed_offers)(struct store *s, const char *user_id,
+                                             int64_t after_seq, const struct offer_cursor *after,
+                                             size_t limit, struct offer_ref *out, size_t *count);
 };
 
 struct store {
@@ -164,11 +174,22 @@ enum store_result store_exec_script(struct store *s, const char *sql);
 /* Following the change log (for change notification). Each thread that calls these gets its own
  * view: poll_changes says whether anyone (any connection, any process) committed since this
  * thread's previous call; changes_since reports every change-log row after after_seq in order
- * (offer id, version, parties) and sets *last_seq to the last one seen. */
+ * (offer id, version, parties) and sets *last_seq to the last one seen (while fn runs, to the
+ * seq of the row being reported). */
 enum store_result store_poll_changes(struct store *s, bool *changed);
 enum store_result store_last_change_seq(struct store *s, int64_t *seq);
 enum store_result store_changes_since(struct store *s, int64_t after_seq, int64_t *last_seq,
                                       store_change_fn fn, void *userdata);
+
+/* Resuming a stream (sse.c). offer_change_seq: the seq of the offer's latest change-log row, 0
+ * when it has none. list_changed_offers: a page of user_id's offers (as buyer or seller), newest
+ * first, after *after (NULL or !valid: from the newest), keeping only those whose latest change-log
+ * row is after after_seq or that have none (after_seq < 0 keeps them all); up to limit rows into
+ * out, *count how many; fewer than limit means the end. */
+enum store_result store_offer_change_seq(struct store *s, const char *offer_id, int64_t *seq);
+enum store_result store_list_changed_offers(struct store *s, const char *user_id,
+                                            int64_t after_seq, const struct offer_cursor *after,
+                                            size_t limit, struct offer_ref *out, size_t *count);
 
 /* The earliest expiresAt among live offers (*any false when none), and expiring every live offer
  * whose time has come (status EXPIRED, version bumped, logged), for the expiry clock. */

@@ -45,6 +45,8 @@ enum stmt_id {
     ST_CHANGES_SINCE,
     ST_NEXT_EXPIRY,
     ST_EXPIRE_DUE,
+    ST_OFFER_CHANGE_SEQ,
+    ST_LIST_CHANGED,
     ST_COUNT
 };
 
@@ -107,6 +109,20 @@ static const char *const stmt_sql[ST_COUNT] = {
         "UPDATE offers SET status = 'EXPIRED', version = version + 1, updated_at = ?1"
         " WHERE status IN ('PENDING', 'COUNTERED') AND expires_at IS NOT NULL"
         " AND expires_at <= ?1",
+    [ST_OFFER_CHANGE_SEQ] = "SELECT coalesce(max(seq), 0) FROM offer_changes WHERE offer_id = ?1",
+    /* As ST_LIST_OFFERS, less the offers not changed since ?4 (no log row counts as changed).
+     * Ids that do not fit OFFER_ID_SIZE (?5) are left out rather than cut short. */
+    [ST_LIST_CHANGED] =
+        "SELECT id, created_at FROM ("
+        " SELECT id, created_at FROM offers WHERE buyer_id = ?1"
+        "  AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))"
+        " UNION ALL"
+        " SELECT id, created_at FROM offers WHERE seller_id = ?1 AND buyer_id <> ?1"
+        "  AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))"
+        ") AS o WHERE length(o.id) <= ?5"
+        " AND coalesce((SELECT max(c.seq) FROM offer_changes c WHERE c.offer_id = o.id),"
+        "              9223372036854775807) > ?4"
+        " ORDER BY created_at DESC, id DESC LIMIT ?6",
 };
 
 struct conn {
@@ -939,6 +955,54 @@ static enum store_result sqlite_changes_since(struct store *s, int64_t after_seq
     }
 }
 
+static enum store_result sqlite_offer_change_seq(struct store *s, const char *offer_id,
+                                                 int64_t *seq)
+{
+    struct conn *c = get_conn(as_sqlite(s));
+    sqlite3_stmt *st = c ? stmt(c, ST_OFFER_CHANGE_SEQ) : NULL;
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, offer_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return result_of(c, rc);
+}
+
+static enum store_result sqlite_list_changed_offers(struct store *s, const char *user_id,
+                                                    int64_t after_seq,
+                                                    const struct offer_cursor *after,
+                                                    size_t limit, struct offer_ref *out,
+                                                    size_t *count)
+{
+    *count = 0;
+    struct conn *c = get_conn(as_sqlite(s));
+    sqlite3_stmt *st = c ? stmt(c, ST_LIST_CHANGED) : NULL;
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+    if (after && after->valid) {
+        sqlite3_bind_int64(st, 2, after->created_at_ms);
+        sqlite3_bind_text(st, 3, after->id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 4, after_seq);
+    sqlite3_bind_int(st, 5, OFFER_ID_SIZE - 1);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (*count < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        if (!id || len >= OFFER_ID_SIZE)
+            continue; /* the query already leaves these out */
+        memcpy(out[*count].id, id, len + 1);
+        out[*count].created_at_ms = sqlite3_column_int64(st, 1);
+        (*count)++;
+    }
+    sqlite3_reset(st);
+    return *count == limit ? STORE_OK : result_of(c, rc);
+}
+
 static enum store_result sqlite_next_expiry(struct store *s, bool *any, int64_t *at_ms)
 {
     struct conn *c = get_conn(as_sqlite(s));
@@ -1155,6 +1219,8 @@ static const struct store_ops sqlite_ops = {
     .next_expiry = sqlite_next_expiry,
     .expire_due = sqlite_expire_due,
     .submit = sqlite_submit,
+    .offer_change_seq = sqlite_offer_change_seq,
+    .list_changed_offers = sqlite_list_changed_offers,
 };
 
 /* Opens the file on a short-lived connection and brings its schema up to date. */

@@ -147,6 +147,78 @@ static void test_no_lost_wakeup(void **state)
     assert_int_equal(p.w.reason, NOTIFY_CHANGED);
 }
 
+struct hook_probe {
+    struct notify *notify;
+    uint64_t seq_seen;
+    int calls;
+};
+
+static void record_seq(const char *offer_id, void *userdata)
+{
+    (void)offer_id;
+    struct hook_probe *h = userdata;
+    h->seq_seen = notify_seq(h->notify);
+    h->calls++;
+}
+
+/* What a woken stream relies on to re-read only what changed, and to say how far it has got:
+ * every change since its seen_seq is named, fired_seq lets the next wait catch what came after
+ * the firing, fired_log_seq is the change-log row that fired it, and caches forget a rendering
+ * before the sequence moves (else a reader past the new seq could be handed the old one). */
+static void test_a_wake_names_every_change_and_where_it_fired(void **state)
+{
+    struct env *e = *state;
+    struct probe p;
+    probe_init(&p, 60000);
+    const char *ids[] = {"m1", "m2", "m3"};
+    uint64_t seen = notify_seq(e->notify);
+    notify_publish(e->notify, "m1", 1, NULL, NULL);
+    notify_publish(e->notify, "m3", 1, NULL, NULL);
+    notify_wait(e->notify, &p.w, ids, 3, NULL, seen);
+    assert_int_equal(atomic_load(&p.wakes), 1);
+    assert_int_equal(p.w.changed_count, 2); /* both, not just the first */
+    assert_string_equal(p.w.changed[0], "m1");
+    assert_string_equal(p.w.changed[1], "m3");
+    assert_false(p.w.changed_overflow);
+    assert_true(p.w.fired_seq == notify_seq(e->notify));
+
+    /* A change after the firing, before the handler waits again: its next wait fires at once. */
+    probe_init(&p, 60000);
+    notify_wait(e->notify, &p.w, ids, 3, NULL, notify_seq(e->notify));
+    notify_publish(e->notify, "m2", 1, NULL, NULL);
+    assert_int_equal(atomic_load(&p.wakes), 1);
+    uint64_t fired = p.w.fired_seq;
+    notify_publish(e->notify, "m1", 2, NULL, NULL); /* while the handler reads m2 */
+    probe_init(&p, 60000);
+    notify_wait(e->notify, &p.w, ids, 3, NULL, fired);
+    assert_int_equal(atomic_load(&p.wakes), 1);
+    assert_int_equal(p.w.changed_count, 1);
+    assert_string_equal(p.w.changed[0], "m1");
+
+    /* An outside write: the waiter learns its change-log row, and notify_log_seq covers it. */
+    probe_init(&p, 10000);
+    const char *pending[] = {"o_pending"};
+    notify_wait(e->notify, &p.w, pending, 1, NULL, notify_seq(e->notify));
+    assert_int_equal(seed_exec(e->db, "UPDATE offers SET message = 'logged' WHERE id = 'o_pending'"),
+                     0);
+    assert_true(woke(&p, 1, 3000));
+    long long row = seed_query_int(
+        e->db, "SELECT max(seq) FROM offer_changes WHERE offer_id = 'o_pending'", -1);
+    assert_true(row > 0);
+    assert_int_equal(p.w.fired_log_seq, row);
+    assert_true(notify_log_seq(e->notify) >= row);
+
+    /* The version hook runs before the sequence moves. */
+    struct hook_probe h = {e->notify, 0, 0};
+    notify_set_version_hook(e->notify, record_seq, &h);
+    uint64_t before = notify_seq(e->notify);
+    notify_publish(e->notify, "m3", 2, NULL, NULL);
+    notify_set_version_hook(e->notify, NULL, NULL);
+    assert_int_equal(h.calls, 1);
+    assert_true(h.seq_seen == before);
+    assert_true(notify_seq(e->notify) > before);
+}
+
 static void test_deadlines_fire_in_order(void **state)
 {
     struct env *e = *state;
@@ -575,6 +647,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_counts_are_freed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_under_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_are_never_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_wake_names_every_change_and_where_it_fired, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "notify.h"
@@ -400,6 +406,80 @@ static void test_all_offers_stream_after_a_big_burst(void **state)
     assert_int_equal(metric("offerd_notify_users"), 0);
 }
 
+/* A client that opens the seller's all-offers stream (1,000 offers, ~1 MB) and reads nothing:
+ * offerd renders the burst a chunk at a time as the socket drains, so the stream's buffer stays
+ * a few KiB (the documented ~10 KB per held connection), never the whole first state. Observed
+ * through the buffers' gauges in /metrics; then the client reads and gets every offer. */
+static void test_burst_waits_for_a_client_that_does_not_read(void **state)
+{
+    (void)state;
+    wait_held(0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int small = 4096; /* before connect: the window stays small, the kernel holds little */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.server.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    /* HTTP/1.0: the stream comes without chunk framing, so it can be counted as it is. */
+    char request[4096];
+    int n = snprintf(request, sizeof(request),
+                     "GET /api/offers/events HTTP/1.0\r\nHost: t\r\nAccept: text/event-stream\r\n"
+                     "Authorization: Bearer %s\r\n\r\n", fx.seller);
+    assert_int_equal(send(fd, request, (size_t)n, MSG_NOSIGNAL), n);
+    wait_held(1);
+
+    long long allocated = -1;
+    for (int i = 0; i < 400 && (allocated = metric("offerd_sse_buffer_bytes")) <= 0; i++)
+        sleep_ms(25);
+    assert_true(allocated > 0); /* the burst has begun */
+    for (int i = 0; i < 10; i++) { /* and while the client still reads nothing, stays small */
+        allocated = metric("offerd_sse_buffer_bytes");
+        if (allocated > 16384)
+            fail_msg("%lld bytes buffered for a client that reads nothing", allocated);
+        sleep_ms(50);
+    }
+    long long peak = metric("offerd_sse_buffer_peak_bytes");
+    if (peak < 0 || peak > 16384)
+        fail_msg("a stream's buffer reached %lld bytes", peak);
+
+    /* Reading now, the client gets the whole burst. */
+    static const char needle[] = "event: offer\n";
+    size_t cap = 1 << 20, len = 0, scanned = 0, events = 0;
+    char *text = malloc(cap + 1);
+    assert_non_null(text);
+    double until = now_s() + 30;
+    while (events < 1000 && now_s() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        if (len == cap) {
+            cap *= 2;
+            char *bigger = realloc(text, cap + 1);
+            assert_non_null(bigger);
+            text = bigger;
+        }
+        ssize_t got = recv(fd, text + len, cap - len, 0);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        text[len] = '\0';
+        for (const char *at = text + scanned; (at = strstr(at, needle)) != NULL;) {
+            at += sizeof(needle) - 1;
+            events++;
+            scanned = (size_t)(at - text);
+        }
+        if (len - scanned >= sizeof(needle))
+            scanned = len - (sizeof(needle) - 1); /* a needle cut at the end is counted next time */
+    }
+    free(text);
+    close(fd);
+    assert_int_equal(events, 1000);
+    wait_held(0);
+    peak = metric("offerd_sse_buffer_peak_bytes");
+    assert_true(peak > 0 && peak <= 16384);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_polls_and_long_polls_exact_after_eviction),
         cmocka_unit_test(test_sse_resume_after_eviction),
         cmocka_unit_test(test_all_offers_stream_after_a_big_burst),
+        cmocka_unit_test(test_burst_waits_for_a_client_that_does_not_read),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -309,7 +309,9 @@ static void test_sse_headers_and_refusals(void **state)
     get("/api/offers/o_pending/events", NULL, NULL, &r);
     assert_int_equal(r.status, 401);
     http_response_cleanup(&r);
-    get("/api/offers/events?ids=o_pending,o_nope", fx.buyer, NULL, &r);
+    /* A multiplexed stream is refused whole only when it has nothing to watch (one refused
+     * offer among others is an offer-error event: test_mux_refused_offers_get_error_events). */
+    get("/api/offers/events?ids=o_nope", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 404);
     http_response_cleanup(&r);
     get("/api/offers/events?ids=o_pending,bad.id", fx.buyer, NULL, &r);
@@ -355,6 +357,233 @@ static void test_sse_multiplexed_carries_only_the_callers_offers(void **state)
     free(b);
     sse_close(all);
     sse_close(some);
+}
+
+/* Polls path until its body shows want: offerd has seen an outside write. */
+static void wait_for_body(const char *path, const char *want)
+{
+    for (int i = 0; i < 100; i++) {
+        struct http_response r;
+        get(path, fx.buyer, NULL, &r);
+        bool seen = r.status == 200 && strstr(r.body, want);
+        http_response_cleanup(&r);
+        if (seen)
+            return;
+        sleep_ms(20);
+    }
+    fail_msg("%s never showed %s", path, want);
+}
+
+/* The last `id:` the stream sent, copied into out ("" if none). */
+static void last_id(struct sse_reader *s, char *out, size_t size)
+{
+    char *text = sse_text(s);
+    const char *at = NULL;
+    for (const char *p = text; (p = strstr(p, "\nid: ")) != NULL; p++)
+        at = p + 5;
+    size_t n = at ? strcspn(at, "\n") : 0;
+    snprintf(out, size, "%.*s", (int)n, at ? at : "");
+    free(text);
+}
+
+/* True when id has the multiplexed stream's shape: "<digits>:<16 lowercase hex>". */
+static bool is_resume_id(const char *id)
+{
+    size_t digits = strspn(id, "0123456789");
+    return digits > 0 && id[digits] == ':' && strlen(id + digits + 1) == 16 &&
+           strspn(id + digits + 1, "0123456789abcdef") == 16;
+}
+
+static long held_now(void);
+
+/* Opens a multiplexed stream with an optional Last-Event-ID and returns it once its first burst
+ * is out (a heartbeat follows it: --sse-heartbeat 1). Streams closed just before still count
+ * against --max-held-per-user 6 until offerd notices (within a second): wait for room first. */
+static struct sse_reader *open_burst(const char *path, const char *token, const char *last_id_value)
+{
+    for (int i = 0; i < 100 && held_now() > 3; i++)
+        sleep_ms(50);
+    char url[512], header[256];
+    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
+    if (last_id_value)
+        snprintf(header, sizeof(header), "Last-Event-ID: %s", last_id_value);
+    struct sse_reader *s = sse_open(url, token, last_id_value ? header : NULL);
+    assert_non_null(s);
+    assert_true(sse_wait_for(s, ": heartbeat\n\n", 0, 5000) > 0);
+    return s;
+}
+
+static void test_mux_resume_sends_only_what_changed(void **state)
+{
+    (void)state;
+    const char *path = "/api/offers/events?ids=o_pending,o_countered";
+    struct sse_reader *s = open_burst(path, fx.buyer, NULL);
+    assert_int_equal(sse_count(s, "event: offer\n"), 2);
+    char first[128], latest[128];
+    last_id(s, first, sizeof(first));
+    assert_true(is_resume_id(first));
+    /* The id comes once the burst is whole: on its last event, not before. */
+    assert_int_equal(sse_count(s, "\nid: "), 1);
+
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'resume one'"
+                                      " WHERE id = 'o_countered'"), 0);
+    size_t at = sse_wait_for(s, "resume one", 0, 3000);
+    assert_true(at > 0);
+    assert_true(sse_wait_for(s, "\nid: ", at, 1000) > 0);
+    last_id(s, latest, sizeof(latest));
+    assert_true(is_resume_id(latest));
+    assert_string_not_equal(latest, first);
+    sse_close(s);
+
+    /* Away: o_pending changes. Back from the latest id: o_pending only. (Once offerd has seen
+     * the change: a stream that opens sooner may get the older state first, then this one.) */
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'while away'"
+                                      " WHERE id = 'o_pending'"), 0);
+    wait_for_body("/api/offers/o_pending", "while away");
+    s = open_burst(path, fx.buyer, latest);
+    assert_int_equal(sse_count(s, "event: offer\n"), 1);
+    assert_int_equal(sse_count(s, "\"id\":\"o_pending\""), 1);
+    assert_true(sse_wait_for(s, "while away", 0, 100) > 0);
+    char again[128];
+    last_id(s, again, sizeof(again));
+    assert_true(is_resume_id(again));
+    sse_close(s);
+    /* From the resumed stream's id nothing is new; the same set in another order is the same
+     * stream. */
+    s = open_burst("/api/offers/events?ids=o_countered,o_pending,o_countered", fx.buyer, again);
+    assert_int_equal(sse_count(s, "event: offer"), 0);
+    sse_close(s);
+    /* From the first id: both changed since. */
+    s = open_burst(path, fx.buyer, first);
+    assert_int_equal(sse_count(s, "event: offer\n"), 2);
+    sse_close(s);
+
+    /* Anything that is not this stream's id is no resume: everything, and never an error. */
+    char past_end[128], upper[128];
+    snprintf(past_end, sizeof(past_end), "999999999%s", strchr(latest, ':'));
+    snprintf(upper, sizeof(upper), "%s", latest);
+    for (char *p = strchr(upper, ':'); *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    const char *garbage[] = {"abc", "5", "-1", ":", "12:zz", "1:0123456789abcdeg", past_end, upper,
+                             "99999999999999999999999:0000000000000000"};
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        s = open_burst(path, fx.buyer, garbage[i]);
+        if (sse_count(s, "event: offer\n") != 2)
+            fail_msg("Last-Event-ID %s: want both offers", garbage[i]);
+        sse_close(s);
+    }
+    /* Another set of offers, or another user, with this id: not theirs to resume from. */
+    s = open_burst("/api/offers/events?ids=o_pending", fx.buyer, latest);
+    assert_int_equal(sse_count(s, "event: offer\n"), 1);
+    sse_close(s);
+    s = open_burst(path, fx.seller, again);
+    assert_int_equal(sse_count(s, "event: offer\n"), 2);
+    sse_close(s);
+}
+
+static void test_mux_all_offers_resume(void **state)
+{
+    (void)state;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    char sql[512];
+    snprintf(sql, sizeof(sql), "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id,"
+             " expires_at) VALUES ('o_resume_exp', 15000, 'p_driver', 'u_buyer', 'u_seller', %lld)",
+             now_ms + 3000);
+    assert_int_equal(seed_exec(fx.db, sql), 0);
+    struct sse_reader *s = open_burst("/api/offers/events", fx.buyer, NULL);
+    assert_true(sse_count(s, "event: offer\n") >= 3);
+    size_t at = sse_wait_for(s, "\"id\":\"o_resume_exp\"", 0, 100);
+    assert_true(at > 0 && sse_wait_for(s, "\"status\":\"PENDING\"", at, 100) > 0);
+    char id[128];
+    last_id(s, id, sizeof(id));
+    assert_true(is_resume_id(id));
+    sse_close(s);
+
+    /* Away: a new offer (an outside writer's), and o_resume_exp expires (the expiry clock). */
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO offers(id, amount, product_id, buyer_id,"
+                                      " seller_id) VALUES ('o_resume_new', 16000, 'p_driver',"
+                                      " 'u_buyer', 'u_seller')"), 0);
+    for (int i = 0; i < 200 && version_of("o_resume_exp") == 1; i++)
+        sleep_ms(50);
+    assert_true(version_of("o_resume_exp") > 1);
+
+    s = open_burst("/api/offers/events", fx.buyer, id);
+    assert_int_equal(sse_count(s, "event: offer\n"), 2);
+    assert_true(sse_wait_for(s, "\"id\":\"o_resume_new\"", 0, 100) > 0);
+    at = sse_wait_for(s, "\"id\":\"o_resume_exp\"", 0, 100);
+    assert_true(at > 0);
+    assert_true(sse_wait_for(s, "\"status\":\"EXPIRED\"", at, 100) > 0);
+    char *text = sse_text(s);
+    assert_null(strstr(text, "\"id\":\"o_pending\""));
+    free(text);
+    sse_close(s);
+}
+
+static void test_mux_refused_offers_get_error_events(void **state)
+{
+    (void)state;
+    /* o_expiring is u_buyer2's: not the buyer's to watch; o_nope does not exist. */
+    struct sse_reader *s =
+        open_burst("/api/offers/events?ids=o_pending,o_nope,o_expiring", fx.buyer, NULL);
+    assert_true(sse_wait_for(s, "event: offer-error\ndata: {\"id\":\"o_nope\",\"status\":404,"
+                                "\"error\":\"offer o_nope not found\"}\n\n", 0, 100) > 0);
+    assert_true(sse_wait_for(s, "event: offer-error\ndata: {\"id\":\"o_expiring\",\"status\":403,"
+                                "\"error\":\"offer o_expiring is not yours to watch\"}\n", 0,
+                             100) > 0);
+    assert_int_equal(sse_count(s, "event: offer\n"), 1);
+    assert_int_equal(sse_count(s, "event: offer-error\n"), 2);
+    /* The rest keep streaming; the refused offer's changes are not sent. */
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'seen by nobody'"
+                                      " WHERE id = 'o_expiring'"), 0);
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'still streaming'"
+                                      " WHERE id = 'o_pending'"), 0);
+    assert_true(sse_wait_for(s, "still streaming", 0, 3000) > 0);
+    sleep_ms(200);
+    char *text = sse_text(s);
+    assert_null(strstr(text, "seen by nobody"));
+    free(text);
+    sse_close(s);
+
+    /* Nothing left to watch: refused whole, with the first offer's answer. */
+    struct http_response r;
+    get("/api/offers/events?ids=o_nope,o_expiring", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 404);
+    http_response_cleanup(&r);
+    get("/api/offers/events?ids=o_expiring,o_nope", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "not yours"));
+    http_response_cleanup(&r);
+}
+
+static void test_stream_ended_by_token_expiry_says_reauth(void **state)
+{
+    (void)state;
+    const char *paths[] = {"/api/offers/events?ids=o_pending", "/api/offers/events",
+                           "/api/offers/o_pending/events"};
+    for (int i = 0; i < 100 && held_now() > 0; i++)
+        sleep_ms(50);
+    for (size_t i = 0; i < 3; i++) {
+        /* expired 28 s ago: accepted inside the 30 s leeway, ends ~2 s on at exp + leeway */
+        char *brief = test_token(SEED_BUYER_TOKEN_SUB, -28);
+        char url[256];
+        snprintf(url, sizeof(url), "%s%s", fx.server.base_url, paths[i]);
+        struct sse_reader *s = sse_open(url, brief, NULL);
+        assert_true(sse_wait_for(s, "event: offer\n", 0, 3000) > 0);
+        assert_true(sse_wait_end(s, 10000));
+        char *text = sse_text(s);
+        const char *end = "event: reauth\ndata: {\"error\":\"token expired; reconnect with a fresh"
+                          " one\"}\n\n";
+        size_t n = strlen(text), m = strlen(end);
+        if (n < m || strcmp(text + n - m, end) != 0)
+            fail_msg("%s: the stream did not end with reauth: ...%s", paths[i],
+                     n > 200 ? text + n - 200 : text);
+        free(text);
+        sse_close(s);
+        free(brief);
+    }
 }
 
 static void test_storm_ends_on_final_state(void **state)
@@ -517,6 +746,10 @@ int main(void)
         cmocka_unit_test(test_sse_initial_changes_heartbeat_resume),
         cmocka_unit_test(test_sse_headers_and_refusals),
         cmocka_unit_test(test_sse_multiplexed_carries_only_the_callers_offers),
+        cmocka_unit_test(test_mux_resume_sends_only_what_changed),
+        cmocka_unit_test(test_mux_all_offers_resume),
+        cmocka_unit_test(test_mux_refused_offers_get_error_events),
+        cmocka_unit_test(test_stream_ended_by_token_expiry_says_reauth),
         cmocka_unit_test(test_storm_ends_on_final_state),
         cmocka_unit_test(test_caps_give_429),
         cmocka_unit_test(test_shutdown_answers_held_requests),

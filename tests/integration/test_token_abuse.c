@@ -210,11 +210,11 @@ static void test_stream_inside_the_leeway_serves_then_ends_once(void **state)
     assert_non_null(s);
     assert_true(sse_wait_for(s, "event: offer", 0, 3000) > 0);
     assert_true(sse_wait_for(s, ": heartbeat", 0, 3000) > 0);
-    /* ...then ends once, with the comment, when the token stops being accepted... */
+    /* ...then ends once, with the reauth event, when the token stops being accepted... */
     assert_true(sse_wait_end(s, 10000));
     double lasted = mono_s() - t0;
     char *text = sse_text(s);
-    assert_non_null(strstr(text, ": token expired"));
+    assert_non_null(strstr(text, "event: reauth\n"));
     free(text);
     sse_close(s);
     assert_true(lasted > 2.0 && lasted < 7.0);

@@ -57,7 +57,8 @@ export type OfferTransport = "auto" | "sse" | "longpoll" | "poll";
 /** The transport a watch is using right now. */
 export type ActiveTransport = "sse" | "longpoll" | "poll";
 
-/** Like Clerk's getToken: called before every request and reconnection; null sends no header. */
+/** Like Clerk's getToken: called before every request and reconnection (at once when the shared
+ *  stream says its token expired, event `reauth`); null sends no header. */
 export type GetToken = () => string | null | undefined | Promise<string | null | undefined>;
 
 export interface OfferClientOptions {
@@ -79,7 +80,8 @@ export interface OfferClientOptions {
 export declare class OfferError extends Error {
   constructor(message: string, status?: number, options?: { offerId?: string | null; retryAfter?: number; cause?: unknown });
   name: "OfferError";
-  /** HTTP status, or 0 when no answer came (network, timeout). */
+  /** HTTP status, or 0 when no answer came (network, timeout). On SSE, an `offer-error` event's
+   *  status (403, 404) for its offer alone. */
   status: number;
   offerId: string | null;
   /** What the server's Retry-After asked for, in ms (0 if none). */

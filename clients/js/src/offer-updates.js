@@ -8,7 +8,9 @@
 // caller's), then the transport:
 //   sse       the client's ONE multiplexed stream, GET /api/offers/events?ids=a,b,c, shared by every
 //             watch on SSE (reopened once, debounced, when the set of ids changes). Read with fetch()
-//             and a small event-stream parser, since EventSource cannot send Authorization.
+//             and a small event-stream parser, since EventSource cannot send Authorization. It
+//             resumes with Last-Event-ID, an offer it refuses parks only that watch, and `reauth`
+//             (the token expired) reconnects at once with a fresh token.
 //   longpoll  GET /api/offers/{id}?wait=25&since=V with If-None-Match, re-issued as soon as answered;
 //             while two or more watches long-poll, ONE GET /api/offers/poll?ids=a,b&since=a:3,b:1&wait=25
 //             for all of them (a connection and a held slot per page, not per offer).
@@ -34,6 +36,7 @@ const STREAM_DEBOUNCE_MS = 30; // gathers id set changes into one reconnection
 const STREAM_GATHER_MAX_MS = 1000; // at most this long waiting for watches still on their first GET
 const STREAM_MAX_IDS = 64; // offerd's limit for ?ids=
 const POLL_MAX_QUERY = 2048; // a shared long-poll's ids and versions past this: another request
+const REAUTH_JITTER_MS = 250; // after `reauth`: back almost at once, with a fresh token
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 const RETRY_AFTER_CAP_MS = 3600_000;
@@ -776,6 +779,11 @@ class Watch {
   onStreamError(err, retryIn) {
     if (this.running) this.reportError(err, retryIn);
   }
+
+  /** The stream refused this offer alone (offer-error, 403/404): give up on it, as a GET would. */
+  onStreamRefusal(err) {
+    if (this.running && this.client.hub.members.has(this)) this.park(err);
+  }
 }
 
 // ---- the multiplexed SSE stream ----
@@ -844,6 +852,9 @@ class StreamHub {
     const key = ids.join(",");
     if (key === this.key) return;
     this.key = key;
+    // only offers the stream itself refused have left: it goes on as it is (it does not watch them,
+    // and reopening would cost a reconnection and every other offer's state again)
+    if (this.streams.length === 1 && this.streams[0].onlyDrops(ids)) return;
     for (const s of this.streams) s.close();
     this.streams = [];
     for (let i = 0; i < ids.length; i += STREAM_MAX_IDS) {
@@ -864,13 +875,22 @@ class Stream {
     this.timer = null;
     this.failures = 0;
     this.strikes = 0;
-    this.lastEventId = ""; // offerd sets id: only when the stream carries one offer
+    this.lastEventId = ""; // offerd's resumable position ("<seq>:<tag>"): sent back on reconnecting
     this.retryMs = RECONNECT_MS;
     this.live = false; // connecting or reading
+    this.refusedIds = new Set(); // offers the stream answered with offer-error (it does not watch them)
+    this.reauth = false; // the stream said its token expired
+    this.quickReauths = 0; // streams in a row that said so at once: getToken keeps an old token
   }
 
   members() {
     return [...this.hub.members].filter((w) => this.ids.includes(w.id));
+  }
+
+  /** True when IDS is this stream's ids less some it refused, and none of those is back. */
+  onlyDrops(ids) {
+    return ids.length > 0 && ids.every((id) => this.ids.includes(id) && !this.refusedIds.has(id)) &&
+      this.ids.every((id) => ids.includes(id) || this.refusedIds.has(id));
   }
 
   close() {
@@ -906,9 +926,9 @@ class Stream {
     const started = now();
     let res;
     try {
-      const headers = await this.client.headers({ Accept: "text/event-stream" });
-      // As EventSource does. offerd resumes the single-offer stream with it; on this one, when it
-      // carries one offer, the id is that offer's version (ignored by offerd today: harmless).
+      this.reauth = false;
+      const headers = await this.client.headers({ Accept: "text/event-stream" }); // a fresh token
+      // As EventSource does: offerd then sends only the offers changed since that position.
       if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
       if (this.closed) return;
       const fetchFn = this.client.fetchFn;
@@ -966,6 +986,16 @@ class Stream {
     parser.end();
     this.lastEventId = parser.lastEventId;
     if (parser.retry !== null) this.retryMs = parser.retry;
+    if (this.reauth && !cut) {
+      // the token expired, not the connection: back at once (getToken is asked again), resuming;
+      // if it ends so again at once, getToken gave a token about to expire: back off meanwhile
+      this.strikes = 0;
+      this.quickReauths = now() - started < SHORT_STREAM_MS ? this.quickReauths + 1 : 0;
+      const delay = this.quickReauths ? backoffDelay(this.quickReauths)
+        : Math.floor(Math.random() * (REAUTH_JITTER_MS + 1));
+      if (this.members().length) this.schedule(delay);
+      return;
+    }
     const useless = now() - started < SHORT_STREAM_MS || (parser.events === 0 && parser.comments === 0);
     this.strikes = useless ? this.strikes + 1 : 0;
     if (this.strikes >= STRIKES_TO_FALL_BACK && this.members().some((w) => w.mode === "auto")) {
@@ -986,6 +1016,11 @@ class Stream {
   }
 
   onEvent({ type, data }) {
+    if (type === "reauth") {
+      this.reauth = true;
+      return;
+    }
+    if (type === "offer-error") return this.onOfferError(data);
     if (type !== "offer" && type !== "message") return; // a kind this version does not know
     let offer;
     try {
@@ -997,12 +1032,28 @@ class Stream {
     for (const w of this.members()) if (w.id === offer.id) w.onEvent(offer);
   }
 
+  /** {"id", "status", "error"}: one offer the caller may not watch; the others stream on. */
+  onOfferError(data) {
+    let body;
+    try {
+      body = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!body || typeof body.id !== "string" || !Number.isInteger(body.status)) return;
+    this.refusedIds.add(body.id);
+    const detail = typeof body.error === "string" ? `: ${body.error}` : "";
+    const err = new OfferError(`HTTP ${body.status}${detail}`, body.status, { offerId: body.id });
+    for (const w of this.members()) if (w.id === body.id) w.onStreamRefusal(err);
+  }
+
   /** The stream was answered with something other than a stream. */
   async refused(err) {
     if ([401, 403, 404].includes(err.status)) {
-      // One offer that is missing or not ours fails the whole stream, and a 404 may also be a
-      // server or proxy without this route: ask each offer on its own. Those that fail give up
-      // (the hub then reopens without them); if none does, the stream itself is the problem.
+      // Every offer is missing or not ours (offerd refuses a stream only then; older servers did
+      // for any one of them), or a 404 from a server or proxy without this route: ask each offer
+      // on its own. Those that fail give up (the hub then reopens without them); if none does,
+      // the stream itself is the problem.
       const verdicts = await Promise.all(this.members().map((w) => w.verify()));
       if (this.closed || verdicts.includes(false) || !this.members().length) return;
     }

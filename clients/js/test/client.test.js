@@ -128,6 +128,72 @@ describe("watch engine (scripted server)", () => {
     assert.deepEqual(updates, { o1: [1, 2], o2: [1] });
   });
 
+  it("an offer-error on the stream gives up on that offer only, and the stream goes on", async () => {
+    const streams = [];
+    const server = scripted((req) => {
+      if (req.path === "/api/offers/events") {
+        const s = eventStream(req.signal);
+        streams.push({ ids: req.query.get("ids"), ...s });
+        return s.response;
+      }
+      return json(offer(1, req.path.split("/").pop()));
+    });
+    const c = client({ fetch: server.fetch, transport: "sse" });
+    const errors = { o1: [], o2: [] };
+    const updates = { o1: [], o2: [] };
+    for (const id of ["o1", "o2"])
+      c.watch(id, { onError: (e) => errors[id].push(e), onUpdate: (o) => updates[id].push(o.version) });
+    await waitFor(() => streams.length === 1, { what: "the stream" });
+    assert.equal(streams[0].ids, "o1,o2");
+    // o2 became someone else's after its first GET
+    streams[0].write(`event: offer-error\ndata: ${JSON.stringify({ id: "o2", status: 403, error: "offer o2 is not yours to watch" })}\n\n`);
+    await waitFor(() => errors.o2.length === 1, { what: "o2's error" });
+    const e = errors.o2[0];
+    assert.ok(e instanceof Error);
+    assert.deepEqual([e.status, e.offerId, e.retryIn, e.message], [403, "o2", null, "HTTP 403: offer o2 is not yours to watch"]);
+    streams[0].write(`event: offer\ndata: ${JSON.stringify(offer(2, "o1"))}\n\n`);
+    await waitFor(() => updates.o1.length === 2, { what: "o1 still streaming" });
+    await sleep(100); // past the hub's debounce: o2 leaving must not reopen the stream
+    assert.equal(streams.length, 1, "no reconnection");
+    assert.deepEqual(errors.o1, []);
+    assert.deepEqual(updates, { o1: [1, 2], o2: [1] });
+    // a malformed offer-error is ignored
+    streams[0].write("event: offer-error\ndata: {nope\n\nevent: offer-error\ndata: {\"id\":\"o1\"}\n\n");
+    streams[0].write(`event: offer\ndata: ${JSON.stringify(offer(3, "o1"))}\n\n`);
+    await waitFor(() => updates.o1.length === 3);
+    assert.deepEqual(errors.o1, []);
+  });
+
+  it("reauth: back at once with a fresh token, from the last id, and no error", async () => {
+    const streams = [];
+    const server = scripted((req) => {
+      if (req.path === "/api/offers/o1") return json(offer(3));
+      const s = eventStream(req.signal);
+      streams.push({ req, ...s });
+      return s.response;
+    });
+    let tokens = 0;
+    const errors = [];
+    const updates = [];
+    client({ fetch: server.fetch, getToken: () => `t${++tokens}`, transport: "sse" })
+      .watch("o1", { onError: (e) => errors.push(e), onUpdate: (o) => updates.push(o.version) });
+    await waitFor(() => streams.length === 1, { what: "the stream" });
+    // retry: 60000 would hold an ordinary end for a minute; reauth does not wait for it
+    streams[0].write(`retry: 60000\nevent: offer\ndata: ${JSON.stringify(offer(4))}\nid: 41:0123456789abcdef\n\n`);
+    await sleep(1100); // a stream that lived (one that says reauth at once backs off)
+    streams[0].write(`event: reauth\ndata: {"error":"token expired; reconnect with a fresh one"}\n\n`);
+    streams[0].end();
+    await waitFor(() => streams.length === 2, { what: "the reconnection", timeoutMs: 2000 });
+    const [first, second] = streams.map((s) => s.req.headers);
+    assert.notEqual(second.Authorization, first.Authorization);
+    assert.equal(second.Authorization, `Bearer t${tokens}`);
+    assert.equal(second["Last-Event-ID"], "41:0123456789abcdef");
+    streams[1].write(`event: offer\ndata: ${JSON.stringify(offer(5))}\nid: 42:0123456789abcdef\n\n`);
+    await waitFor(() => updates.length === 3);
+    assert.deepEqual(updates, [3, 4, 5]);
+    assert.deepEqual(errors, []);
+  });
+
   it("never calls back for a repeated or older version", async () => {
     const versions = [2, 2, 1, 3, 3];
     let i = 0;

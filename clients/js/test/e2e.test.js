@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { createOfferClient } from "../src/offer-updates.js";
-import { counter, findOfferd, newOffer, recordingFetch, sleep, startOfferd, startProxy, waitFor } from "../testlib/offerd.js";
+import { counter, findOfferd, mintToken, newOffer, recordingFetch, sleep, startOfferd, startProxy, waitFor } from "../testlib/offerd.js";
 
 const found = findOfferd();
 if (found.skip) console.log(`# skipping the end-to-end tests: ${found.skip}`);
@@ -144,6 +144,27 @@ else describe("against a real offerd", () => {
     assert.equal(await held(), 1);
     for (const g of got) g.handle.stop();
     await heldBecomes(0, "the slot freed once the client is gone");
+  });
+
+  it("the stream's token expires: reauth, a fresh token, resumed from the last id", async () => {
+    const [a, b] = await Promise.all([newOffer(server), newOffer(server)]);
+    const rec = recordingFetch();
+    const client = createOfferClient({ baseUrl: server.baseUrl, fetch: rec.fetch, transport: "sse",
+            // expired 28 s ago: inside offerd's 30 s leeway, so each stream serves ~2 s, then says reauth
+      getToken: () => mintToken(server.secret, "user_demo_alice", { ttlSeconds: -28 }) });
+    clients.push(client);
+    const wa = collect(client, a.id);
+    const wb = collect(client, b.id);
+    const resumed = () => rec.streams().find((s) => s.headers["Last-Event-ID"]);
+    await waitFor(resumed, { what: "the stream, ended by its token, resumed", timeoutMs: 8000 });
+    const again = resumed().headers;
+    assert.match(again["Last-Event-ID"], /^[0-9]+:[0-9a-f]{16}$/);
+    const before = rec.streams()[rec.streams().indexOf(resumed()) - 1].headers;
+    assert.notEqual(again.Authorization, before.Authorization);
+    await counter(server, "bob", b.id, 190);
+    await waitFor(() => wb.updates.length === 2, { what: "the counter offer on the resumed stream" });
+    assert.deepEqual([wa.versions(), wb.versions()], [[1], [1, 2]]);
+    assert.deepEqual([...wa.errors, ...wb.errors], []);
   });
 
   it("auto falls back to long-poll when a proxy refuses streams", async () => {

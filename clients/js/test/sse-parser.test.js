@@ -69,6 +69,12 @@ describe("EventStreamParser", () => {
     assert.equal(r.parser.lastEventId, "5", "an event with no data still sets the last event id");
   });
 
+  it("takes the multiplexed stream's id after the data, as the batch's position", () => {
+    const { events, parser } = parse(['event: offer\ndata: {"id":"o1"}\n\nevent: offer\ndata: {"id":"o2"}\nid: 17:00000000000000ab\n\n']);
+    assert.deepEqual(events.map((e) => e.lastEventId), ["", "17:00000000000000ab"]);
+    assert.equal(parser.lastEventId, "17:00000000000000ab");
+  });
+
   it("takes retry only when all digits", () => {
     assert.equal(parse(["retry: 2500\n\n"]).parser.retry, 2500);
     assert.equal(parse(["retry: 2500\nretry: 1e3\nretry: -1\nretry: 12ms\n\n"]).parser.retry, 2500);
