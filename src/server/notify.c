@@ -324,6 +324,7 @@ static void fire_locked(struct notify *n, struct notify_waiter *w, enum notify_r
 {
     unregister_locked(n, w);
     w->reason = reason;
+    w->fired_seq = n->seq; /* what is published from now on, it has not been told of */
     if (changed_offer) {
         if (w->changed_count < NOTIFY_CHANGED_MAX)
             snprintf(w->changed[w->changed_count++], OFFER_ID_SIZE, "%s", changed_offer);
@@ -434,6 +435,9 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     w->changed_count = 0;
     w->changed_overflow = false;
     w->fire_next = NULL;
+    if (w->fired_seq && w->fired_seq < seen_seq)
+        seen_seq = w->fired_seq; /* published between its last firing and the caller's capture */
+    w->fired_seq = 0;
     if (offer_count > NOTIFY_MAX_KEYS)
         offer_count = NOTIFY_MAX_KEYS;
     pthread_mutex_lock(&n->lock);
@@ -445,17 +449,19 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
         w->heap_index = SIZE_MAX;
     }
     bool changed = false;
-    const char *changed_offer = NULL;
     for (size_t i = 0; !oom && i < offer_count; i++) {
         make_key(key, 'o', offer_ids[i]);
-        if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
-            changed = true;
-            changed_offer = offer_ids[i];
+        if (link_key_locked(n, w, key, seen_seq, &oom)) {
+            changed = true; /* each named, so a stream re-reads every one that moved */
+            if (w->changed_count < NOTIFY_CHANGED_MAX)
+                snprintf(w->changed[w->changed_count++], OFFER_ID_SIZE, "%s", offer_ids[i]);
+            else
+                w->changed_overflow = true;
         }
     }
     if (!oom && user_id) {
         make_key(key, 'u', user_id);
-        if (link_key_locked(n, w, key, seen_seq, &oom) && !changed) {
+        if (link_key_locked(n, w, key, seen_seq, &oom)) {
             changed = true;
             w->changed_overflow = true; /* which of the user's offers is not known here */
         }
@@ -465,7 +471,7 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     else if (oom)
         fire_locked(n, w, NOTIFY_DEADLINE, NULL, &fired);
     else if (changed)
-        fire_locked(n, w, NOTIFY_CHANGED, changed_offer, &fired);
+        fire_locked(n, w, NOTIFY_CHANGED, NULL, &fired);
     else if (n->heap_len && n->heap[0] == w)
         pthread_cond_signal(&n->cond); /* the thread may sleep past this deadline */
     evict_idle_locked(n, notify_now_ms());
