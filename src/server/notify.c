@@ -480,6 +480,9 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     w->changed_count = 0;
     w->changed_overflow = false;
     w->fire_next = NULL;
+    if (w->fired_seq && w->fired_seq < seen_seq)
+        seen_seq = w->fired_seq; /* published between its last firing and the caller's capture */
+    w->fired_seq = 0;
     if (offer_count > NOTIFY_MAX_KEYS)
         offer_count = NOTIFY_MAX_KEYS;
     pthread_mutex_lock(&n->lock);

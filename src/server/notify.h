@@ -15,7 +15,10 @@
  * seen both ways fires once.
  *
  * No wakeup is lost: a handler captures notify_seq() before it reads the store, and passes it to
- * notify_wait; anything published on its keys after that point fires the waiter at once.
+ * notify_wait; anything published on its keys after that point fires the waiter at once. A waiter
+ * that fired and waits again also fires at once for what was published on its keys since it
+ * fired, even if the handler captured notify_seq() later: a stream woken by one offer of a burst
+ * (a sale ends many) hears of the rest though they were published before it woke.
  *
  * Memory stays bounded by what is watched: a key nobody waits on is forgotten once idle for
  * key_idle_ms, or sooner when more than max_idle_keys are idle. Forgetting never loses a wakeup
@@ -73,7 +76,8 @@ struct notify_waiter {
      * keys up to fired_seq is in changed (or overflow), so once those offers are re-read,
      * fired_seq is the seen_seq for the next notify_wait (a publish after the firing then fires
      * it again at once), and every change-log row up to fired_log_seq on its offers has been
-     * seen. */
+     * seen. notify_wait also treats what was published after fired_seq as unseen, whatever
+     * seen_seq it is given, and clears it. */
     uint64_t fired_seq;
     int64_t fired_log_seq;
     /* Internal: */
@@ -157,8 +161,9 @@ void notify_get_stats(struct notify *n, struct notify_stats *out);
 
 /* Registers w (which must not be registered) on the given offers and/or user (user_id NULL for
  * none), with w->deadline_ms, w->wake and w->userdata set. If any of those keys was published
- * after seen_seq, or notify is shutting down, w fires at once (its wake runs before this returns),
- * with every such offer in changed (a user key: changed_overflow).
+ * after seen_seq (or after w last fired, if earlier: what was published between its firing and the
+ * caller's capture of seen_seq is not lost), or notify is shutting down, w fires at once (its wake
+ * runs before this returns), with every such offer in changed (a user key: changed_overflow).
  * Returns false only when out of memory (w then fires with NOTIFY_DEADLINE at once). */
 bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *offer_ids,
                  size_t offer_count, const char *user_id, uint64_t seen_seq);

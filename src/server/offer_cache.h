@@ -1,7 +1,7 @@
 /* offer_cache.h - rendered offers by id, so a poll of an unchanged offer needs no database read.
  *
- * Since migration 0002 an offer's version moves whenever its JSON would, so an entry (JSON, ETag,
- * parties, expiry) stays right until the offer's next version. Change notification invalidates
+ * Since migrations 0002 and 0003 an offer's version moves whenever its JSON would, so an entry
+ * (JSON, ETag, parties, expiry) stays right until the offer's next version. Change notification invalidates
  * an entry on every new version it learns of: offerd's own writes at once, outside writes within
  * the change-poll interval, which bounds how long an outside write can be hidden. A reader takes a
  * ticket before it reads the store and puts with it: a put that raced an invalidation is dropped.

@@ -168,6 +168,7 @@ static json_t *product_to_json(const struct product *product)
     if (json_object_set_new(o, "id", id_value(product->id)) ||
         json_object_set_new(o, "title", optional_text(product->title)) ||
         json_object_set_new(o, "price", money_to_json(product->price_minor)) ||
+        json_object_set_new(o, "isSold", json_boolean(product->is_sold)) ||
         json_object_set_new(o, "images", images_to_json(product))) {
         json_decref(o);
         return NULL;

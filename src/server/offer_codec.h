@@ -32,7 +32,8 @@ char *iso_time_format(int64_t ms, char buf[ISO_TIME_SIZE]);
 
 /* New reference to the API's offer object, or NULL on allocation failure (nothing leaks):
  *   {id, version, status, amount, message, productId, buyerId, sellerId, createdAt, updatedAt,
- *    expiresAt, product:{id, title, price, images:[{url}]}, buyer:{id, firstName, lastName},
+ *    expiresAt, product:{id, title, price, isSold, images:[{url}]},
+ *    buyer:{id, firstName, lastName},
  *    seller:{id, firstName, lastName},
  *    counterOffers:[{id, amount, message, fromSeller, createdAt}]}
  * with keys in exactly this order. NULL strings (message, title, names, url) and a missing expiry

@@ -19,6 +19,12 @@ void store_report_change(struct store *s, const struct offer *after)
                      s->on_change_userdata);
 }
 
+void store_report_side_change(struct store *s, const struct store_side_change *c)
+{
+    if (s->on_change)
+        s->on_change(c->offer_id, c->version, c->buyer_id, c->seller_id, s->on_change_userdata);
+}
+
 void store_close(struct store *s)
 {
     if (s)

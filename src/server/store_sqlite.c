@@ -87,7 +87,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_COUNTER] =
         "INSERT INTO counter_offers(id, offer_id, amount, message, from_seller, created_at,"
         " offer_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_MARK_SOLD] = "UPDATE products SET is_sold = 1 WHERE id = ?1",
+    /* Naming the accepted offer tells the sale trigger (migration 0003) it is already bumped. */
+    [ST_MARK_SOLD] = "UPDATE products SET is_sold = 1, sold_offer_id = ?2 WHERE id = ?1",
     [ST_LIST_OFFERS] =
         "SELECT id, created_at FROM ("
         " SELECT id, created_at FROM offers WHERE buyer_id = ?1"
@@ -666,8 +667,79 @@ out:
     return r;
 }
 
+/* Inside the write transaction: every change-log row after after_seq (the offers a trigger just
+ * changed), appended to *side. */
+static enum store_result collect_side_changes(struct conn *c, int64_t after_seq,
+                                              struct store_side_change **side, size_t *count)
+{
+    size_t cap = *count;
+    for (;;) {
+        sqlite3_stmt *st = stmt(c, ST_CHANGES_SINCE);
+        if (!st)
+            return STORE_ERROR;
+        sqlite3_bind_int64(st, 1, after_seq);
+        int rows = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            rows++;
+            after_seq = sqlite3_column_int64(st, 0);
+            if (*count == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                struct store_side_change *n = realloc(*side, ncap * sizeof(*n));
+                if (!n) {
+                    sqlite3_reset(st);
+                    log_error("out of memory collecting a sale's offers");
+                    return STORE_ERROR;
+                }
+                *side = n;
+                cap = ncap;
+            }
+            struct store_side_change *sc = &(*side)[*count];
+            /* An offer with an id offerd cannot serve is never reported (nor served): a cut id
+             * could wake someone else's watchers. */
+            if (!read_id(sc->offer_id, st, 1) || !read_id(sc->buyer_id, st, 3) ||
+                !read_id(sc->seller_id, st, 4))
+                continue;
+            sc->version = sqlite3_column_int64(st, 2);
+            (*count)++;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return result_of(c, rc);
+        if (rows < 512)
+            return STORE_OK;
+    }
+}
+
+/* Inside the write transaction: marks the product of cur (just accepted, already bumped) sold.
+ * The sale trigger ends and bumps the product's other offers; they land in *side. */
+static enum store_result mark_sold(struct conn *c, const struct offer *cur,
+                                   struct store_side_change **side, size_t *side_count)
+{
+    int64_t before = 0;
+    sqlite3_stmt *st = stmt(c, ST_LAST_CHANGE);
+    if (!st)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        before = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    enum store_result r = result_of(c, rc);
+    if (r != STORE_OK)
+        return r;
+    st = stmt(c, ST_MARK_SOLD);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, cur->product_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, cur->id, -1, SQLITE_STATIC);
+    r = step_done(c, st);
+    if (r == STORE_OK)
+        r = collect_side_changes(c, before, side, side_count);
+    return r;
+}
+
 static enum store_result apply_change(struct conn *c, const struct offer *cur,
-                                      const struct offer_change *ch, int64_t now_ms)
+                                      const struct offer_change *ch, int64_t now_ms,
+                                      struct store_side_change **side, size_t *side_count)
 {
     sqlite3_stmt *st = stmt(c, ST_UPDATE_OFFER);
     if (!st)
@@ -699,23 +771,20 @@ static enum store_result apply_change(struct conn *c, const struct offer *cur,
         sqlite3_bind_int64(st, 7, cur->version + 1); /* tells the trigger: already bumped */
         r = step_done(c, st);
     }
-    if (r == STORE_OK && ch->mark_product_sold) {
-        st = stmt(c, ST_MARK_SOLD);
-        if (!st)
-            return STORE_ERROR;
-        sqlite3_bind_text(st, 1, cur->product_id, -1, SQLITE_STATIC);
-        r = step_done(c, st);
-    }
+    if (r == STORE_OK && ch->mark_product_sold)
+        r = mark_sold(c, cur, side, side_count);
     return r;
 }
 
 /* Inside an open write transaction: expires the offer if due, lets decide look at it, applies
- * what it returns. OK: *out is the offer after. CONFLICT: refused; if an expiry was stored on the
- * way, *keep is true and *out is that expired state (to commit and report), else *out is empty. */
-static enum store_result update_body(struct conn *c, const char *offer_id, int64_t now_ms,
-                                     store_decide_fn decide, void *userdata, struct offer *out,
+ * what it returns. OK: *out is the offer after, and w->side the other offers it changed (a sale's).
+ * CONFLICT: refused; if an expiry was stored on the way, *keep is true and *out is that expired
+ * state (to commit and report), else *out is empty. */
+static enum store_result update_body(struct conn *c, struct store_write *w, struct offer *out,
                                      bool *keep)
 {
+    const char *offer_id = w->offer_id;
+    int64_t now_ms = w->now_ms;
     struct offer cur;
     memset(&cur, 0, sizeof(cur));
     memset(out, 0, sizeof(*out));
@@ -728,7 +797,7 @@ static enum store_result update_body(struct conn *c, const char *offer_id, int64
         return r;
     struct offer_change change;
     memset(&change, 0, sizeof(change));
-    if (!decide(&cur, now_ms, &change, userdata)) {
+    if (!w->decide(&cur, now_ms, &change, w->userdata)) {
         if (expired) {
             *keep = true; /* refused, but the expiry found on the way is a real change */
             *out = cur;
@@ -737,7 +806,7 @@ static enum store_result update_body(struct conn *c, const char *offer_id, int64
         }
         return STORE_CONFLICT;
     }
-    r = apply_change(c, &cur, &change, now_ms);
+    r = apply_change(c, &cur, &change, now_ms, &w->side, &w->side_count);
     if (r == STORE_OK)
         r = load_offer(c, offer_id, out);
     offer_cleanup(&cur);
@@ -1063,6 +1132,13 @@ static enum store_result sqlite_exec_script(struct store *s, const char *sql)
 #define GROUP_AFTER_BATCH 4
 #define GROUP_WAIT_NS 1000000L
 
+static void drop_side_changes(struct store_write *w)
+{
+    free(w->side);
+    w->side = NULL;
+    w->side_count = 0;
+}
+
 /* One transaction for a batch of queued writes, a savepoint each, one commit. */
 static void run_batch(struct sqlite_store *ss, struct store_write *batch)
 {
@@ -1071,6 +1147,8 @@ static void run_batch(struct sqlite_store *ss, struct store_write *batch)
     enum store_result r = c ? run(c, ST_BEGIN_IMMEDIATE) : STORE_ERROR;
     for (struct store_write *w = batch; w; w = w->next) {
         w->keep = false;
+        w->side = NULL;
+        w->side_count = 0;
         memset(&w->out, 0, sizeof(w->out));
         if (r != STORE_OK) {
             w->result = r;
@@ -1083,11 +1161,12 @@ static void run_batch(struct sqlite_store *ss, struct store_write *batch)
             w->result = create_body(c, &w->create, w->check, w->userdata, &w->out);
             w->keep = w->result == STORE_OK;
         } else {
-            w->result = update_body(c, w->offer_id, w->now_ms, w->decide, w->userdata, &w->out,
-                                    &w->keep);
+            w->result = update_body(c, w, &w->out, &w->keep);
         }
         if (!w->keep)
             run(c, ST_ROLLBACK_TO);
+        if (w->result != STORE_OK) /* rolled back, or refused: nothing else changed */
+            drop_side_changes(w);
         run(c, ST_RELEASE);
     }
     if (r == STORE_OK) {
@@ -1100,6 +1179,7 @@ static void run_batch(struct sqlite_store *ss, struct store_write *batch)
                     w->keep = false;
                     w->result = cr;
                 }
+                drop_side_changes(w);
             }
         }
     }
@@ -1108,6 +1188,9 @@ static void run_batch(struct sqlite_store *ss, struct store_write *batch)
         struct store_write *next = batch->next; /* done may free it */
         if (batch->keep)
             store_report_change(&ss->base, &batch->out);
+        for (size_t i = 0; i < batch->side_count; i++)
+            store_report_side_change(&ss->base, &batch->side[i]);
+        drop_side_changes(batch);
         if (batch->result != STORE_OK)
             offer_cleanup(&batch->out); /* a refusal that kept an expiry: reported, not returned */
         batch->done(batch);

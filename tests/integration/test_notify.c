@@ -219,6 +219,47 @@ static void test_a_wake_names_every_change_and_where_it_fired(void **state)
     assert_true(notify_seq(e->notify) > before);
 }
 
+/* A stream woken by the first offer of a burst captures notify_seq() only once it gets round to
+ * reading; what was published on its keys between its firing and then must still reach it. */
+static void test_burst_after_firing_is_not_lost(void **state)
+{
+    struct env *e = *state;
+    struct probe p, u;
+    probe_init(&p, 60000);
+    probe_init(&u, 60000);
+    const char *ids[] = {"b1", "b2", "b3"};
+    uint64_t seen = notify_seq(e->notify);
+    notify_wait(e->notify, &p.w, ids, 3, NULL, seen);
+    notify_wait(e->notify, &u.w, NULL, 0, "u_buyer2", seen);
+    notify_publish(e->notify, "b1", 2, "u_buyer2", "u_seller"); /* fires both */
+    notify_publish(e->notify, "b2", 2, "u_buyer2", "u_seller"); /* before they re-wait */
+    notify_publish(e->notify, "b3", 2, "u_buyer2", "u_seller");
+    assert_int_equal(atomic_load(&p.wakes), 1);
+    assert_int_equal(p.w.changed_count, 1);
+    assert_string_equal(p.w.changed[0], "b1");
+    assert_int_equal(atomic_load(&u.wakes), 1);
+
+    seen = notify_seq(e->notify); /* captured late: after b2 and b3 */
+    p.w.deadline_ms = u.w.deadline_ms = notify_now_ms() + 60000;
+    notify_wait(e->notify, &p.w, ids, 3, NULL, seen);
+    assert_int_equal(atomic_load(&p.wakes), 2); /* at once, naming both it missed */
+    assert_int_equal(p.w.reason, NOTIFY_CHANGED);
+    assert_int_equal(p.w.changed_count, 2);
+    assert_string_equal(p.w.changed[0], "b2");
+    assert_string_equal(p.w.changed[1], "b3");
+    assert_false(p.w.changed_overflow);
+    notify_wait(e->notify, &u.w, NULL, 0, "u_buyer2", seen);
+    assert_int_equal(atomic_load(&u.wakes), 2);
+    assert_true(u.w.changed_overflow); /* which of the user's offers: re-read them all */
+
+    /* Told now: waiting again holds until the next change. */
+    seen = notify_seq(e->notify);
+    notify_wait(e->notify, &p.w, ids, 3, NULL, seen);
+    assert_int_equal(atomic_load(&p.wakes), 2);
+    notify_publish(e->notify, "b2", 3, NULL, NULL);
+    assert_int_equal(atomic_load(&p.wakes), 3);
+}
+
 static void test_deadlines_fire_in_order(void **state)
 {
     struct env *e = *state;
@@ -634,6 +675,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publish_fires_once_and_dedupes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_lost_wakeup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_after_firing_is_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlines_fire_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_sockets_fire_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission_caps, setup, teardown),

@@ -27,7 +27,7 @@ static const char expected_pending[] =
     "\"sellerId\":\"u_seller\",\"createdAt\":\"2026-11-25T10:00:00.000Z\","
     "\"updatedAt\":\"2026-11-25T10:00:00.000Z\",\"expiresAt\":\"2030-01-01T00:00:00.000Z\","
     "\"product\":{\"id\":\"p_driver\",\"title\":\"Titleist TSR3 Driver\",\"price\":200,"
-    "\"images\":[{\"url\":\"https://img.example.com/driver-1.jpg\"},"
+    "\"isSold\":false,\"images\":[{\"url\":\"https://img.example.com/driver-1.jpg\"},"
     "{\"url\":\"https://img.example.com/driver-2.jpg\"}]},"
     "\"buyer\":{\"id\":\"u_buyer\",\"firstName\":\"Bea\",\"lastName\":\"Buyer\"},"
     "\"seller\":{\"id\":\"u_seller\",\"firstName\":\"Sam\",\"lastName\":\"Seller\"},"

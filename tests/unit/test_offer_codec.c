@@ -62,6 +62,7 @@ static void full_offer(struct offer *o)
     set_id(o->product.seller_id, "user_s");
     o->product.title = dup_text("Titleist TSR3 Driver");
     o->product.price_minor = 18050;
+    o->product.is_sold = true;
     o->product.image_count = 2;
     o->product.images = calloc(2, sizeof(*o->product.images));
     assert_non_null(o->product.images);
@@ -93,7 +94,7 @@ static const char full_offer_json[] =
     "\"createdAt\":\"2026-11-25T10:00:00.123Z\",\"updatedAt\":\"2026-11-26T11:00:00.000Z\","
     "\"expiresAt\":\"2026-12-03T11:00:00.000Z\","
     "\"product\":{\"id\":\"prod_1\",\"title\":\"Titleist TSR3 Driver\",\"price\":180.5,"
-    "\"images\":[{\"url\":\"https://img.example/a.jpg\"},{\"url\":\"https://img.example/b.jpg\"}]},"
+    "\"isSold\":true,\"images\":[{\"url\":\"https://img.example/a.jpg\"},{\"url\":\"https://img.example/b.jpg\"}]},"
     "\"buyer\":{\"id\":\"user_b\",\"firstName\":\"Ada\",\"lastName\":\"Lovelace\"},"
     "\"seller\":{\"id\":\"user_s\",\"firstName\":\"S\xC3\xB8ren\",\"lastName\":\"Kierkegaard\"},"
     "\"counterOffers\":["
@@ -128,7 +129,8 @@ static const char minimal_offer_json[] =
     "\"productId\":\"p\",\"buyerId\":\"b\",\"sellerId\":\"s\","
     "\"createdAt\":\"1970-01-01T00:00:00.000Z\",\"updatedAt\":\"1970-01-01T00:00:00.001Z\","
     "\"expiresAt\":null,"
-    "\"product\":{\"id\":\"p\",\"title\":\"Putter\",\"price\":120,\"images\":[]},"
+    "\"product\":{\"id\":\"p\",\"title\":\"Putter\",\"price\":120,\"isSold\":false,"
+    "\"images\":[]},"
     "\"buyer\":{\"id\":\"b\",\"firstName\":null,\"lastName\":null},"
     "\"seller\":{\"id\":\"s\",\"firstName\":null,\"lastName\":null},"
     "\"counterOffers\":[]}";
@@ -277,6 +279,15 @@ static void test_offer_json_shape(void **state)
     assert_true(json_is_integer(json_object_get(root, "version")));
     assert_true(json_is_integer(json_object_get(root, "amount")));
     assert_true(json_is_real(json_object_get(json_object_get(root, "product"), "price")));
+    static const char *const product_keys[] = {"id", "title", "price", "isSold", "images"};
+    json_t *product = json_object_get(root, "product");
+    assert_int_equal(json_object_size(product), 5);
+    i = 0;
+    json_object_foreach (product, key, value) {
+        assert_string_equal(key, product_keys[i]);
+        i++;
+    }
+    assert_true(json_is_true(json_object_get(product, "isSold")));
     json_t *counters = json_object_get(root, "counterOffers");
     assert_int_equal(json_array_size(counters), 2);
     assert_true(json_is_true(json_object_get(json_array_get(counters, 0), "fromSeller")));

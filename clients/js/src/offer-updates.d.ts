@@ -15,6 +15,9 @@ export interface OfferProduct {
   title: string | null;
   /** Listed price in major units (180.5 is 180.50). */
   price: number;
+  /** True once the product has sold (to this offer's buyer if the offer is ACCEPTED); a sale
+   * ends the product's other live offers as REJECTED. */
+  isSold: boolean;
   images: { url: string | null }[];
 }
 
