@@ -45,6 +45,8 @@ static const struct option_spec options[] = {
      "sample data, curl commands, page at /"},
     {"--idle-timeout", "S", "OFFERD_IDLE_TIMEOUT", OPT_INT, FIELD(idle_timeout_s), 1, 3600,
      "close idle connections after S s (60)"},
+    {"--request-timeout", "S", "OFFERD_REQUEST_TIMEOUT", OPT_INT, FIELD(request_timeout_s), 1, 3600,
+     "head+body due S s after 1st byte (30)"},
     {"--busy-timeout-ms", "MS", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0,
      600000, "wait for the write lock, then 503 (5000)"},
     {"--max-body", "BYTES", "OFFERD_MAX_BODY", OPT_SIZE, FIELD(max_body_bytes), 64, 1048576,
@@ -83,6 +85,7 @@ static void set_defaults(struct config *c)
     c->command = CONFIG_SERVE;
     c->port = 8080;
     c->idle_timeout_s = 60;
+    c->request_timeout_s = 30;
     c->busy_timeout_ms = 5000;
     c->max_body_bytes = 16384;
     c->access_log = true;
