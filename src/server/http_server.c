@@ -66,9 +66,10 @@ struct http_server {
     uint16_t port;
 };
 
-/* The empty Cookie field put first in every request's list (see on_request_line). */
+/* The Cookie field put first in every request's list (see on_request_line). Not empty: on an
+ * empty value libmicrohttpd's cookie parser reads the byte before its copy (valgrind sees it). */
 static const char cookie_decoy_name[] = MHD_HTTP_HEADER_COOKIE;
-static const char cookie_decoy_value[] = "";
+static const char cookie_decoy_value[] = "-";
 
 int64_t clock_monotonic_us(void)
 {
@@ -244,7 +245,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     /* libmicrohttpd 0.9.75 splits the first Cookie field into MHD_COOKIE_KIND values once the head
      * is in, and answers 431 itself when that fails: "Cookie: a=\"" (a value of one quote) fails,
      * and any sibling subdomain can set such a cookie. No option turns that parser off, and a
-     * larger pool does not help. It parses the first Cookie field only: this empty one, added
+     * larger pool does not help. It parses the first Cookie field only: this decoy, added
      * before the client's fields are read. offerd reads the client's Cookie itself
      * (request_header, auth.c) and never uses MHD_COOKIE_KIND. Safe here: adding a value only
      * takes a record from the connection's pool, as the header parser itself does. */
