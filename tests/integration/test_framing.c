@@ -392,6 +392,7 @@ static void test_trickling_clients_are_cut_off(void **state)
                            "--max-connections", "16", NULL};
     struct offerd_proc p;
     assert_int_equal(offerd_start(&p, db, extra), 0);
+    assert_int_equal(seed_fixture(db), 0);
     int fds[TRICKLERS];
     bool closed[TRICKLERS] = {false};
     char seen[TRICKLERS][256];
@@ -450,6 +451,18 @@ static void test_trickling_clients_are_cut_off(void **state)
     raw_read(fd, 500, &r);
     assert_true(strncmp(r.text, "HTTP/1.1 200 ", 13) == 0);
     close(fd);
+    /* A complete request has no deadline: a long-poll held twice as long is answered as usual. */
+    char url[512];
+    snprintf(url, sizeof(url), "%s/api/offers/o_pending?since=99&wait=4", p.base_url);
+    char auth[4096];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fx.buyer);
+    const char *headers[] = {auth, NULL};
+    struct http_response lp;
+    int64_t held_from = now_ms();
+    assert_int_equal(http_request_timeout("GET", url, headers, NULL, 15000, &lp), 0);
+    assert_int_equal(lp.status, 304);
+    assert_true(now_ms() - held_from >= 3500);
+    http_response_cleanup(&lp);
     char *log = test_read_file(p.log_path);
     assert_non_null(log);
     assert_non_null(strstr(log, " 408 "));
