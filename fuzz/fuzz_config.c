@@ -28,6 +28,7 @@ static const char *const env_names[] = {
     "OFFERD_CORS_ORIGIN",
     "OFFERD_DEMO",
     "OFFERD_IDLE_TIMEOUT",
+    "OFFERD_REQUEST_TIMEOUT",
     "OFFERD_BUSY_TIMEOUT_MS",
     "OFFERD_MAX_BODY",
     "OFFERD_ACCESS_LOG",
@@ -117,6 +118,7 @@ static void check_ok(const struct config *c)
     FUZZ_CHECK(c->port >= 0 && c->port <= 65535);
     FUZZ_CHECK(c->threads >= 0 && c->threads <= 1024);
     FUZZ_CHECK(c->idle_timeout_s >= 1 && c->idle_timeout_s <= 3600);
+    FUZZ_CHECK(c->request_timeout_s >= 1 && c->request_timeout_s <= 3600);
     FUZZ_CHECK(c->busy_timeout_ms >= 0 && c->busy_timeout_ms <= 600000);
     FUZZ_CHECK(c->max_body_bytes >= 64 && c->max_body_bytes <= 1048576);
     FUZZ_CHECK(c->max_connections >= 16 && c->max_connections <= 1000000);

@@ -3,7 +3,8 @@
  * (request_body_message), status (offer_status_parse).
  *
  * Input: one selector byte, then the body. The selector picks the Content-Type; selector 7 takes
- * it from the input instead, up to the first '\n' (the body is the rest).
+ * it from the input instead, up to the first '\n' (the body is the rest). A charset other than
+ * utf-8 is a 415 like a wrong type.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -123,12 +124,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (status == 0) {
         FUZZ_CHECK(obj != NULL && json_is_object(obj));
         FUZZ_CHECK(request_body_is_json_type(content_type));
+        FUZZ_CHECK(request_body_charset_is_utf8(content_type));
         check_fields(obj);
         json_decref(obj);
     } else {
         FUZZ_CHECK(obj == NULL);
         FUZZ_CHECK(status == 400 || status == 415);
-        FUZZ_CHECK((status == 415) == !request_body_is_json_type(content_type));
+        FUZZ_CHECK((status == 415) == (!request_body_is_json_type(content_type) ||
+                                       !request_body_charset_is_utf8(content_type)));
         FUZZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL);
     }
 

@@ -22,7 +22,8 @@ seconds=${1:-10}
 case "$seconds" in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;; esac
 start=$(date +%s)
 
-all_targets=(router query request_body money auth_headers auth_verify etag config offer_codec client_addr)
+all_targets=(router query request_body money auth_headers auth_verify etag config offer_codec
+             client_addr http_head)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 jobs=${FUZZ_JOBS:-1}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
@@ -33,7 +34,7 @@ max_len() {
   case "$1" in
     router) echo 512 ;; query) echo 256 ;; request_body) echo 4096 ;; money) echo 256 ;;
     auth_headers) echo 2048 ;; auth_verify) echo 2048 ;; etag) echo 512 ;; config) echo 1024 ;;
-    offer_codec) echo 4096 ;; client_addr) echo 512 ;; *) echo 1024 ;;
+    offer_codec) echo 4096 ;; client_addr) echo 512 ;; http_head) echo 2048 ;; *) echo 1024 ;;
   esac
 }
 

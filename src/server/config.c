@@ -47,6 +47,8 @@ static const struct option_spec options[] = {
      "sample data, curl commands, page at /"},
     {"--idle-timeout", "S", "OFFERD_IDLE_TIMEOUT", OPT_INT, FIELD(idle_timeout_s), 1, 3600,
      "close idle connections after S s (60)"},
+    {"--request-timeout", "S", "OFFERD_REQUEST_TIMEOUT", OPT_INT, FIELD(request_timeout_s), 1, 3600,
+     "head+body due S s after 1st byte (30)"},
     {"--busy-timeout-ms", "MS", "OFFERD_BUSY_TIMEOUT_MS", OPT_INT, FIELD(busy_timeout_ms), 0,
      600000, "wait for the write lock, then 503 (5000)"},
     {"--max-body", "BYTES", "OFFERD_MAX_BODY", OPT_SIZE, FIELD(max_body_bytes), 64, 1048576,
@@ -95,6 +97,7 @@ static void set_defaults(struct config *c)
     c->command = CONFIG_SERVE;
     c->port = 8080;
     c->idle_timeout_s = 60;
+    c->request_timeout_s = 30;
     c->busy_timeout_ms = 5000;
     c->max_body_bytes = 16384;
     c->access_log = true;
@@ -393,11 +396,10 @@ void config_usage(FILE *out)
                  options[i].arg);
         fprintf(out, "  %-26s %-29s %s\n", flag, options[i].env, options[i].help);
     }
-    fputs("\nSwitches take =0/1 too (--access-log=0). A JWT option is required; --demo without one\n"
-          "makes up an HS256 secret. SIGTERM/SIGINT: stop accepting, answer held requests, finish\n"
-          "in-flight ones, exit 0. SIGHUP: reopen --log-file (logrotate); ignored without one.\n"
-          "Exit status: 0 clean stop, --help, --version, migrate done; 1 could not start or migrate\n"
-          "(the message says why and what to do); 2 bad option or value.\n"
+    fputs("\nSwitches take =0/1 too (--access-log=0). A JWT option is required (--demo makes up an\n"
+          "HS256 secret). SIGTERM/SIGINT: stop accepting, answer held requests, finish in-flight\n"
+          "ones, exit 0. SIGHUP: reopen --log-file (logrotate); ignored without one. Exit status:\n"
+          "0 clean stop or done; 1 could not start or migrate (says why); 2 bad option or value.\n"
           "Manual: man offerd. Deploying (systemd, nginx): share/doc/offerd/deploying.md.\n",
           out);
 }

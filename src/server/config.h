@@ -30,6 +30,7 @@ struct config {
     bool cors_origins_from_flags;   /* internal: the first --cors-origin replaces the env's list */
     bool demo;
     int idle_timeout_s;         /* idle keep-alive connections are closed after this */
+    int request_timeout_s;      /* a request's head and body must arrive within this of its start */
     int busy_timeout_ms;        /* how long a write waits for the SQLite lock before 503 */
     size_t max_body_bytes;      /* request bodies past this get 413 */
     bool access_log;            /* one line per request on stderr */

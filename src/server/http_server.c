@@ -1,8 +1,10 @@
 /* http_server.c - the libmicrohttpd daemon and the life of one request in it.
  *
  * A pool of worker threads, each with its own epoll set (select() fails past fd 1024), an idle
- * timeout so slow or silent clients are reaped, suspend/resume allowed so held requests will cost
- * no thread. Request bodies are accumulated here, capped, never through MHD's form PostProcessor.
+ * timeout so silent clients are reaped and a total deadline per request (conn_deadline.h) so
+ * trickling ones are too, suspend/resume allowed so held requests will cost no thread. Before any
+ * handler runs, a request whose framing a proxy could read differently is refused (http_head.h).
+ * Request bodies are accumulated here, capped, never through MHD's form PostProcessor.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -24,11 +26,13 @@
 #include "auth_cache.h"
 #include "auth_guard.h"
 #include "config.h"
+#include "conn_deadline.h"
 #include "handlers_demo.h"
 #include "handlers_events.h"
 #include "handlers_offers.h"
 #include "handlers_ops.h"
 #include "handlers_poll.h"
+#include "http_head.h"
 #include "log.h"
 #include "longpoll.h"
 #include "metrics.h"
@@ -62,8 +66,14 @@ const size_t http_route_count = sizeof(http_routes) / sizeof(http_routes[0]);
 struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
+    struct conn_deadlines *deadlines;
     uint16_t port;
 };
+
+/* The Cookie field put first in every request's list (see on_request_line). Not empty: on an
+ * empty value libmicrohttpd's cookie parser reads the byte before its copy (valgrind sees it). */
+static const char cookie_decoy_name[] = MHD_HTTP_HEADER_COOKIE;
+static const char cookie_decoy_value[] = "-";
 
 int64_t clock_monotonic_us(void)
 {
@@ -81,6 +91,9 @@ int64_t clock_now_ms(void)
 
 const char *request_header(const struct request *r, const char *name)
 {
+    /* MHD's lookup would find the decoy first; the client's own was found by the head check. */
+    if (strcasecmp(name, MHD_HTTP_HEADER_COOKIE) == 0)
+        return r->cookie;
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
@@ -240,8 +253,7 @@ static bool method_has_body(enum http_method m)
     return m == HTTP_POST || m == HTTP_PATCH || m == HTTP_PUT;
 }
 
-static struct request *request_new(struct http_server *s, struct MHD_Connection *conn,
-                                   const char *url, const char *method)
+static struct request *request_alloc(struct http_server *s, struct MHD_Connection *conn)
 {
     struct request *r = calloc(1, sizeof(*r));
     if (!r)
@@ -249,14 +261,89 @@ static struct request *request_new(struct http_server *s, struct MHD_Connection 
     r->app = s->app;
     r->conn = conn;
     r->start_us = clock_monotonic_us();
+    metrics_request_started(s->app->metrics);
+    return r;
+}
+
+/* Fills in what the access handler's first call knows: method, path, route. */
+static void request_init(struct http_server *s, struct request *r, const char *url,
+                         const char *method)
+{
     r->method_name = method;
     r->method = http_method_parse(method);
     r->path = url;
     /* HEAD is answered as GET; MHD leaves the body out. */
     enum http_method routed = r->method == HTTP_HEAD ? HTTP_GET : r->method;
     r->route_status = router_match(s->app->routes, s->app->route_count, routed, url, &r->match);
-    metrics_request_started(s->app->metrics);
+}
+
+static struct conn_clock *clock_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? conn_deadlines_open(s->deadlines, ci->connect_fd) : NULL;
+    } else { /* called before MHD closes the socket: the clock goes first */
+        conn_deadlines_close(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd's URI log callback: the request line is in, the header fields are not yet. What
+ * it returns becomes *req_cls. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *s = cls;
+    conn_clock_request_line(s->deadlines, clock_of(conn));
+    struct request *r = request_alloc(s, conn);
+    if (!r)
+        return NULL;
+    r->framing_error = http_head_check_target(uri); /* as sent, before percent-decoding */
+    /* libmicrohttpd 0.9.75 splits the first Cookie field into MHD_COOKIE_KIND values once the head
+     * is in, and answers 431 itself when that fails: "Cookie: a=\"" (a value of one quote) fails,
+     * and any sibling subdomain can set such a cookie. No option turns that parser off, and a
+     * larger pool does not help. It parses the first Cookie field only: this decoy, added
+     * before the client's fields are read. offerd reads the client's Cookie itself
+     * (request_header, auth.c) and never uses MHD_COOKIE_KIND. Safe here: adding a value only
+     * takes a record from the connection's pool, as the header parser itself does. */
+    MHD_set_connection_value(conn, MHD_HEADER_KIND, cookie_decoy_name, cookie_decoy_value);
     return r;
+}
+
+static enum MHD_Result walk_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    if (key != cookie_decoy_name)
+        http_head_check_field(cls, key, key_size, value, value_size);
+    return MHD_YES;
+}
+
+/* Checks the request head as libmicrohttpd left it in memory, from the method (its first byte)
+ * over the header size it reports. Returns NULL or a reason for a 400; finds r->cookie. */
+static const char *head_problem(struct request *r, const char *method, const char *version)
+{
+    if (r->framing_error)
+        return r->framing_error;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci || strncmp(version, "HTTP/1.", 7) != 0 || version[7] < '0' || version[7] > '9')
+        return "malformed request head";
+    struct http_head_check check;
+    http_head_check_begin(&check, version, strlen(version));
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, walk_field, &check);
+    const char *reason = http_head_check_end(&check, method + ci->header_size, version[7] - '0');
+    r->cookie = check.cookie;
+    return reason;
 }
 
 /* Reads a declared Content-Length; -1 when absent or unparsable. */
@@ -325,49 +412,77 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
 {
-    (void)version;
     struct http_server *s = cls;
     struct request *r = *req_cls;
-    if (!r) {
-        r = request_new(s, conn, url, method);
-        if (!r)
-            return MHD_NO; /* out of memory: drop the connection */
+    if (!r || !r->method_name) { /* the first call: the head is in, no body yet */
+        if (!r && !(r = request_alloc(s, conn))) {
+            log_error("out of memory for a request: connection dropped");
+            return MHD_NO;
+        }
         *req_cls = r;
-        /* Refuse a declared oversized body before reading any of it. */
-        if (method_has_body(r->method) && r->route_status == ROUTE_FOUND &&
-            declared_length(r) > (long long)s->app->config->max_body_bytes) {
+        request_init(s, r, url, method);
+        const char *problem = head_problem(r, method, version);
+        if (problem) {
+            /* Answered in the first call, so MHD reads no body and closes after (RFC 9112 6.3). */
+            struct reply_header h = {"Connection", "close"};
+            reply_error_with(r, 400, problem, &h, 1);
+        } else if (method_has_body(r->method) && r->route_status == ROUTE_FOUND &&
+                   declared_length(r) > (long long)s->app->config->max_body_bytes) {
+            /* Refuse a declared oversized body before reading any of it. */
             r->body_too_large = true;
             reply_error(r, 413, "request body too large");
         }
+        if (r->responded)
+            conn_clock_request_complete(s->deadlines, clock_of(conn));
         return MHD_YES;
     }
     if (*upload_data_size) {
         if (!r->responded)
             append_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
+        if (r->body_too_large && !r->responded) {
+            /* Past --max-body in a chunked body: answer now rather than read on to its end.
+             * MHD 0.9.75 queues no response while a body is arriving, so this one is written
+             * on the socket and the connection dropped. */
+            reply_error_now_and_close(r, 413, "request body too large");
+            return MHD_NO;
+        }
         return MHD_YES;
     }
-    if (!r->responded)
+    if (!r->responded) {
+        if (!conn_clock_request_complete(s->deadlines, clock_of(conn)))
+            return MHD_NO; /* cut off for being late; a 408 was written */
         dispatch(r);
+    }
     return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     struct http_server *s = cls;
+    struct conn_clock *clock = clock_of(conn);
     struct request *r = *req_cls;
+    if (r && conn_clock_was_cut(s->deadlines, clock) && !r->responded)
+        r->status = 408;
+    conn_clock_next_request(s->deadlines, clock);
     if (!r)
         return;
+    if (!r->method_name && !r->status) {
+        /* libmicrohttpd refused the head itself (431, 413...) before the access handler ran. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        r->status = ci ? ci->http_status : 0;
+    }
     int64_t duration = clock_monotonic_us() - r->start_us;
     size_t route = r->match.route ? r->match.route_index : metrics_route_none(s->app->metrics);
     longpoll_finish(r);
     if (r->pending)
         r->pending_free(r->pending);
     metrics_request_finished(s->app->metrics, route, r->status, duration);
-    log_request(r->method_name, r->path, r->status, duration, r->bytes);
+    log_request(r->method_name ? r->method_name : "-", r->path ? r->path : "-", r->status,
+                duration, r->bytes);
     free(r->body);
     free(r);
     *req_cls = NULL;
@@ -386,6 +501,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         msg[--n] = '\0';
     /* A client that leaves in the middle of a stream is normal life for SSE, not an error. */
     if (strncmp(msg, "Failed to send", 14) == 0)
+        return;
+    /* offerd's own MHD_NO: a 413 written mid-body, a request cut off late; each is logged. */
+    if (strncmp(msg, "Application reported internal error", 35) == 0)
         return;
     log_error("libmicrohttpd: %s", msg);
 }
@@ -424,6 +542,12 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
         return NULL;
     }
     s->app = app;
+    s->deadlines = conn_deadlines_new(cfg->request_timeout_s);
+    if (!s->deadlines) {
+        snprintf(err, err_size, "out of memory (or threads) for the request deadline checker");
+        free(s);
+        return NULL;
+    }
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : default_threads();
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
@@ -436,10 +560,13 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,
         MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_size, "cannot listen on %s port %d (in use, or not allowed)", cfg->bind,
                  cfg->port);
+        conn_deadlines_free(s->deadlines);
         free(s);
         return NULL;
     }
@@ -466,6 +593,7 @@ void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon);
+    MHD_stop_daemon(s->daemon); /* closes every connection, and so every clock */
+    conn_deadlines_free(s->deadlines);
     free(s);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -94,6 +95,48 @@ void reply_error_with(struct request *r, unsigned status, const char *message,
 void reply_error(struct request *r, unsigned status, const char *message)
 {
     reply_error_with(r, status, message, NULL, 0);
+}
+
+void reply_error_now_and_close(struct request *r, unsigned status, const char *message)
+{
+    if (r->responded)
+        return;
+    size_t body_len = 0;
+    char *body = error_body_text(message, &body_len);
+    const struct config *cfg = r->app->config;
+    const char *origin = request_header(r, "Origin");
+    bool cors = config_cors_allows(cfg, origin); /* an exact configured value: safe to echo */
+    char head[1024];
+    const char *reason = MHD_get_reason_phrase_for(status);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %u %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "%s%s%s%s"
+                     "Connection: close\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     status, reason ? reason : "", json_content_type,
+                     cfg->cors_origin_count ? "Vary: Origin\r\n" : "",
+                     cors ? "Access-Control-Allow-Origin: " : "", cors ? origin : "",
+                     cors ? "\r\nAccess-Control-Allow-Credentials: true\r\n"
+                            "Access-Control-Expose-Headers: ETag, Retry-After\r\n"
+                          : "",
+                     body ? body_len : 0);
+    int fd = request_socket_fd(r);
+    if (n > 0 && (size_t)n < sizeof(head) && fd >= 0) {
+        /* Nothing else is being written: no response is under way while a request arrives. A
+         * few hundred bytes fit an empty send buffer; what does not fit is lost with the
+         * connection. The FIN goes right after, before MHD closes the socket. */
+        (void)send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | (body ? MSG_MORE : 0));
+        if (body)
+            (void)send(fd, body, body_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(fd, SHUT_WR);
+    }
+    r->responded = true;
+    r->status = status;
+    r->bytes = body ? body_len : 0;
+    free(body);
 }
 
 void reply_unauthorized(struct request *r, const char *message, int token_given)

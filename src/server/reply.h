@@ -37,6 +37,11 @@ void reply_error_with(struct request *r, unsigned status, const char *message,
                       const struct reply_header *headers, size_t header_count);
 void reply_error(struct request *r, unsigned status, const char *message);
 
+/* {"error": message} with status and Connection: close written straight onto the socket, for a
+ * request still arriving (libmicrohttpd 0.9.75 queues no response then); the caller then drops
+ * the connection (MHD_NO). Best effort: the client may have gone. */
+void reply_error_now_and_close(struct request *r, unsigned status, const char *message);
+
 /* 401 with WWW-Authenticate: Bearer (error="invalid_token" when a token was given). */
 void reply_unauthorized(struct request *r, const char *message, int token_given);
 

@@ -52,6 +52,8 @@ struct request {
     const char *method_name;        /* borrowed from MHD for the request's life */
     enum http_method method;
     const char *path;               /* decoded path, no query string; borrowed from MHD */
+    const char *framing_error;      /* why the request target is refused (400), or NULL */
+    const char *cookie;             /* the client's first Cookie field; borrowed from MHD */
     enum route_status route_status;
     struct route_match match;
     int64_t start_us;               /* monotonic */

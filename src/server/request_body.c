@@ -25,12 +25,60 @@ bool request_body_is_json_type(const char *content_type)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
+static const char *skip_ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+bool request_body_charset_is_utf8(const char *content_type)
+{
+    const char *p = content_type ? strchr(content_type, ';') : NULL;
+    while (p) {
+        p = skip_ows(p + 1);
+        const char *name = p;
+        while (*p && *p != '=' && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
+        size_t name_len = (size_t)(p - name);
+        p = skip_ows(p);
+        if (*p != '=') {
+            p = strchr(p, ';');
+            continue;
+        }
+        p = skip_ows(p + 1);
+        const char *value = p;
+        size_t value_len;
+        if (*p == '"') { /* quoted-string; charset names need no escapes */
+            value = ++p;
+            while (*p && *p != '"')
+                p++;
+            value_len = (size_t)(p - value);
+            if (*p == '"')
+                p++;
+        } else {
+            while (*p && *p != ';' && *p != ' ' && *p != '\t')
+                p++;
+            value_len = (size_t)(p - value);
+        }
+        if (name_len == 7 && strncasecmp(name, "charset", 7) == 0 &&
+            !(value_len == 5 && strncasecmp(value, "utf-8", 5) == 0))
+            return false;
+        p = strchr(p, ';');
+    }
+    return true;
+}
+
 unsigned request_body_parse_object(const char *content_type, const char *body, size_t len,
                                    json_t **out, char err[REQUEST_BODY_ERROR_SIZE])
 {
     *out = NULL;
     if (!request_body_is_json_type(content_type)) {
         snprintf(err, REQUEST_BODY_ERROR_SIZE, "Content-Type must be application/json");
+        return 415;
+    }
+    if (!request_body_charset_is_utf8(content_type)) {
+        snprintf(err, REQUEST_BODY_ERROR_SIZE, "Content-Type charset must be utf-8");
         return 415;
     }
     if (!body || len == 0) {

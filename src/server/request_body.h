@@ -19,8 +19,13 @@
  * case-insensitive; false for NULL and anything else. */
 bool request_body_is_json_type(const char *content_type);
 
+/* False when content_type names a charset parameter other than utf-8 (any case, quoted or not):
+ * the body would be read as UTF-8 all the same. True without one, and for NULL. */
+bool request_body_charset_is_utf8(const char *content_type);
+
 /* Parses body as one JSON object. Returns 0 and a new reference in *out (caller json_decref), or
- * the HTTP status to answer (415 wrong content type, 400 malformed JSON or not an object) with a
+ * the HTTP status to answer (415 wrong content type or a charset other than utf-8, 400 malformed
+ * JSON or not an object) with a
  * message naming the problem (and, for syntax errors, its line and column) in err. */
 unsigned request_body_parse_object(const char *content_type, const char *body, size_t len,
                                    json_t **out, char err[REQUEST_BODY_ERROR_SIZE]);

@@ -27,6 +27,29 @@ static void test_content_types(void **state)
     assert_false(request_body_is_json_type(NULL));
 }
 
+static void test_charset(void **state)
+{
+    (void)state;
+    char err[REQUEST_BODY_ERROR_SIZE];
+    json_t *obj = NULL;
+    const char ok[] = "{\"a\":1}";
+    assert_true(request_body_charset_is_utf8("application/json"));
+    assert_true(request_body_charset_is_utf8("application/json; charset=utf-8"));
+    assert_true(request_body_charset_is_utf8("application/json;CHARSET=\"UTF-8\""));
+    assert_true(request_body_charset_is_utf8("application/json; x=1 ; charset = utf-8"));
+    assert_false(request_body_charset_is_utf8("application/json; charset=latin1"));
+    assert_false(request_body_charset_is_utf8("application/json; charset=utf-16"));
+    assert_false(request_body_charset_is_utf8("application/json; charset=\"utf-8x\""));
+    assert_false(request_body_charset_is_utf8("application/json; charset=utf-8; charset=ascii"));
+    assert_int_equal(request_body_parse_object("application/json; charset=iso-8859-1", ok,
+                                               strlen(ok), &obj, err), 415);
+    assert_null(obj);
+    assert_string_equal(err, "Content-Type charset must be utf-8");
+    assert_int_equal(request_body_parse_object("application/json; charset=utf-8", ok,
+                                               strlen(ok), &obj, err), 0);
+    json_decref(obj);
+}
+
 static void test_parse_object(void **state)
 {
     (void)state;
@@ -158,6 +181,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_types),
+        cmocka_unit_test(test_charset),
         cmocka_unit_test(test_parse_object),
         cmocka_unit_test(test_message_field),
         cmocka_unit_test(test_new_ids),
