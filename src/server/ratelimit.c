@@ -76,6 +76,22 @@ static double refilled(const struct ratelimit *rl, const struct bucket *e, int64
     return t > rl->burst ? rl->burst : t;
 }
 
+/* Seconds until a bucket holding `tokens` has one again: Retry-After, at least 1. */
+static int retry_after_s_for(const struct ratelimit *rl, double tokens)
+{
+    int s = (int)ceil((1.0 - tokens) / rl->rate_per_ms / 1000.0);
+    return s < 1 ? 1 : s;
+}
+
+/* The bucket of key in its stripe's chain (under the stripe's lock), or NULL. */
+static struct bucket **find_bucket(struct stripe *s, uint64_t h, const char *key)
+{
+    struct bucket **p = &s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE];
+    while (*p && strcmp((*p)->key, key) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
 /* Drops buckets that are full again: they would behave exactly like a new one. */
 static void sweep(struct ratelimit *rl, struct stripe *s, int64_t now_ms)
 {
@@ -102,10 +118,7 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *
     struct stripe *s = &rl->stripes[h % STRIPES];
     bool allowed = true;
     pthread_mutex_lock(&s->lock);
-    struct bucket **head = &s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE];
-    struct bucket *e = *head;
-    while (e && strcmp(e->key, key) != 0)
-        e = e->next;
+    struct bucket *e = *find_bucket(s, h, key);
     if (!e) {
         if (s->count >= SWEEP_ABOVE)
             sweep(rl, s, now_ms);
@@ -118,6 +131,7 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *
         memcpy(e->key, key, len + 1);
         e->tokens = rl->burst;
         e->last_ms = now_ms;
+        struct bucket **head = &s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE];
         e->next = *head;
         *head = e;
         s->count++;
@@ -128,10 +142,7 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *
         e->tokens -= 1.0;
     } else {
         allowed = false;
-        double wait_ms = (1.0 - e->tokens) / rl->rate_per_ms;
-        *retry_after_s = (int)ceil(wait_ms / 1000.0);
-        if (*retry_after_s < 1)
-            *retry_after_s = 1;
+        *retry_after_s = retry_after_s_for(rl, e->tokens);
     }
     pthread_mutex_unlock(&s->lock);
     return allowed;
@@ -146,16 +157,12 @@ bool ratelimit_has_token(struct ratelimit *rl, const char *key, int64_t now_ms,
     struct stripe *s = &rl->stripes[h % STRIPES];
     bool allowed = true;
     pthread_mutex_lock(&s->lock);
-    struct bucket *e = s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE];
-    while (e && strcmp(e->key, key) != 0)
-        e = e->next;
+    struct bucket *e = *find_bucket(s, h, key);
     if (e) {
         double tokens = refilled(rl, e, now_ms);
         if (tokens < 1.0) {
             allowed = false;
-            *retry_after_s = (int)ceil((1.0 - tokens) / rl->rate_per_ms / 1000.0);
-            if (*retry_after_s < 1)
-                *retry_after_s = 1;
+            *retry_after_s = retry_after_s_for(rl, tokens);
         }
     }
     pthread_mutex_unlock(&s->lock);
