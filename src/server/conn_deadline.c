@@ -1,5 +1,11 @@
 /* conn_deadline.c - cut off connections whose request takes longer than the deadline to arrive.
  *
+ * The clocks are spread over STRIPES lists, each with its own lock, and the checking thread holds
+ * one stripe's lock at a time: a connection idle between requests costs a getsockopt per check,
+ * and with one lock over all of them every request thread waited for the whole walk (measured:
+ * p99 0.19 -> 17 ms at 9,000 idle keep-alive connections). Now a request thread waits at most for
+ * its own stripe's share.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "conn_deadline.h"
@@ -16,7 +22,7 @@
 
 #include "log.h"
 
-enum { CHECK_INTERVAL_MS = 500 };
+enum { CHECK_INTERVAL_MS = 500, STRIPES = 64 };
 
 enum clock_phase {
     PHASE_WAITING,      /* no request under way: between requests, or before the first */
@@ -25,8 +31,14 @@ enum clock_phase {
     PHASE_CUT,          /* shut down for being late */
 };
 
+struct stripe {
+    pthread_mutex_t lock;
+    struct conn_clock *head;
+};
+
 struct conn_clock {
     struct conn_clock *prev, *next;
+    struct stripe *stripe;          /* whose lock guards this clock */
     int fd;
     enum clock_phase phase;
     int64_t started_ms;        /* the request's first byte, as first seen; 0 while unknown */
@@ -35,12 +47,12 @@ struct conn_clock {
 };
 
 struct conn_deadlines {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;           /* guards stopping, for the thread's timed wait */
     pthread_cond_t wake;
     pthread_t thread;
     bool stopping;
     int64_t timeout_ms;
-    struct conn_clock *head;
+    struct stripe stripes[STRIPES];
 };
 
 static int64_t now_ms(void)
@@ -80,9 +92,9 @@ static void cut(struct conn_clock *c)
     c->phase = PHASE_CUT;
 }
 
-static void check_all(struct conn_deadlines *d, int64_t now)
+static void check_stripe(struct conn_deadlines *d, struct stripe *st, int64_t now)
 {
-    for (struct conn_clock *c = d->head; c; c = c->next) {
+    for (struct conn_clock *c = st->head; c; c = c->next) {
         if (c->phase == PHASE_WAITING && c->started_ms == 0) {
             uint64_t n;
             if (!bytes_received(c->fd, &n))
@@ -112,8 +124,16 @@ static void *run(void *arg)
         until.tv_nsec %= 1000000000L;
         while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT) {
         }
-        if (!d->stopping)
-            check_all(d, now_ms());
+        if (d->stopping)
+            break;
+        pthread_mutex_unlock(&d->lock);
+        int64_t now = now_ms();
+        for (size_t i = 0; i < STRIPES; i++) {
+            pthread_mutex_lock(&d->stripes[i].lock);
+            check_stripe(d, &d->stripes[i], now);
+            pthread_mutex_unlock(&d->stripes[i].lock);
+        }
+        pthread_mutex_lock(&d->lock);
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
@@ -131,7 +151,11 @@ struct conn_deadlines *conn_deadlines_new(int request_timeout_s)
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, &attr);
     pthread_condattr_destroy(&attr);
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&d->stripes[i].lock, NULL);
     if (pthread_create(&d->thread, NULL, run, d) != 0) {
+        for (size_t i = 0; i < STRIPES; i++)
+            pthread_mutex_destroy(&d->stripes[i].lock);
         pthread_cond_destroy(&d->wake);
         pthread_mutex_destroy(&d->lock);
         free(d);
@@ -149,10 +173,13 @@ void conn_deadlines_free(struct conn_deadlines *d)
     pthread_cond_signal(&d->wake);
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
-    for (struct conn_clock *c = d->head, *next; c; c = next) {
-        next = c->next;
-        log_error("conn_deadlines_free: a connection clock was never closed");
-        free(c);
+    for (size_t i = 0; i < STRIPES; i++) {
+        for (struct conn_clock *c = d->stripes[i].head, *next; c; c = next) {
+            next = c->next;
+            log_error("conn_deadlines_free: a connection clock was never closed");
+            free(c);
+        }
+        pthread_mutex_destroy(&d->stripes[i].lock);
     }
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);
@@ -167,74 +194,81 @@ struct conn_clock *conn_deadlines_open(struct conn_deadlines *d, int fd)
     c->fd = fd;
     c->phase = PHASE_WAITING;
     c->baseline_known = true; /* bytes_baseline 0: every byte is the first request's */
-    pthread_mutex_lock(&d->lock);
-    c->next = d->head;
-    if (d->head)
-        d->head->prev = c;
-    d->head = c;
-    pthread_mutex_unlock(&d->lock);
+    struct stripe *st = c->stripe = &d->stripes[(unsigned)fd % STRIPES];
+    pthread_mutex_lock(&st->lock);
+    c->next = st->head;
+    if (st->head)
+        st->head->prev = c;
+    st->head = c;
+    pthread_mutex_unlock(&st->lock);
     return c;
 }
 
 void conn_deadlines_close(struct conn_deadlines *d, struct conn_clock *c)
 {
+    (void)d; /* the clock knows its stripe */
     if (!c)
         return;
-    pthread_mutex_lock(&d->lock);
+    struct stripe *st = c->stripe;
+    pthread_mutex_lock(&st->lock);
     if (c->prev)
         c->prev->next = c->next;
     else
-        d->head = c->next;
+        st->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&st->lock);
     free(c);
 }
 
 void conn_clock_request_line(struct conn_deadlines *d, struct conn_clock *c)
 {
+    (void)d; /* the clock knows its stripe */
     if (!c)
         return;
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&c->stripe->lock);
     if (c->phase == PHASE_WAITING) {
         c->phase = PHASE_RECEIVING;
         if (c->started_ms == 0)
             c->started_ms = now_ms();
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&c->stripe->lock);
 }
 
 bool conn_clock_request_complete(struct conn_deadlines *d, struct conn_clock *c)
 {
+    (void)d; /* the clock knows its stripe */
     if (!c)
         return true;
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&c->stripe->lock);
     bool in_time = c->phase != PHASE_CUT;
     if (in_time)
         c->phase = PHASE_HANDLED;
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&c->stripe->lock);
     return in_time;
 }
 
 void conn_clock_next_request(struct conn_deadlines *d, struct conn_clock *c)
 {
+    (void)d; /* the clock knows its stripe */
     if (!c)
         return;
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&c->stripe->lock);
     if (c->phase != PHASE_CUT) {
         c->phase = PHASE_WAITING;
         c->started_ms = 0;
         c->baseline_known = false;
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&c->stripe->lock);
 }
 
 bool conn_clock_was_cut(struct conn_deadlines *d, const struct conn_clock *c)
 {
+    (void)d; /* the clock knows its stripe */
     if (!c)
         return false;
-    pthread_mutex_lock(&d->lock);
+    pthread_mutex_lock(&c->stripe->lock);
     bool was_cut = c->phase == PHASE_CUT;
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&c->stripe->lock);
     return was_cut;
 }
