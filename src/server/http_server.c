@@ -308,6 +308,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     if (!r)
         return NULL;
     r->framing_error = http_head_check_target(uri); /* as sent, before percent-decoding */
+    r->target_end = uri + strlen(uri); /* in place in the read buffer, '?' not yet cut off */
     /* libmicrohttpd 0.9.75 splits the first Cookie field into MHD_COOKIE_KIND values once the head
      * is in, and answers 431 itself when that fails: "Cookie: a=\"" (a value of one quote) fails,
      * and any sibling subdomain can set such a cookie. No option turns that parser off, and a
@@ -338,6 +339,11 @@ static const char *head_problem(struct request *r, const char *method, const cha
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     if (!ci || strncmp(version, "HTTP/1.", 7) != 0 || version[7] < '0' || version[7] > '9')
         return "malformed request head";
+    /* libmicrohttpd ends the target at the one space before the version, which it overwrites with
+     * a NUL; a target that ends anywhere else held a raw NUL byte, and everything after it (say
+     * "/events") would be routed as if it were not there. */
+    if (r->target_end + 1 != version)
+        return "NUL byte in the request target";
     struct http_head_check check;
     http_head_check_begin(&check, version, strlen(version));
     MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, walk_field, &check);

@@ -53,6 +53,7 @@ struct request {
     enum http_method method;
     const char *path;               /* decoded path, no query string; borrowed from MHD */
     const char *framing_error;      /* why the request target is refused (400), or NULL */
+    const char *target_end;         /* where the target as sent ends: a raw NUL ends it early */
     const char *cookie;             /* the client's first Cookie field; borrowed from MHD */
     enum route_status route_status;
     struct route_match match;

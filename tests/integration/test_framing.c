@@ -251,6 +251,14 @@ static void test_encoded_nul_and_slash_in_path_refused(void **state)
                  paths[i], fx.seller, strlen(body), body);
         assert_refused(raw);
     }
+    /* A raw NUL byte, not encoded: the path was cut there and routed to another handler (the
+     * PATCH of the offer, GET /healthz for "/healthz\0/x"). */
+    static const char raw_nul[] = "PATCH /api/offers/o_pending\0/counter HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: 21\r\n\r\n"
+                                  "{\"status\":\"REJECTED\"}";
+    assert_refused_once(raw_nul, sizeof(raw_nul) - 1);
+    static const char raw_nul_get[] = "GET /healthz\0/x HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_refused_once(raw_nul_get, sizeof(raw_nul_get) - 1);
     assert_int_equal(offer_version("o_pending"), before);
     struct http_response r;
     char url[512];
