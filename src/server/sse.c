@@ -552,6 +552,22 @@ static int64_t resume_position(struct sse_stream *st, const char *last_event_id)
     return seq;
 }
 
+/* Which offers were refused, and how, is part of what a position means: an offer refused then and
+ * visible now (made the caller's by an outside write) has never been sent, and its change-log row
+ * may lie before the position. So the refusals change the tag, and such a reconnect resumes
+ * nothing. A sum, so that the order of ?ids= does not matter, as it does not for the ids. */
+static uint64_t tag_with_refusals(uint64_t tag, const struct sse_watch *w)
+{
+    for (size_t i = 0; i < w->refusal_count; i++) {
+        char refused[OFFER_ID_SIZE + 8];
+        int n = snprintf(refused, sizeof(refused), "%s!%d", w->refusals[i].offer_id,
+                         w->refusals[i].status);
+        if (n > 0)
+            tag += fnv1a(14695981039346656037ull, refused, (size_t)n);
+    }
+    return tag;
+}
+
 void sse_start(struct request *r, const struct sse_watch *w)
 {
     enum notify_admit admit = notify_admit(r->app->notify, r->user_id);
@@ -605,7 +621,8 @@ void sse_start(struct request *r, const struct sse_watch *w)
             wd->sent_version = w->last_event_version;
     }
     if (ok && w->multiplexed) {
-        st->tag = sse_watch_tag(r->user_id, w->offer_ids, w->all_of_user ? 0 : w->offer_count);
+        st->tag = tag_with_refusals(
+            sse_watch_tag(r->user_id, w->offer_ids, w->all_of_user ? 0 : w->offer_count), w);
         st->resume_after_seq = st->synced_seq = resume_position(st, w->last_event_id);
     }
     struct MHD_Response *resp =

@@ -482,6 +482,34 @@ static void test_mux_resume_sends_only_what_changed(void **state)
     sse_close(s);
 }
 
+/* An offer refused on one connection (403) and made the caller's meanwhile by an outside write
+ * has never been sent: a resume with the same ?ids= sends it, though its change-log row lies
+ * before the position the client resumes from. */
+static void test_mux_resume_sends_an_offer_refused_before(void **state)
+{
+    (void)state;
+    const char *path = "/api/offers/events?ids=o_pending,o_expiring";
+    struct sse_reader *s = open_burst(path, fx.buyer, NULL);
+    assert_int_equal(sse_count(s, "event: offer\n"), 1);
+    assert_int_equal(sse_count(s, "event: offer-error\n"), 1);
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET buyer_id = 'u_buyer'"
+                                      " WHERE id = 'o_expiring'"), 0);
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'after the handover'"
+                                      " WHERE id = 'o_pending'"), 0);
+    size_t at = sse_wait_for(s, "after the handover", 0, 3000);
+    assert_true(at > 0);
+    assert_true(sse_wait_for(s, "\nid: ", at, 1000) > 0);
+    char latest[128];
+    last_id(s, latest, sizeof(latest));
+    sse_close(s);
+    s = open_burst(path, fx.buyer, latest);
+    int sent = (int)sse_count(s, "\"id\":\"o_expiring\"");
+    sse_close(s);
+    assert_int_equal(seed_exec(fx.db, "UPDATE offers SET buyer_id = 'u_buyer2'"
+                                      " WHERE id = 'o_expiring'"), 0);
+    assert_int_equal(sent, 1);
+}
+
 static void test_mux_all_offers_resume(void **state)
 {
     (void)state;
@@ -748,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_sse_multiplexed_carries_only_the_callers_offers),
         cmocka_unit_test(test_mux_resume_sends_only_what_changed),
         cmocka_unit_test(test_mux_all_offers_resume),
+        cmocka_unit_test(test_mux_resume_sends_an_offer_refused_before),
         cmocka_unit_test(test_mux_refused_offers_get_error_events),
         cmocka_unit_test(test_stream_ended_by_token_expiry_says_reauth),
         cmocka_unit_test(test_storm_ends_on_final_state),
