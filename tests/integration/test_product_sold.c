@@ -648,16 +648,19 @@ static void *observer_main(void *arg)
     (void)arg;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
+    /* The busy timeout before the prepare: reading the schema takes a read lock, and under
+     * valgrind offerd's writer can hold the file long enough for an immediate SQLITE_BUSY. */
     if (sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT (SELECT is_sold FROM products WHERE id = 'p_big'),"
                                " (SELECT count(*) FROM offers WHERE product_id = 'p_big'"
                                "  AND status IN ('PENDING', 'COUNTERED'))",
                            -1, &st, NULL) != SQLITE_OK) {
         atomic_fetch_add(&load.torn, 1000);
+        print_message("observer: %s\n", db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return NULL;
     }
-    sqlite3_busy_timeout(db, 5000);
     while (!atomic_load(&load.stop)) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             int sold = sqlite3_column_int(st, 0);
