@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FNV64_OFFSET_BASIS 0xcbf29ce484222325ULL
-#define FNV64_PRIME 0x100000001b3ULL
+#include "fnv1a.h"
+
 #define HASH_HEX_LEN 16
 
 /* One parsed entity-tag; opaque points at the text between its quotes (borrowed). */
@@ -107,12 +107,7 @@ static bool list_matches(const char *value, const char *etag)
 
 char *etag_make(int64_t version, const char *body, size_t len, char buf[ETAG_SIZE])
 {
-    uint64_t h = FNV64_OFFSET_BASIS;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)body[i];
-        h *= FNV64_PRIME;
-    }
+    uint64_t h = fnv1a_update(FNV1A_OFFSET_BASIS, body, len); /* body may be NULL when len is 0 */
     snprintf(buf, ETAG_SIZE, "\"%" PRId64 "-%016" PRIx64 "\"", version, h);
     return buf;
 }

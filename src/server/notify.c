@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fnv1a.h"
 #include "log.h"
 #include "store.h"
 
@@ -111,14 +112,6 @@ static int64_t wall_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* ---- keys ---- */
 
 static bool key_has_waiters(const struct key_entry *e)
@@ -162,7 +155,7 @@ static void idle_touch(struct notify *n, struct key_entry *e, int64_t now_ms)
 /* Finds key; with create, adds it (idle, remembering what its bucket forgot) if missing. */
 static struct key_entry *key_find(struct notify *n, const char *key, bool create)
 {
-    uint32_t b = hash(key) % KEY_BUCKETS;
+    uint32_t b = fnv1a_str(key) % KEY_BUCKETS;
     for (struct key_entry *e = n->keys[b]; e; e = e->chain)
         if (strcmp(e->key, key) == 0)
             return e;
@@ -185,7 +178,7 @@ static struct key_entry *key_find(struct notify *n, const char *key, bool create
 /* Frees e (idle, so no waiter points into it), raising its bucket's watermark. */
 static void key_evict(struct notify *n, struct key_entry *e)
 {
-    uint32_t b = hash(e->key) % KEY_BUCKETS;
+    uint32_t b = fnv1a_str(e->key) % KEY_BUCKETS;
     for (struct key_entry **p = &n->keys[b]; *p; p = &(*p)->chain) {
         if (*p == e) {
             *p = e->chain;
@@ -537,7 +530,7 @@ void notify_cancel(struct notify *n, struct notify_waiter *w)
 /* The slot that points (or would point) at user_id's count; *slot is NULL when it has none. */
 static struct user_count **user_slot(struct notify *n, const char *user_id)
 {
-    struct user_count **p = &n->users[hash(user_id) % USER_BUCKETS];
+    struct user_count **p = &n->users[fnv1a_str(user_id) % USER_BUCKETS];
     while (*p && strcmp((*p)->user_id, user_id) != 0)
         p = &(*p)->chain;
     return p;

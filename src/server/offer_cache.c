@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv1a.h"
+
 #define STRIPES 64
 #define BUCKETS_PER_STRIPE 512
 
@@ -33,14 +35,6 @@ struct offer_cache {
     size_t max_per_stripe;
     struct stripe stripes[STRIPES];
 };
-
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 struct offer_cache *offer_cache_new(size_t max_entries)
 {
@@ -110,7 +104,7 @@ static struct entry *find(struct stripe *s, const char *id, uint64_t h)
 
 uint64_t offer_cache_ticket(struct offer_cache *c, const char *id)
 {
-    struct stripe *s = stripe_of(c, hash(id));
+    struct stripe *s = stripe_of(c, fnv1a_str(id));
     pthread_mutex_lock(&s->lock);
     uint64_t t = s->invalidations;
     pthread_mutex_unlock(&s->lock);
@@ -122,7 +116,7 @@ bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
 {
     if (c->max_per_stripe == 0)
         return false;
-    uint64_t h = hash(id);
+    uint64_t h = fnv1a_str(id);
     struct stripe *s = stripe_of(c, h);
     bool hit = false;
     pthread_mutex_lock(&s->lock);
@@ -150,7 +144,7 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
     /* Kept whole or not at all: an id cut to fit would answer for another offer. */
     if (c->max_per_stripe == 0 || strnlen(id, OFFER_ID_SIZE) > OFFER_ID_MAX)
         return;
-    uint64_t h = hash(id);
+    uint64_t h = fnv1a_str(id);
     struct stripe *s = stripe_of(c, h);
     struct entry *n = malloc(sizeof(*n) + len + 1);
     if (!n)
@@ -171,7 +165,7 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
     if (old)
         drop(s, old, h);
     while (s->count >= c->max_per_stripe && s->oldest)
-        drop(s, s->oldest, hash(s->oldest->id));
+        drop(s, s->oldest, fnv1a_str(s->oldest->id));
     struct entry **b = bucket_of(s, h);
     n->chain = *b;
     *b = n;
@@ -187,7 +181,7 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
 
 void offer_cache_invalidate(struct offer_cache *c, const char *id)
 {
-    uint64_t h = hash(id);
+    uint64_t h = fnv1a_str(id);
     struct stripe *s = stripe_of(c, h);
     pthread_mutex_lock(&s->lock);
     s->invalidations++;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv1a.h"
+
 #define STRIPES 64
 #define BUCKETS_PER_STRIPE 256
 #define SWEEP_ABOVE 4096            /* entries in a stripe before idle ones are dropped */
@@ -31,14 +33,6 @@ struct ratelimit {
     double burst;
     struct stripe stripes[STRIPES];
 };
-
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 struct ratelimit *ratelimit_new(double rate_per_s, double burst)
 {
@@ -114,7 +108,7 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *
 {
     if (rl->rate_per_ms <= 0)
         return true;
-    uint64_t h = hash(key);
+    uint64_t h = fnv1a_str(key);
     struct stripe *s = &rl->stripes[h % STRIPES];
     bool allowed = true;
     pthread_mutex_lock(&s->lock);
@@ -153,7 +147,7 @@ bool ratelimit_has_token(struct ratelimit *rl, const char *key, int64_t now_ms,
 {
     if (rl->rate_per_ms <= 0)
         return true;
-    uint64_t h = hash(key);
+    uint64_t h = fnv1a_str(key);
     struct stripe *s = &rl->stripes[h % STRIPES];
     bool allowed = true;
     pthread_mutex_lock(&s->lock);

@@ -37,6 +37,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "fnv1a.h"
 #include "log.h"
 #include "notify.h"
 #include "offer_codec.h"
@@ -119,18 +120,11 @@ static int compare_ids(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 uint64_t sse_watch_tag(const char *user_id, const char *const *ids, size_t count)
 {
-    uint64_t h = fnv1a(14695981039346656037ull, user_id, strlen(user_id) + 1);
+    uint64_t h = fnv1a_update(FNV1A_OFFSET_BASIS, user_id, strlen(user_id) + 1);
     if (count == 0)
-        return fnv1a(h, "*", 1);
+        return fnv1a_update(h, "*", 1);
     const char **sorted = malloc(count * sizeof(*sorted));
     if (!sorted)
         return 0; /* matches no formatted id's parse in practice: no resume, all sent */
@@ -138,7 +132,7 @@ uint64_t sse_watch_tag(const char *user_id, const char *const *ids, size_t count
     qsort(sorted, count, sizeof(*sorted), compare_ids);
     for (size_t i = 0; i < count; i++)
         if (i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0)
-            h = fnv1a(h, sorted[i], strlen(sorted[i]) + 1);
+            h = fnv1a_update(h, sorted[i], strlen(sorted[i]) + 1);
     free(sorted);
     return h;
 }
@@ -563,7 +557,7 @@ static uint64_t tag_with_refusals(uint64_t tag, const struct sse_watch *w)
         int n = snprintf(refused, sizeof(refused), "%s!%d", w->refusals[i].offer_id,
                          w->refusals[i].status);
         if (n > 0)
-            tag += fnv1a(14695981039346656037ull, refused, (size_t)n);
+            tag += fnv1a_update(FNV1A_OFFSET_BASIS, refused, (size_t)n);
     }
     return tag;
 }
