@@ -437,6 +437,14 @@ static void test_sighup_reopens_the_log_file(void **state)
     assert_null(strstr(old, "/readyz"));
     free(old);
 
+    /* A log file that cannot be opened: exit 1 at start, saying which and why. */
+    char *out = NULL;
+    const char *unwritable[] = {"--port", "0", "--db", db, "--jwt-secret", TEST_JWT_SECRET,
+                                "--log-file", "/nonexistent-dir/offerd.log", NULL};
+    assert_int_equal(offerd_run(unwritable, &out), 1);
+    assert_non_null(strstr(out, "cannot open log file /nonexistent-dir/offerd.log"));
+    free(out);
+
     /* No log file: SIGHUP does not stop offerd (its default action would). */
     assert_int_equal(offerd_start(&p, db, NULL), 0);
     assert_int_equal(kill(p.pid, SIGHUP), 0);
