@@ -3,7 +3,7 @@
 file(GLOB files RELATIVE "${SRC_DIR}" "${SRC_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT files)
 set(body "/* Generated from migrations/ by cmake/EmbedMigrations.cmake; do not edit. */\n")
-string(APPEND body "#include \"migrate.h\"\n\n")
+string(APPEND body "#include \"store/sqlite/migrate.h\"\n\n")
 set(table "")
 set(i 0)
 foreach(f IN LISTS files)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth.h"
+#include "auth/auth.h"
 #include "fuzz_common.h"
 
 static bool inside(const char *token, size_t len, const char *header)

@@ -20,7 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "auth.h"
+#include "auth/auth.h"
 #include "fuzz_common.h"
 
 #define FUZZ_SECRET "offerd-fuzz-secret-0123456789abcdef" /* also in fuzz/make_seeds.c */

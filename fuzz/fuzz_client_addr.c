@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "client_addr.h"
+#include "util/client_addr.h"
 #include "fuzz_common.h"
 
 #define MAX_VALUES 6

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "config.h"
+#include "util/config.h"
 #include "fuzz_common.h"
 
 #define MAX_ARGS 64

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "etag.h"
+#include "view/etag.h"
 #include "fuzz_common.h"
 
 static bool is_ows(char c)

@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "fuzz_common.h"
-#include "http_head.h"
+#include "http/http_head.h"
 #include "mhd_head_layout.h"
 
 /* The raw head's lines after the request line, as (start, length) without their line ends. */

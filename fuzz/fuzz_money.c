@@ -17,8 +17,8 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
-#include "member_text.h"
-#include "money.h"
+#include "api/member_text.h"
+#include "domain/money.h"
 
 /* money.h: an accepted amount dumps back as the short decimal it came from, and reads back. */
 static void check_accepted(int64_t minor)

@@ -17,9 +17,9 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
-#include "money.h"
-#include "offer.h"
-#include "offer_codec.h"
+#include "domain/money.h"
+#include "domain/offer.h"
+#include "domain/offer_codec.h"
 
 static void read_id(struct fuzz_reader *r, char id[OFFER_ID_SIZE])
 {

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cursor.h"
+#include "api/cursor.h"
 #include "fuzz_common.h"
-#include "offer.h"
-#include "query.h"
-#include "sse.h"
+#include "domain/offer.h"
+#include "http/query.h"
+#include "realtime/sse.h"
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 

@@ -14,9 +14,9 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
-#include "money.h"
-#include "offer.h"
-#include "request_body.h"
+#include "domain/money.h"
+#include "domain/offer.h"
+#include "http/request_body.h"
 
 static const char *const content_types[] = {
     "application/json",

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "http_server.h"
-#include "router.h"
+#include "http/http_server.h"
+#include "http/router.h"
 
 /* [A-Za-z0-9_-]{1,64}, written independently of offer.c. */
 static bool reference_id_valid(const char *s)

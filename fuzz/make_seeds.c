@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "auth.h"
-#include "cursor.h"
-#include "etag.h"
+#include "auth/auth.h"
+#include "api/cursor.h"
+#include "view/etag.h"
 
 #define FUZZ_SECRET "offerd-fuzz-secret-0123456789abcdef" /* as in fuzz_auth_verify.c */
 #define FUZZ_NOW 1767225600LL

@@ -42,8 +42,8 @@ foreach(f IN LISTS expected pages)
 endforeach()
 
 # ---- migrations: every file of migrations/, unchanged ---------------------------------------
-file(GLOB src_sql RELATIVE ${SOURCE_DIR}/migrations ${SOURCE_DIR}/migrations/*.sql)
-file(GLOB inst_sql RELATIVE ${PREFIX}/share/offerd/migrations ${PREFIX}/share/offerd/migrations/*)
+file(GLOB_RECURSE src_sql RELATIVE ${SOURCE_DIR}/migrations ${SOURCE_DIR}/migrations/*.sql)
+file(GLOB_RECURSE inst_sql RELATIVE ${PREFIX}/share/offerd/migrations ${PREFIX}/share/offerd/migrations/*)
 list(SORT src_sql)
 list(SORT inst_sql)
 if(NOT src_sql OR NOT src_sql STREQUAL inst_sql)
@@ -57,6 +57,7 @@ foreach(f IN LISTS src_sql)
   endif()
 endforeach()
 list(GET src_sql -1 last_sql)
+get_filename_component(last_sql "${last_sql}" NAME)
 string(REGEX MATCH "^[0-9]+" last_schema "${last_sql}")
 math(EXPR last_schema "${last_schema}")
 

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "migrate.h"
+#include "store/sqlite/migrate.h"
 #include "spawn_offerd.h"
 #include "test_http.h"
 #include "test_seed.h"

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "migrate.h"
+#include "store/sqlite/migrate.h"
 #include "spawn_offerd.h"
 #include "test_http.h"
 #include "test_seed.h"

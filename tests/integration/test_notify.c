@@ -23,9 +23,9 @@
 
 #include <cmocka.h>
 
-#include "notify.h"
+#include "realtime/notify.h"
 #include "spawn_offerd.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_seed.h"
 
 struct probe {

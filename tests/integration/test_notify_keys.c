@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "notify.h"
+#include "realtime/notify.h"
 #include "spawn_offerd.h"
 #include "test_http.h"
 #include "test_seed.h"

@@ -107,7 +107,7 @@ int seed_migrate_before(const char *db_path, int before)
                            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY"
                            " KEY NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL)") != 0)
         return -1;
-    const char *dir = OFFERD_SOURCE_DIR "/migrations";
+    const char *dir = OFFERD_SOURCE_DIR "/migrations/sqlite";
     struct dirent **names = NULL;
     int n = scandir(dir, &names, NULL, by_name);
     if (n < 0) {

@@ -6,7 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "auth.h"
+#include "auth/auth.h"
 
 #include <pthread.h>
 #include <setjmp.h>

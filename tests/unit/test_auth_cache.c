@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "auth.h"
-#include "auth_cache.h"
+#include "auth/auth.h"
+#include "auth/auth_cache.h"
 
 static const char token[] = "aaa.bbb.ccc";
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "auth_guard.h"
+#include "auth/auth_guard.h"
 
 static struct auth_guard *guard(double rate, int burst, size_t entries)
 {

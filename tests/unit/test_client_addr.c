@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "client_addr.h"
+#include "util/client_addr.h"
 
 static struct client_addr addr(const char *text)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "util/config.h"
 
 static const char *const *env_table;
 

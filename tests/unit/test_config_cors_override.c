@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "util/config.h"
 
 static const char *env_origins;
 

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "conn_deadline.h"
+#include "http/conn_deadline.h"
 
 /* A connected pair over 127.0.0.1: *server is the accepted end. */
 static void tcp_pair(int *client, int *server)

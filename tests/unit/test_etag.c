@@ -2,7 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "etag.h"
+#include "view/etag.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

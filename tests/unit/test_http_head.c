@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "../../fuzz/mhd_head_layout.h"
-#include "http_head.h"
+#include "http/http_head.h"
 
 /* The verdict on raw (NULL: accepted); *cookie gets the Cookie value found, if asked. */
 static const char *verdict_len(const char *raw, size_t len, char *cookie, size_t cookie_size)

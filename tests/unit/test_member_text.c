@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "member_text.h"
+#include "api/member_text.h"
 
 /* Finds name in body; "" when absent. The answer is copied to a static buffer. */
 static const char *find(const char *body, const char *name)

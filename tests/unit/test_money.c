@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "money.h"
+#include "domain/money.h"
 
 #define SENTINEL (-777)
 

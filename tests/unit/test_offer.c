@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "offer.h"
+#include "domain/offer.h"
 
 static void test_ids(void **state)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "offer_cache.h"
+#include "view/offer_cache.h"
 
 static struct cached_offer meta_for(int64_t version)
 {

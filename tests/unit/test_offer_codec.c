@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "money.h"
-#include "offer.h"
-#include "offer_codec.h"
+#include "domain/money.h"
+#include "domain/offer.h"
+#include "domain/offer_codec.h"
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 

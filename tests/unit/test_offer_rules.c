@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "offer.h"
-#include "offer_rules.h"
+#include "domain/offer.h"
+#include "domain/offer_rules.h"
 
 #define BUYER "user_buyer"
 #define SELLER "user_seller"

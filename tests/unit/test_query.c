@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "query.h"
+#include "http/query.h"
 
 /* Neither a number nor anything else a strict decimal parser may take. */
 static const char *const not_numbers[] = {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "ratelimit.h"
+#include "util/ratelimit.h"
 
 static void test_burst_then_refill(void **state)
 {

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "cursor.h"
-#include "request_body.h"
+#include "api/cursor.h"
+#include "http/request_body.h"
 
 static void test_content_types(void **state)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "router.h"
+#include "http/router.h"
 
 static void h_list(struct request *r) { (void)r; }
 static void h_create(struct request *r) { (void)r; }

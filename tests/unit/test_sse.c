@@ -2,7 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "sse.h"
+#include "realtime/sse.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

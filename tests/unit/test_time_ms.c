@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "time_ms.h"
+#include "util/time_ms.h"
 
 static void test_from_s(void **state)
 {

@@ -1,0 +1,557 @@
+/* handlers_offers.c - GET, POST, PATCH and counter for offers; thin on purpose.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "api/handlers_offers.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api/cursor.h"
+#include "view/etag.h"
+#include "realtime/longpoll.h"
+#include "api/member_text.h"
+#include "domain/money.h"
+#include "realtime/notify.h"
+#include "view/offer_cache.h"
+#include "view/offer_view.h"
+#include "http/request_body.h"
+#include "util/log.h"
+#include "domain/offer_codec.h"
+#include "domain/offer_rules.h"
+#include "http/query.h"
+#include "http/reply.h"
+#include "store/store.h"
+
+/* The offer as this poll should see it (offer_view); on failure it has answered, false. */
+static bool load_rendered(struct request *r, bool want_json, struct cached_offer *meta,
+                          char **json, size_t *len)
+{
+    enum store_result sr = offer_view_load(r->app->offer_cache, r->app->store, r->match.id,
+                                           clock_now_ms(), want_json, meta, json, len);
+    return !reply_store_failure(r, sr, "offer not found");
+}
+
+void handle_get_offer(struct request *r)
+{
+    int64_t since = -1;
+    const char *since_arg = request_query(r, "since");
+    int wait_s = query_parse_wait(request_query(r, "wait"));
+    if (since_arg && !query_parse_version(since_arg, &since)) {
+        reply_error(r, 400, "since must be a non-negative whole number (an offer version)");
+        return;
+    }
+    if (wait_s < 0) {
+        reply_error(r, 400, "wait must be a whole number of seconds from 1 to 60");
+        return;
+    }
+    /* Runs again when a held request is woken: the token and the offer are checked afresh. */
+    if (!request_authenticate(r))
+        return;
+    uint64_t seen = notify_seq(r->app->notify); /* before the read: no change slips between */
+    const char *if_none_match = request_header(r, "If-None-Match");
+    bool has_validator = if_none_match || since >= 0;
+    struct cached_offer meta;
+    char *json = NULL;
+    size_t len = 0;
+    /* A conditional poll usually ends in a 304, which needs no body: ask for one only if not. */
+    if (!load_rendered(r, !has_validator, &meta, &json, &len))
+        return;
+    if (!offer_view_is_party(&meta, r->user_id)) {
+        free(json);
+        reply_error(r, 403, "this offer is not yours to see");
+        return;
+    }
+    bool current = etag_none_match(if_none_match, meta.etag) ||
+                   (since >= 0 && meta.version <= since);
+    if (!current && !json && !load_rendered(r, true, &meta, &json, &len))
+        return;
+    if (!current) {
+        reply_offer_json(r, 200, json, len, meta.etag);
+        return;
+    }
+    free(json);
+    /* Hold while the client's copy is current and its wait is not over; else 304. */
+    if (!(wait_s > 0 && has_validator && !longpoll_is_over(r) &&
+          longpoll_hold(r, r->match.id, wait_s, seen)))
+        reply_not_modified(r, meta.etag);
+}
+
+#define VERDICT_MESSAGE_SIZE 256
+
+/* The one place rule results become HTTP statuses. */
+static unsigned rule_status(enum rule_result result, bool creating)
+{
+    switch (result) {
+    case RULE_OK:
+        return 200;
+    case RULE_NOT_A_PARTY:
+        return 403;
+    case RULE_OWN_PROPOSAL:
+    case RULE_OFFER_CLOSED:
+        return 409;
+    case RULE_PRODUCT_SOLD:
+        return creating ? 400 : 409;
+    case RULE_OWN_PRODUCT:
+    case RULE_AMOUNT_OUT_OF_RANGE:
+        return 400;
+    }
+    return 500;
+}
+
+/* Why a decide/check callback refused, carried out of the store transaction. */
+struct refusal {
+    unsigned status;
+    char message[VERDICT_MESSAGE_SIZE];
+};
+
+static void refuse(struct refusal *f, unsigned status, const char *message)
+{
+    f->status = status;
+    snprintf(f->message, sizeof(f->message), "%s", message);
+}
+
+/* Parses the body as a JSON object; on failure it has answered and returns NULL. */
+static json_t *read_json_body(struct request *r)
+{
+    char err[REQUEST_BODY_ERROR_SIZE];
+    json_t *obj = NULL;
+    unsigned status = request_body_parse_object(request_header(r, "Content-Type"), r->body,
+                                                r->body_len, &obj, err);
+    if (status) {
+        reply_error(r, status, err);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Reads the "amount" field as exact minor units; on failure answers 400 and returns false. The
+ * number is judged on its text in the body (obj was parsed from it): jansson's double would turn
+ * 150.999999999999999999 into 151. */
+static bool read_amount(struct request *r, const json_t *obj, int64_t *amount)
+{
+    const json_t *v = json_object_get(obj, "amount");
+    if (!v) {
+        reply_error(r, 400, "amount is required");
+        return false;
+    }
+    const char *text = NULL;
+    size_t text_len = 0;
+    enum money_result mr = MONEY_NOT_A_NUMBER;
+    if (json_is_number(v) && member_text_find(r->body, r->body_len, "amount", &text, &text_len))
+        mr = money_from_number_text(text, text_len, amount);
+    if (mr != MONEY_OK) {
+        reply_error(r, 400, money_result_message(mr));
+        return false;
+    }
+    return true;
+}
+
+/* Signed in, and known to the marketplace; otherwise answered (401/403). */
+static bool authenticate_member(struct request *r)
+{
+    if (!request_authenticate(r))
+        return false;
+    if (!r->user_id[0]) {
+        reply_error(r, 403, "no marketplace account belongs to this token");
+        return false;
+    }
+    return true;
+}
+
+/* Answers 200/201 with the offer as it now is. */
+static void reply_written(struct request *r, unsigned status, const struct offer *o)
+{
+    size_t len = 0;
+    char *json = offer_to_text(o, &len);
+    if (!json) {
+        log_error("cannot render offer %s", o->id);
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    char etag[ETAG_SIZE];
+    etag_make(o->version, json, len, etag);
+    if (status == 201) {
+        char location[128];
+        snprintf(location, sizeof(location), "/api/offers/%s", o->id);
+        struct reply_header h[3] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag},
+                                    {"Location", location}};
+        reply_send(r, status, "application/json; charset=utf-8", json, len, h, 3);
+        return;
+    }
+    reply_offer_json(r, status, json, len, etag);
+}
+
+
+/* ---- writes: handed to the store's writer thread, the request suspended meanwhile ---- */
+
+/* One write in flight: what the writer needs, and what the handler needs to answer. */
+struct pending_write {
+    struct store_write w;
+    struct request *r;
+    json_t *body;               /* owns the strings the write borrows (message, productId) */
+    unsigned ok_status;
+    const char *not_found;      /* the 404 text (creates map NOT_FOUND to 400) */
+    struct refusal *refusal;    /* in create or decide below */
+    char id[OFFER_ID_SIZE];
+    union {
+        struct {
+            const char *buyer_id;
+            int64_t amount;
+            struct refusal refusal;
+        } create;
+        struct {
+            const char *user_id;
+            const char *if_match;
+            enum offer_action action;
+            int64_t amount;
+            const char *message;
+            char counter_id[OFFER_ID_SIZE];
+            struct refusal refusal;
+        } decide;
+    } u;
+};
+
+static void pending_free(void *p)
+{
+    struct pending_write *pw = p;
+    json_decref(pw->body);
+    offer_cleanup(&pw->w.out);
+    free(pw);
+}
+
+static void write_done(struct store_write *w)
+{
+    struct pending_write *pw = w->done_userdata;
+    request_resume(pw->r);
+}
+
+/* Suspends r until the writer has committed pw (or refused it); takes ownership of pw. */
+static void submit_write(struct request *r, struct pending_write *pw)
+{
+    struct app *app = r->app;
+    atomic_fetch_add(&app->pending_writes, 1);
+    if (atomic_load(&app->stopping)) {
+        atomic_fetch_sub(&app->pending_writes, 1);
+        pending_free(pw);
+        struct reply_header h = {"Retry-After", "2"};
+        reply_error_with(r, 503, "shutting down; retry shortly", &h, 1);
+        return;
+    }
+    pw->r = r;
+    pw->w.done = write_done;
+    pw->w.done_userdata = pw;
+    r->pending = pw;
+    r->pending_free = pending_free;
+    request_suspend(r); /* before submitting: the writer may finish before we return */
+    store_submit(app->store, &pw->w);
+}
+
+/* On re-entry after the writer's done: answers from its result. True when r had a write. */
+static bool finish_write(struct request *r)
+{
+    struct pending_write *pw = r->pending;
+    if (!pw)
+        return false;
+    enum store_result sr = pw->w.result;
+    if (sr == STORE_OK)
+        reply_written(r, pw->ok_status, &pw->w.out);
+    else if (sr == STORE_NOT_FOUND && pw->w.is_create)
+        reply_error(r, 400, "productId: no such product");
+    else if (sr == STORE_CONFLICT)
+        reply_error(r, pw->refusal->status, pw->refusal->message);
+    else
+        reply_store_failure(r, sr, pw->not_found);
+    r->pending = NULL;
+    pending_free(pw);
+    atomic_fetch_sub(&r->app->pending_writes, 1);
+    return true;
+}
+
+/* ---- POST /api/offers ---- */
+
+/* The start of every write handler: on re-entry after the writer finished, answer from its result;
+ * else authenticate a marketplace member and parse the JSON body. NULL when already answered. */
+static json_t *begin_write(struct request *r)
+{
+    if (finish_write(r) || !authenticate_member(r))
+        return NULL;
+    return read_json_body(r);
+}
+
+static bool check_create(const struct product *p, void *userdata)
+{
+    struct pending_write *pw = userdata;
+    struct rule_verdict v = offer_rules_check_create(p, pw->u.create.buyer_id, pw->u.create.amount);
+    if (v.result == RULE_OK)
+        return true;
+    refuse(&pw->u.create.refusal, rule_status(v.result, true), v.message);
+    return false;
+}
+
+void handle_create_offer(struct request *r)
+{
+    json_t *body = begin_write(r);
+    if (!body)
+        return;
+    char err[REQUEST_BODY_ERROR_SIZE];
+    const json_t *product = json_object_get(body, "productId");
+    const char *message = NULL;
+    int64_t amount = 0;
+    if (!json_is_string(product) || !offer_id_is_valid(json_string_value(product))) {
+        reply_error(r, 400, "productId must be a product id (1-64 of A-Z a-z 0-9 _ -)");
+        goto fail;
+    }
+    if (!read_amount(r, body, &amount))
+        goto fail;
+    if (!request_body_message(body, &message, err)) {
+        reply_error(r, 400, err);
+        goto fail;
+    }
+    struct pending_write *pw = calloc(1, sizeof(*pw));
+    if (!pw || !request_new_id("off_", pw->id, sizeof(pw->id))) {
+        log_error("cannot prepare a new offer (memory or randomness)");
+        reply_error(r, 500, "internal error");
+        free(pw);
+        goto fail;
+    }
+    int64_t now = clock_now_ms();
+    pw->body = body;
+    pw->ok_status = 201;
+    pw->not_found = "no such product";
+    pw->refusal = &pw->u.create.refusal;
+    pw->u.create.buyer_id = r->user_id;
+    pw->u.create.amount = amount;
+    pw->w.is_create = true;
+    pw->w.create = (struct new_offer){pw->id, json_string_value(product), r->user_id, amount,
+                                      message, now, offer_rules_expiry_from(now)};
+    pw->w.check = check_create;
+    pw->w.userdata = pw;
+    submit_write(r, pw);
+    return;
+fail:
+    json_decref(body);
+}
+
+/* ---- PATCH /api/offers/{id} and POST /api/offers/{id}/counter ---- */
+
+/* Compares the client's If-Match with the ETag of the state being decided on. */
+static bool if_match_holds(const char *if_match, const struct offer *current)
+{
+    if (!if_match)
+        return true;
+    size_t len = 0;
+    char *json = offer_to_text(current, &len);
+    if (!json)
+        return false;
+    char etag[ETAG_SIZE];
+    etag_make(current->version, json, len, etag);
+    free(json);
+    return etag_match(if_match, etag);
+}
+
+/* Runs on the writer thread, inside the transaction, with the offer as it is now. */
+static bool decide(const struct offer *current, int64_t now_ms, struct offer_change *change,
+                   void *userdata)
+{
+    struct pending_write *pw = userdata;
+    struct refusal *f = &pw->u.decide.refusal;
+    const char *user_id = pw->u.decide.user_id;
+    enum offer_action action = pw->u.decide.action;
+    enum offer_party party = offer_rules_party(current, user_id);
+    if (party == OFFER_PARTY_NONE) {
+        refuse(f, 403, "this offer is not yours to change");
+        return false;
+    }
+    if (!if_match_holds(pw->u.decide.if_match, current)) {
+        refuse(f, 412, "the offer changed since your copy (If-Match does not match)");
+        return false;
+    }
+    struct rule_verdict v =
+        action == OFFER_ACTION_COUNTER
+            ? offer_rules_check_counter(current, user_id, pw->u.decide.amount, now_ms)
+            : offer_rules_check_decision(current, user_id, action, now_ms);
+    if (v.result != RULE_OK) {
+        refuse(f, rule_status(v.result, false), v.message);
+        return false;
+    }
+    change->set_status = true;
+    switch (action) {
+    case OFFER_ACTION_ACCEPT:
+        change->status = OFFER_STATUS_ACCEPTED;
+        change->mark_product_sold = true;
+        break;
+    case OFFER_ACTION_REJECT:
+        change->status = OFFER_STATUS_REJECTED;
+        break;
+    case OFFER_ACTION_COUNTER:
+        change->status = OFFER_STATUS_COUNTERED;
+        change->set_expiry = true;
+        change->expires_at_ms = offer_rules_expiry_from(now_ms);
+        change->add_counter = true;
+        memcpy(change->counter.id, pw->u.decide.counter_id, sizeof(change->counter.id));
+        change->counter.amount_minor = pw->u.decide.amount;
+        change->counter.message = (char *)pw->u.decide.message; /* borrowed for the write */
+        change->counter.from_seller = party == OFFER_PARTY_SELLER;
+        change->counter.created_at_ms = now_ms;
+        break;
+    }
+    return true;
+}
+
+/* A PATCH or counter for r, ready but for its action's fields; NULL (answered) on OOM. */
+static struct pending_write *new_decision(struct request *r, json_t *body, unsigned ok_status)
+{
+    struct pending_write *pw = calloc(1, sizeof(*pw));
+    if (!pw) {
+        reply_error(r, 500, "internal error");
+        return NULL;
+    }
+    pw->body = body;
+    pw->ok_status = ok_status;
+    pw->not_found = "offer not found";
+    pw->refusal = &pw->u.decide.refusal;
+    pw->u.decide.user_id = r->user_id;
+    pw->u.decide.if_match = request_header(r, "If-Match"); /* lives as long as the request */
+    pw->w.offer_id = r->match.id;
+    pw->w.now_ms = clock_now_ms();
+    pw->w.decide = decide;
+    pw->w.userdata = pw;
+    return pw;
+}
+
+void handle_decide_offer(struct request *r)
+{
+    json_t *body = begin_write(r);
+    if (!body)
+        return;
+    enum offer_action action;
+    const char *status = json_string_value(json_object_get(body, "status"));
+    if (status && strcmp(status, "ACCEPTED") == 0) {
+        action = OFFER_ACTION_ACCEPT;
+    } else if (status && strcmp(status, "REJECTED") == 0) {
+        action = OFFER_ACTION_REJECT;
+    } else {
+        reply_error(r, 400, "status must be \"ACCEPTED\" or \"REJECTED\"");
+        json_decref(body);
+        return;
+    }
+    struct pending_write *pw = new_decision(r, body, 200);
+    if (!pw) {
+        json_decref(body);
+        return;
+    }
+    pw->u.decide.action = action;
+    submit_write(r, pw);
+}
+
+void handle_counter_offer(struct request *r)
+{
+    json_t *body = begin_write(r);
+    if (!body)
+        return;
+    char err[REQUEST_BODY_ERROR_SIZE];
+    int64_t amount = 0;
+    const char *message = NULL;
+    if (!read_amount(r, body, &amount))
+        goto fail;
+    if (!request_body_message(body, &message, err)) {
+        reply_error(r, 400, err);
+        goto fail;
+    }
+    struct pending_write *pw = new_decision(r, body, 201);
+    if (!pw)
+        goto fail;
+    if (!request_new_id("ctr_", pw->u.decide.counter_id, sizeof(pw->u.decide.counter_id))) {
+        log_error("no randomness for a new counter offer id");
+        reply_error(r, 500, "internal error");
+        pw->body = NULL;
+        pending_free(pw);
+        goto fail;
+    }
+    pw->u.decide.action = OFFER_ACTION_COUNTER;
+    pw->u.decide.amount = amount;
+    pw->u.decide.message = message;
+    submit_write(r, pw);
+    return;
+fail:
+    json_decref(body);
+}
+
+/* ---- GET /api/offers ---- */
+
+/* {"offers":[...],"nextCursor":...} as compact text; NULL on allocation failure. */
+static char *render_list(const struct offer *offers, size_t count, bool more, size_t *len)
+{
+    json_t *root = json_object();
+    json_t *array = json_array();
+    char *text = NULL;
+    if (!root || !array || json_object_set_new(root, "offers", array) != 0) {
+        json_decref(array);
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (json_array_append_new(array, offer_to_json(&offers[i])) != 0)
+            goto out;
+    json_t *next = json_null();
+    if (more && count > 0) {
+        struct offer_cursor c = {true, offers[count - 1].created_at_ms, ""};
+        memcpy(c.id, offers[count - 1].id, sizeof(c.id));
+        char encoded[CURSOR_TEXT_SIZE];
+        cursor_encode(&c, encoded);
+        next = json_string(encoded);
+    }
+    if (json_object_set_new(root, "nextCursor", next) != 0)
+        goto out;
+    text = json_dumps(root, MONEY_JSON_DUMP_FLAGS);
+    if (text)
+        *len = strlen(text);
+out:
+    json_decref(root);
+    return text;
+}
+
+void handle_list_offers(struct request *r)
+{
+    size_t limit;
+    struct offer_cursor after = {0};
+    const char *cursor = request_query(r, "cursor");
+    if (!query_parse_limit(request_query(r, "limit"), &limit)) {
+        reply_error(r, 400, "limit must be a whole number from 1 to 100");
+        return;
+    }
+    if (cursor && !cursor_decode(cursor, &after)) {
+        reply_error(r, 400, "cursor is not one this server gave out");
+        return;
+    }
+    if (!request_authenticate(r))
+        return;
+    struct offer *offers = NULL;
+    size_t count = 0;
+    enum store_result sr = STORE_OK;
+    if (r->user_id[0]) /* one more than asked, to know whether there is a next page */
+        sr = store_list_offers(r->app->store, r->user_id, &after, limit + 1, clock_now_ms(),
+                               &offers, &count);
+    if (reply_store_failure(r, sr, "not found"))
+        return;
+    bool more = count > limit;
+    size_t len = 0;
+    char *json = render_list(offers, more ? limit : count, more, &len);
+    store_free_offers(offers, count);
+    if (!json) {
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    char etag[ETAG_SIZE];
+    etag_make(0, json, len, etag);
+    if (etag_none_match(request_header(r, "If-None-Match"), etag)) {
+        free(json);
+        reply_not_modified(r, etag);
+        return;
+    }
+    reply_offer_json(r, 200, json, len, etag);
+}

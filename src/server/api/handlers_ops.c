@@ -1,0 +1,130 @@
+/* handlers_ops.c - /healthz, /readyz and /metrics; no authentication, nothing about offers.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "api/handlers_ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_guard.h"
+#include "util/metrics.h"
+#include "realtime/notify.h"
+#include "http/reply.h"
+#include "realtime/sse.h"
+#include "store/store.h"
+
+static void reply_static_json(struct request *r, unsigned status, const char *text)
+{
+    char *body = strdup(text);
+    struct reply_header h = {"Cache-Control", "no-store"};
+    reply_send(r, status, "application/json; charset=utf-8", body, body ? strlen(body) : 0, &h,
+               1);
+}
+
+void handle_healthz(struct request *r)
+{
+    reply_static_json(r, 200, "{\"status\":\"ok\"}");
+}
+
+void handle_readyz(struct request *r)
+{
+    char why[128];
+    if (store_check_ready(r->app->store, why, sizeof(why)) != STORE_OK) {
+        struct reply_header h = {"Retry-After", "1"};
+        reply_error_with(r, 503, why, &h, 1);
+        return;
+    }
+    reply_static_json(r, 200, "{\"status\":\"ready\"}");
+}
+
+/* The streams' pending-event buffers, appended to *text (freed on failure). */
+static bool append_sse_buffers(char **text, size_t *len)
+{
+    size_t allocated = 0, peak = 0;
+    sse_buffer_stats(&allocated, &peak);
+    char block[512];
+    int n = snprintf(block, sizeof(block),
+                     "# HELP offerd_sse_buffer_bytes Pending-event buffers of all SSE streams "
+                     "now.\n"
+                     "# TYPE offerd_sse_buffer_bytes gauge\n"
+                     "offerd_sse_buffer_bytes %zu\n"
+                     "# HELP offerd_sse_buffer_peak_bytes The largest buffer one SSE stream has "
+                     "held since start.\n"
+                     "# TYPE offerd_sse_buffer_peak_bytes gauge\n"
+                     "offerd_sse_buffer_peak_bytes %zu\n",
+                     allocated, peak);
+    char *all = realloc(*text, *len + (size_t)n + 1);
+    if (!all) {
+        free(*text);
+        return false;
+    }
+    memcpy(all + *len, block, (size_t)n + 1);
+    *text = all;
+    *len += (size_t)n;
+    return true;
+}
+
+void handle_metrics(struct request *r)
+{
+    size_t len = 0;
+    char *text = metrics_render(r->app->metrics, &len);
+    struct notify_stats ns;
+    notify_get_stats(r->app->notify, &ns);
+    char held[4096];
+    int n = snprintf(held, sizeof(held),
+                     "# HELP offerd_held_requests Long-polls and SSE streams being held now.\n"
+                     "# TYPE offerd_held_requests gauge\n"
+                     "offerd_held_requests %zu\n"
+                     "# HELP offerd_notify_keys Offers and users notify remembers now.\n"
+                     "# TYPE offerd_notify_keys gauge\n"
+                     "offerd_notify_keys %zu\n"
+                     "# HELP offerd_notify_idle_keys Of those, keys no request waits on.\n"
+                     "# TYPE offerd_notify_idle_keys gauge\n"
+                     "offerd_notify_idle_keys %zu\n"
+                     "# HELP offerd_notify_users Users with a held request.\n"
+                     "# TYPE offerd_notify_users gauge\n"
+                     "offerd_notify_users %zu\n"
+                     "# HELP offerd_notify_keys_evicted_total Idle keys notify has forgotten.\n"
+                     "# TYPE offerd_notify_keys_evicted_total counter\n"
+                     "offerd_notify_keys_evicted_total %llu\n"
+                     "# HELP offerd_held_clients_gone_total Held requests ended because their "
+                     "client disconnected.\n"
+                     "# TYPE offerd_held_clients_gone_total counter\n"
+                     "offerd_held_clients_gone_total %llu\n",
+                     ns.held, ns.keys, ns.idle_keys, ns.users,
+                     (unsigned long long)ns.keys_evicted, (unsigned long long)ns.clients_gone);
+    struct auth_guard_stats gs;
+    auth_guard_get_stats(r->app->auth_guard, &gs);
+    n += snprintf(held + n, sizeof(held) - (size_t)n,
+                  "# HELP offerd_auth_failures_total Tokens refused (bad signature, expired, "
+                  "malformed...), verified or recalled.\n"
+                  "# TYPE offerd_auth_failures_total counter\n"
+                  "offerd_auth_failures_total %llu\n"
+                  "# HELP offerd_auth_failed_token_cache_hits_total Of those, tokens refused from "
+                  "the memory of recent failures, without a signature check.\n"
+                  "# TYPE offerd_auth_failed_token_cache_hits_total counter\n"
+                  "offerd_auth_failed_token_cache_hits_total %llu\n"
+                  "# HELP offerd_auth_throttled_total Requests answered 429 because their address "
+                  "had too many failed authentications.\n"
+                  "# TYPE offerd_auth_throttled_total counter\n"
+                  "offerd_auth_throttled_total %llu\n",
+                  (unsigned long long)gs.failures, (unsigned long long)gs.recalled,
+                  (unsigned long long)gs.throttled);
+    char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
+    if (!all) {
+        free(text);
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    memcpy(all + len, held, (size_t)n + 1);
+    text = all;
+    len += (size_t)n;
+    if (!append_sse_buffers(&text, &len)) {
+        reply_error(r, 500, "internal error");
+        return;
+    }
+    struct reply_header h = {"Cache-Control", "no-store"};
+    reply_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, &h, 1);
+}

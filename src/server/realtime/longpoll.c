@@ -1,0 +1,103 @@
+/* longpoll.c - suspended GETs woken by notify: a deadline of their own, caps, exact counts, and
+ * the slot freed within a second when the client goes away.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "realtime/longpoll.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "auth/auth.h"
+#include "realtime/notify.h"
+#include "http/reply.h"
+#include "util/time_ms.h"
+
+#define LONGPOLL_TOKEN_SLACK_MS 100
+
+struct longpoll {
+    struct notify_waiter waiter;
+    int64_t deadline_ms;        /* monotonic */
+    bool admitted;
+};
+
+bool longpoll_is_over(const struct request *r)
+{
+    const struct longpoll *lp = r->longpoll;
+    if (!lp)
+        return false;
+    /* A client gone is answered like a deadline: the 304 goes nowhere, libmicrohttpd closes the
+     * connection, and the held slot is free. */
+    return lp->waiter.reason == NOTIFY_DEADLINE || lp->waiter.reason == NOTIFY_SHUTDOWN ||
+           lp->waiter.reason == NOTIFY_GONE || notify_now_ms() >= lp->deadline_ms;
+}
+
+static void reply_too_many(struct request *r, enum notify_admit why)
+{
+    struct reply_header h = {"Retry-After", "5"};
+    reply_error_with(r, 429,
+                     why == NOTIFY_TOO_MANY_FOR_USER
+                         ? "too many held requests for this user; poll without wait or retry later"
+                         : "too many held requests; poll without wait or retry later",
+                     &h, 1);
+}
+
+bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t offer_count,
+                        int wait_s, uint64_t seen_seq)
+{
+    struct notify *n = r->app->notify;
+    struct longpoll *lp = r->longpoll;
+    if (!lp) {
+        enum notify_admit admit = notify_admit(n, r->user_id);
+        if (admit == NOTIFY_SHUTTING_DOWN)
+            return false;
+        if (admit != NOTIFY_ADMITTED) {
+            reply_too_many(r, admit);
+            return true;
+        }
+        lp = calloc(1, sizeof(*lp));
+        if (!lp) {
+            notify_release(n, r->user_id);
+            reply_error(r, 500, "internal error");
+            return true;
+        }
+        lp->admitted = true;
+        int64_t now = notify_now_ms();
+        lp->deadline_ms = time_ms_add(now, time_ms_from_s(wait_s));
+        /* A held request never outlives the token it was admitted with: it is cut when the token
+         * is refused (exp + leeway), so the handler, run again, answers 401. The slack covers the
+         * two clocks read a moment apart: woken a millisecond early, it would answer 304. */
+        int64_t token_end =
+            time_ms_add(now, time_ms_sub(auth_refused_from_ms(r->token_exp_s), clock_now_ms()));
+        token_end = time_ms_add(token_end, LONGPOLL_TOKEN_SLACK_MS);
+        if (token_end < lp->deadline_ms)
+            lp->deadline_ms = token_end;
+        lp->waiter.wake = request_resume;
+        lp->waiter.userdata = r;
+        lp->waiter.socket_fd = request_socket_fd(r);
+        lp->waiter.watch_socket = lp->waiter.socket_fd >= 0;
+        r->longpoll = lp;
+    }
+    lp->waiter.deadline_ms = lp->deadline_ms;
+    request_suspend(r);
+    notify_wait(n, &lp->waiter, offer_ids, offer_count, NULL, seen_seq);
+    return true;
+}
+
+bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t seen_seq)
+{
+    const char *ids[1] = {offer_id};
+    return longpoll_hold_many(r, ids, 1, wait_s, seen_seq);
+}
+
+void longpoll_finish(struct request *r)
+{
+    struct longpoll *lp = r->longpoll;
+    if (!lp)
+        return;
+    notify_cancel(r->app->notify, &lp->waiter);
+    if (lp->admitted)
+        notify_release(r->app->notify, r->user_id);
+    free(lp);
+    r->longpoll = NULL;
+}

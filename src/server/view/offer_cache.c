@@ -1,0 +1,203 @@
+/* offer_cache.c - striped hash of rendered offers with per-stripe tickets and FIFO eviction.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "view/offer_cache.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fnv1a.h"
+
+#define STRIPES 64
+#define BUCKETS_PER_STRIPE 512
+
+struct entry {
+    struct entry *chain;            /* hash bucket */
+    struct entry *older, *newer;    /* the stripe's insertion order, for eviction */
+    struct cached_offer meta;
+    char id[OFFER_ID_SIZE];
+    size_t len;
+    char json[];
+};
+
+struct stripe {
+    pthread_mutex_t lock;
+    uint64_t invalidations;         /* tickets: a put is dropped if this moved */
+    struct entry *buckets[BUCKETS_PER_STRIPE];
+    struct entry *oldest, *newest;
+    size_t count;
+};
+
+struct offer_cache {
+    size_t max_per_stripe;
+    struct stripe stripes[STRIPES];
+};
+
+struct offer_cache *offer_cache_new(size_t max_entries)
+{
+    struct offer_cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->max_per_stripe = (max_entries + STRIPES - 1) / STRIPES;
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&c->stripes[i].lock, NULL);
+    return c;
+}
+
+void offer_cache_free(struct offer_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < STRIPES; i++) {
+        struct entry *e = c->stripes[i].oldest;
+        while (e) {
+            struct entry *next = e->newer;
+            free(e);
+            e = next;
+        }
+        pthread_mutex_destroy(&c->stripes[i].lock);
+    }
+    free(c);
+}
+
+static struct stripe *stripe_of(struct offer_cache *c, uint64_t h)
+{
+    return &c->stripes[h % STRIPES];
+}
+
+static struct entry **bucket_of(struct stripe *s, uint64_t h)
+{
+    return &s->buckets[(h / STRIPES) % BUCKETS_PER_STRIPE];
+}
+
+/* Unlinks e from its bucket and the age list, and frees it. Stripe locked. */
+static void drop(struct stripe *s, struct entry *e, uint64_t h)
+{
+    for (struct entry **p = bucket_of(s, h); *p; p = &(*p)->chain) {
+        if (*p == e) {
+            *p = e->chain;
+            break;
+        }
+    }
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        s->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        s->newest = e->older;
+    s->count--;
+    free(e);
+}
+
+static struct entry *find(struct stripe *s, const char *id, uint64_t h)
+{
+    for (struct entry *e = *bucket_of(s, h); e; e = e->chain)
+        if (strcmp(e->id, id) == 0)
+            return e;
+    return NULL;
+}
+
+uint64_t offer_cache_ticket(struct offer_cache *c, const char *id)
+{
+    struct stripe *s = stripe_of(c, fnv1a_str(id));
+    pthread_mutex_lock(&s->lock);
+    uint64_t t = s->invalidations;
+    pthread_mutex_unlock(&s->lock);
+    return t;
+}
+
+bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
+                     struct cached_offer *meta, char **json_out, size_t *len_out)
+{
+    if (c->max_per_stripe == 0)
+        return false;
+    uint64_t h = fnv1a_str(id);
+    struct stripe *s = stripe_of(c, h);
+    bool hit = false;
+    pthread_mutex_lock(&s->lock);
+    struct entry *e = find(s, id, h);
+    if (e && !(e->meta.expires && now_ms >= e->meta.expires_at_ms)) {
+        *meta = e->meta;
+        hit = true;
+        if (json_out) {
+            *json_out = malloc(e->len + 1);
+            if (*json_out) {
+                memcpy(*json_out, e->json, e->len + 1);
+                *len_out = e->len;
+            } else {
+                hit = false;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return hit;
+}
+
+void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
+                     const struct cached_offer *meta, const char *json, size_t len)
+{
+    /* Kept whole or not at all: an id cut to fit would answer for another offer. */
+    if (c->max_per_stripe == 0 || strnlen(id, OFFER_ID_SIZE) > OFFER_ID_MAX)
+        return;
+    uint64_t h = fnv1a_str(id);
+    struct stripe *s = stripe_of(c, h);
+    struct entry *n = malloc(sizeof(*n) + len + 1);
+    if (!n)
+        return;
+    memset(n, 0, sizeof(*n));
+    n->meta = *meta;
+    memcpy(n->id, id, strlen(id) + 1);
+    n->len = len;
+    memcpy(n->json, json, len);
+    n->json[len] = '\0';
+    pthread_mutex_lock(&s->lock);
+    if (s->invalidations != ticket) {
+        pthread_mutex_unlock(&s->lock);
+        free(n);
+        return;
+    }
+    struct entry *old = find(s, id, h);
+    if (old)
+        drop(s, old, h);
+    while (s->count >= c->max_per_stripe && s->oldest)
+        drop(s, s->oldest, fnv1a_str(s->oldest->id));
+    struct entry **b = bucket_of(s, h);
+    n->chain = *b;
+    *b = n;
+    n->older = s->newest;
+    if (s->newest)
+        s->newest->newer = n;
+    else
+        s->oldest = n;
+    s->newest = n;
+    s->count++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void offer_cache_invalidate(struct offer_cache *c, const char *id)
+{
+    uint64_t h = fnv1a_str(id);
+    struct stripe *s = stripe_of(c, h);
+    pthread_mutex_lock(&s->lock);
+    s->invalidations++;
+    struct entry *e = find(s, id, h);
+    if (e)
+        drop(s, e, h);
+    pthread_mutex_unlock(&s->lock);
+}
+
+size_t offer_cache_size(struct offer_cache *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < STRIPES; i++) {
+        pthread_mutex_lock(&c->stripes[i].lock);
+        n += c->stripes[i].count;
+        pthread_mutex_unlock(&c->stripes[i].lock);
+    }
+    return n;
+}

@@ -1,0 +1,59 @@
+/* offer_cache.h - rendered offers by id, so a poll of an unchanged offer needs no database read.
+ *
+ * Since migrations 0002 and 0003 an offer's version moves whenever its JSON would, so an entry
+ * (JSON, ETag, parties, expiry) stays right until the offer's next version. Change notification invalidates
+ * an entry on every new version it learns of: offerd's own writes at once, outside writes within
+ * the change-poll interval, which bounds how long an outside write can be hidden. A reader takes a
+ * ticket before it reads the store and puts with it: a put that raced an invalidation is dropped.
+ * Striped locks; bounded (oldest entries of a stripe are evicted first).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_OFFER_CACHE_H
+#define OFFERD_OFFER_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "view/etag.h"
+#include "domain/offer.h"
+
+struct offer_cache;
+
+/* What a poll needs besides the body. */
+struct cached_offer {
+    int64_t version;
+    char etag[ETAG_SIZE];
+    char buyer_id[OFFER_ID_SIZE];
+    char seller_id[OFFER_ID_SIZE];
+    bool expires;                   /* live with an expiry: a hit past it is a miss */
+    int64_t expires_at_ms;
+};
+
+/* New cache holding at most max_entries offers (0 turns caching off). Free with
+ * offer_cache_free. NULL on OOM. */
+struct offer_cache *offer_cache_new(size_t max_entries);
+void offer_cache_free(struct offer_cache *c);
+
+/* Taken before reading the store for id; pass it to offer_cache_put. */
+uint64_t offer_cache_ticket(struct offer_cache *c, const char *id);
+
+/* On a hit (an entry for id, not past its expiry at now_ms) fills *meta and, when json_out is not
+ * NULL, a new copy of the body (*json_out, *len_out; caller frees with free()) and returns true.
+ * A failed copy counts as a miss. */
+bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
+                     struct cached_offer *meta, char **json_out, size_t *len_out);
+
+/* Stores a copy of (meta, json) for id unless id was invalidated since ticket was taken. An id
+ * longer than OFFER_ID_MAX is not stored (ids are kept whole, never cut to fit). */
+void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
+                     const struct cached_offer *meta, const char *json, size_t len);
+
+/* Forgets id (its version moved). Thread-safe; cheap when id is not cached. */
+void offer_cache_invalidate(struct offer_cache *c, const char *id);
+
+/* Entries held now (tests, metrics). */
+size_t offer_cache_size(struct offer_cache *c);
+
+#endif
