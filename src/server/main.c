@@ -24,6 +24,7 @@
 #include "util/ratelimit.h"
 #include "util/startup_hint.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 #ifndef OFFERD_VERSION /* the build passes the project's version */
 #define OFFERD_VERSION "unknown"

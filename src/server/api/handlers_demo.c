@@ -13,6 +13,7 @@
 #include "util/config.h"
 #include "api/demo_files.h"
 #include "http/reply.h"
+#include "util/clock.h"
 
 /* The page loads only its own scripts and styles and talks only to this server. */
 static const char page_policy[] =

@@ -12,6 +12,7 @@
 #include "http/reply.h"
 #include "realtime/sse.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 /* 200 if the caller may watch offer id, 403 or 404 if not; 0 when the store failed and r has
  * been answered (503/500). */

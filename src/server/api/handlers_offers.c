@@ -26,6 +26,7 @@
 #include "http/query.h"
 #include "http/reply.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 /* The offer as this poll should see it (offer_view); on failure it has answered, false. */
 static bool load_rendered(struct request *r, bool want_json, struct cached_offer *meta,

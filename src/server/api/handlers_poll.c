@@ -15,6 +15,7 @@
 #include "http/query.h"
 #include "http/reply.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 /* A growing response body; failed set once an allocation fails (then the text is dropped). */
 struct body {

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/clock.h"
 
 enum { CHECK_INTERVAL_MS = 500, STRIPES = 64 };
 
@@ -57,9 +58,7 @@ struct conn_deadlines {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_monotonic_ms();
 }
 
 static bool bytes_received(int fd, uint64_t *out)
@@ -117,11 +116,7 @@ static void *run(void *arg)
     struct conn_deadlines *d = arg;
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += CHECK_INTERVAL_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = clock_monotonic_after_ns(CHECK_INTERVAL_MS * 1000000LL);
         while (!d->stopping && pthread_cond_timedwait(&d->wake, &d->lock, &until) != ETIMEDOUT) {
         }
         if (d->stopping)

@@ -39,6 +39,7 @@
 #include "util/ratelimit.h"
 #include "http/reply.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 const struct route http_routes[] = {
     {HTTP_GET, "/api/offers", "offers_list", handle_list_offers},
@@ -74,20 +75,6 @@ struct http_server {
  * empty value libmicrohttpd's cookie parser reads the byte before its copy (valgrind sees it). */
 static const char cookie_decoy_name[] = MHD_HTTP_HEADER_COOKIE;
 static const char cookie_decoy_value[] = "-";
-
-int64_t clock_monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t clock_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *request_header(const struct request *r, const char *name)
 {

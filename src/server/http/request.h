@@ -16,6 +16,7 @@
 
 #include "domain/offer.h"
 #include "http/router.h"
+#include "util/clock.h"
 
 struct MHD_Connection;
 struct config;
@@ -71,12 +72,6 @@ struct request {
     void *pending;                  /* a write waiting for the writer thread */
     void (*pending_free)(void *pending);
 };
-
-/* Monotonic microseconds, for durations. */
-int64_t clock_monotonic_us(void);
-
-/* Wall-clock ms since the Unix epoch, for data. */
-int64_t clock_now_ms(void);
 
 /* A request header's value, borrowed until the request completes; NULL when absent. */
 const char *request_header(const struct request *r, const char *name);

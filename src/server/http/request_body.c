@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "http/request_body.h"
+#include "util/clock.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -141,9 +142,7 @@ bool request_new_id(const char *prefix, char *out, size_t out_size)
     if (plen + TIME_CHARS + RANDOM_CHARS + 1 > out_size ||
         getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
         return false;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t ms = (uint64_t)clock_now_ms();
     memcpy(out, prefix, plen);
     char *p = out + plen;
     for (int i = TIME_CHARS - 1; i >= 0; i--) { /* 48 bits, most significant first */

@@ -12,6 +12,7 @@
 #include "realtime/notify.h"
 #include "http/reply.h"
 #include "util/time_ms.h"
+#include "util/clock.h"
 
 #define LONGPOLL_TOKEN_SLACK_MS 100
 

@@ -37,6 +37,7 @@
 #include "util/fnv1a.h"
 #include "util/log.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 #define KEY_BUCKETS 8192
 #define USER_BUCKETS 1024
@@ -100,16 +101,12 @@ struct notify {
 
 int64_t notify_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_monotonic_ms();
 }
 
 static int64_t wall_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 /* ---- keys ---- */

@@ -47,6 +47,7 @@
 #include "http/reply.h"
 #include "store/store.h"
 #include "util/time_ms.h"
+#include "util/clock.h"
 
 #define SSE_ALL_MAX_OFFERS 1000     /* initial state of an all-offers stream: newest first */
 #define SSE_BLOCK_SIZE 256         /* MHD buffer per stream; events are copied through it */

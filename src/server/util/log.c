@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,9 +56,8 @@ void log_set_access(int enabled)
 
 static size_t stamp(char *buf, size_t size)
 {
-    struct timespec ts;
+    struct timespec ts = clock_now_timespec();
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
     int m = snprintf(buf + n, size - n, ".%03ldZ ", ts.tv_nsec / 1000000);

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "store/sqlite/migrate.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -18,9 +19,7 @@ static const char create_table_sql[] =
 
 static long long now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)clock_now_ms();
 }
 
 int migrate_latest_version(void)

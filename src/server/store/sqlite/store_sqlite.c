@@ -20,6 +20,7 @@
 
 #include "util/log.h"
 #include "store/sqlite/migrate.h"
+#include "util/clock.h"
 
 enum stmt_id {
     ST_BEGIN,
@@ -1211,13 +1212,7 @@ static void *writer_main(void *arg)
             break; /* stopping, and nothing left to write */
         if (last_batch >= GROUP_AFTER_BATCH && ss->queue_len < GROUP_TARGET) {
             ss->writer_state = WRITER_GATHERING;
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += GROUP_WAIT_NS;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = clock_monotonic_after_ns(GROUP_WAIT_NS);
             while (ss->queue_len < GROUP_TARGET && !ss->writer_stop &&
                    pthread_cond_timedwait(&ss->queue_cond, &ss->queue_lock, &until) == 0) {
             }
