@@ -13,11 +13,10 @@
 #include "auth/auth.h"
 #include "auth/auth_guard.h"
 #include "util/config.h"
-#include "store/demo.h"
+#include "auth/demo_tokens.h"
 #include "http/http_server.h"
 #include "util/log.h"
 #include "util/metrics.h"
-#include "store/sqlite/migrate.h"
 #include "auth/auth_cache.h"
 #include "realtime/notify.h"
 #include "view/offer_cache.h"
@@ -122,12 +121,12 @@ static void drain(struct http_server *server, struct app *app)
 static int run_migrate(const struct config *cfg)
 {
     char err[1024];
-    if (store_sqlite_migrate_only(cfg->db_path, err, sizeof(err)) != 0) {
-        startup_hint_db(cfg->db_path, err, sizeof(err));
+    if (store_migrate(cfg->db_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "offerd: %s\n", err);
         return 1;
     }
-    printf("offerd: %s is at schema version %d\n", cfg->db_path, migrate_latest_version());
+    printf("offerd: %s is at schema version %d\n", cfg->db_path,
+           store_schema_version(cfg->db_path));
     return 0;
 }
 
@@ -160,16 +159,11 @@ static int serve(struct config *cfg)
     struct auth *auth = make_auth(cfg, err, sizeof(err));
     if (!auth)
         goto out;
-    struct store_sqlite_options sopts = {cfg->db_path, cfg->busy_timeout_ms};
-    store = store_sqlite_open(&sopts, err, sizeof(err));
-    if (!store) {
-        startup_hint_db(cfg->db_path, err, sizeof(err));
+    struct store_options sopts = {.busy_timeout_ms = cfg->busy_timeout_ms};
+    store = store_open(cfg->db_path, &sopts, err, sizeof(err));
+    if (!store)
         goto out;
-    }
-    if (startup_hint_db(cfg->db_path, err, sizeof(err))) /* opened read-only */
-        log_error("%s (starting anyway: reads work, writes get 503 until it is fixed)", err);
-    err[0] = '\0';
-    if (cfg->demo && demo_seed(store, clock_now_ms()) != 0) {
+    if (cfg->demo && store_seed_demo(store, clock_now_ms()) != STORE_OK) {
         snprintf(err, sizeof(err), "cannot load the demo data into %s", cfg->db_path);
         goto out;
     }
@@ -221,7 +215,8 @@ static int serve(struct config *cfg)
              v6 ? "]" : "", http_server_port(server));
     printf("offerd listening on %s\n", base_url);
     if (cfg->demo)
-        demo_print(stdout, base_url, cfg->jwt_public_key ? NULL : cfg->jwt_secret, clock_now_ms());
+        demo_tokens_print(stdout, base_url, cfg->jwt_public_key ? NULL : cfg->jwt_secret,
+                          clock_now_ms());
     fflush(stdout);
 
     int sig = 0;
@@ -262,7 +257,8 @@ int main(int argc, char **argv)
         config_usage(stdout);
         break;
     case CONFIG_VERSION:
-        printf("offerd %s (schema version %d)\n", OFFERD_VERSION, migrate_latest_version());
+        printf("offerd %s (schema version %d)\n", OFFERD_VERSION,
+               store_schema_version(cfg.db_path));
         break;
     case CONFIG_MIGRATE:
         status = run_migrate(&cfg);

@@ -74,8 +74,8 @@ static int setup(void **state)
     e->dir = test_tmpdir_new();
     snprintf(e->db, sizeof(e->db), "%s/n.db", e->dir);
     char err[256];
-    struct store_sqlite_options o = {e->db, 2000};
-    e->store = store_sqlite_open(&o, err, sizeof(err));
+    struct store_options o = {.busy_timeout_ms = 2000};
+    e->store = store_open(e->db, &o, err, sizeof(err));
     if (!e->store || seed_fixture(e->db) != 0)
         return -1;
     struct notify_options no = {10, 4, 2};

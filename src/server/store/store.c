@@ -1,10 +1,76 @@
-/* store.c - backend-neutral dispatch for the storage interface in store.h.
+/* store.c - the storage interface's front: picks the backend, dispatches, reports changes.
+ *
+ * The backends built in are listed here; each recognises its own --db values. PostgreSQL URIs are
+ * recognised even without that backend, so that a missing backend is said plainly rather than
+ * taken for a file name.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "store/backend.h"
+#include "store/sqlite/store_sqlite.h"
+#include "store/writer.h"
+
+static const struct store_backend *const backends[] = {
+    &store_backend_sqlite,
+};
+
+static bool is_postgresql_uri(const char *db)
+{
+    return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
+}
+
+/* The backend for db, or NULL with err saying why none is. */
+static const struct store_backend *backend_for(const char *db, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (backends[i]->accepts(db))
+            return backends[i];
+    if (is_postgresql_uri(db))
+        snprintf(err, err_size, "--db %.*s...: this offerd was built without PostgreSQL",
+                 (int)strcspn(db, ":") + 3, db); /* the scheme only: the rest may hold a password */
+    else
+        snprintf(err, err_size, "--db: no storage backend for this value");
+    return NULL;
+}
+
+struct store *store_open(const char *db, const struct store_options *opts, char *err,
+                         size_t err_size)
+{
+    const struct store_backend *b = backend_for(db, err, err_size);
+    struct store *s = b ? b->open(db, opts, err, err_size) : NULL;
+    if (!s)
+        return NULL;
+    s->writer = store_writer_start(s, err, err_size);
+    if (!s->writer) {
+        s->ops->close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int store_migrate(const char *db, char *err, size_t err_size)
+{
+    const struct store_backend *b = backend_for(db, err, err_size);
+    return b ? b->migrate(db, err, err_size) : -1;
+}
+
+int store_schema_version(const char *db)
+{
+    char err[128];
+    const struct store_backend *b = backend_for(db, err, sizeof(err));
+    return b ? b->schema_version() : -1;
+}
+
+enum store_result store_seed_demo(struct store *s, int64_t now_ms)
+{
+    return s->ops->seed_demo(s, now_ms);
+}
 
 void store_set_change_hook(struct store *s, store_change_fn fn, void *userdata)
 {
@@ -27,14 +93,10 @@ void store_report_side_change(struct store *s, const struct store_side_change *c
 
 void store_close(struct store *s)
 {
-    if (s)
-        s->ops->close(s);
-}
-
-enum store_result store_get_offer(struct store *s, const char *offer_id, int64_t now_ms,
-                                  struct offer *out)
-{
-    return s->ops->get_offer(s, offer_id, now_ms, out);
+    if (!s)
+        return;
+    store_writer_stop(s->writer); /* writes what is queued first */
+    s->ops->close(s);
 }
 
 enum store_result store_find_user_by_clerk_id(struct store *s, const char *clerk_id,
@@ -43,11 +105,13 @@ enum store_result store_find_user_by_clerk_id(struct store *s, const char *clerk
     return s->ops->find_user_by_clerk_id(s, clerk_id, user_id);
 }
 
-enum store_result store_list_offers(struct store *s, const char *user_id,
-                                    const struct offer_cursor *after, size_t limit,
-                                    int64_t now_ms, struct offer **out, size_t *count)
+void store_product_cleanup(struct product *p)
 {
-    return s->ops->list_offers(s, user_id, after, limit, now_ms, out, count);
+    free(p->title);
+    for (size_t i = 0; i < p->image_count; i++)
+        free(p->images[i].url);
+    free(p->images);
+    memset(p, 0, sizeof(*p));
 }
 
 void store_free_offers(struct offer *offers, size_t count)
@@ -60,11 +124,6 @@ void store_free_offers(struct offer *offers, size_t count)
 enum store_result store_check_ready(struct store *s, char *why, size_t why_size)
 {
     return s->ops->check_ready(s, why, why_size);
-}
-
-enum store_result store_exec_script(struct store *s, const char *sql)
-{
-    return s->ops->exec_script(s, sql);
 }
 
 enum store_result store_poll_changes(struct store *s, bool *changed)
@@ -85,7 +144,7 @@ enum store_result store_changes_since(struct store *s, int64_t after_seq, int64_
 
 void store_submit(struct store *s, struct store_write *w)
 {
-    s->ops->submit(s, w);
+    store_writer_submit(s->writer, w);
 }
 
 enum store_result store_next_expiry(struct store *s, bool *any, int64_t *at_ms)

@@ -1,8 +1,9 @@
 /* store.h - the storage interface: offers in, offers out, backend-neutral.
  *
- * A struct store is a const ops table plus shared state, as nchan's stores are; the SQLite backend
- * (store_sqlite.c) is the default and a PostgreSQL one can sit beside it. Every function is safe
- * to call from any thread at once (a backend gives each thread its own connection).
+ * One constructor, store_open, picks the backend from the --db value (store/sqlite/ is the default;
+ * store/postgresql/ will sit beside it). A struct store is opaque here: backends implement the ops
+ * table of store/backend.h, which nothing above store/ includes. Every function is safe to call
+ * from any thread at once (a backend gives each thread its own connection).
  *
  * Writes decide inside the transaction: the store locks, re-reads the current state, hands it to
  * the caller's decide function (pure rules live in offer_rules.c), applies what it returns, bumps
@@ -84,12 +85,19 @@ struct offer_cursor {
     char id[OFFER_ID_SIZE];
 };
 
-/* A write handed to the store's writer thread (group commit): the writer runs queued writes in
- * one transaction, each in a savepoint of its own so one refusal spoils nothing else, commits once
- * (one fsync for the lot), reports the changes, then calls done for each. Request threads never
- * wait for a disk flush, and every done comes after its commit is durable. */
+/* A write handed to the store's writer thread (group commit, store/writer.c): the writer runs
+ * queued writes in one transaction, each in a savepoint of its own so one refusal spoils nothing
+ * else, commits once (one fsync for the lot), reports the changes, then calls done for each.
+ * Request threads never wait for a disk flush, and every done comes after its commit is durable. */
 struct store_write;
 typedef void (*store_write_done_fn)(struct store_write *w);
+
+/* The writer's queue link. Callers embed struct store_write in their own state, so that a submit
+ * never allocates and never fails; this member is the store's from store_submit until done runs,
+ * and only store/writer.c reads or sets it. */
+struct store_write_link {
+    struct store_write *next;
+};
 
 struct store_write {
     bool is_create;                 /* create (create, check) or update (offer_id, decide) */
@@ -103,10 +111,7 @@ struct store_write {
     void *done_userdata;
     enum store_result result;       /* as the synchronous create/update would return */
     struct offer out;               /* on STORE_OK; the submitter cleans it up */
-    struct store_write *next;       /* internal */
-    bool keep;                      /* internal */
-    struct store_side_change *side; /* internal: other offers it changed, reported, then freed */
-    size_t side_count;              /* internal */
+    struct store_write_link queued; /* private to the store */
 };
 
 /* One row of store_list_changed_offers. */
@@ -117,75 +122,48 @@ struct offer_ref {
 
 struct store;
 
-struct store_ops {
-    const char *name;
-    void (*close)(struct store *s);
-    enum store_result (*get_offer)(struct store *s, const char *offer_id, int64_t now_ms,
-                                   struct offer *out);
-    /* STORE_BAD_ROW when the user's row has an id offerd cannot serve (user_id is then "") */
-    enum store_result (*find_user_by_clerk_id)(struct store *s, const char *clerk_id,
-                                               char user_id[OFFER_ID_SIZE]);
-    /* Rows that cannot be served (STORE_BAD_ROW) are skipped and logged; the page is still filled
-     * up to limit from the rows after them. */
-    enum store_result (*list_offers)(struct store *s, const char *user_id,
-                                     const struct offer_cursor *after, size_t limit,
-                                     int64_t now_ms, struct offer **out, size_t *count);
-    enum store_result (*check_ready)(struct store *s, char *why, size_t why_size);
-    enum store_result (*exec_script)(struct store *s, const char *sql);
-    enum store_result (*poll_changes)(struct store *s, bool *changed);
-    enum store_result (*last_change_seq)(struct store *s, int64_t *seq);
-    enum store_result (*changes_since)(struct store *s, int64_t after_seq, int64_t *last_seq,
-                                       store_change_fn fn, void *userdata);
-    enum store_result (*next_expiry)(struct store *s, bool *any, int64_t *at_ms);
-    enum store_result (*expire_due)(struct store *s, int64_t now_ms, size_t *expired);
-    void (*submit)(struct store *s, struct store_write *w);
-    enum store_result (*offer_change_seq)(struct store *s, const char *offer_id, int64_t *seq);
-    enum store_result (*list_changed_offers)(struct store *s, const char *user_id,
-                                             int64_t after_seq, const struct offer_cursor *after,
-                                             size_t limit, struct offer_ref *out, size_t *count);
-};
-
-struct store {
-    const struct store_ops *ops;
-    store_change_fn on_change;
-    void *on_change_userdata;
-};
-
-struct store_sqlite_options {
-    const char *path;
+struct store_options {
     int busy_timeout_ms;        /* how long a write waits for another writer's lock */
 };
 
-/* Opens (creating if missing) and migrates the SQLite database. Returns a new store (free with
- * store_close) or NULL with the reason in err. */
-struct store *store_sqlite_open(const struct store_sqlite_options *opts, char *err,
-                                size_t err_size);
+/* Opens the database db names and brings its schema up to date: a file path, or "sqlite:PATH",
+ * or a SQLite "file:" URI open the SQLite backend; "postgresql://" and "postgres://" name a
+ * PostgreSQL database (refused with a clear error while offerd is built without it). Returns a new
+ * store (free with store_close) or NULL with the reason in err. */
+struct store *store_open(const char *db, const struct store_options *opts, char *err,
+                         size_t err_size);
 
-/* Applies migrations to the file and closes it: `offerd migrate`. 0 on success, -1 with err. */
-int store_sqlite_migrate_only(const char *path, char *err, size_t err_size);
+/* Applies the migrations to db and closes it: `offerd migrate`. 0 on success, -1 with err. */
+int store_migrate(const char *db, char *err, size_t err_size);
+
+/* The schema version the migrations bring db's kind of database to (every backend numbers its
+ * migrations alike), or -1 when db names a backend this offerd lacks. */
+int store_schema_version(const char *db);
+
+/* `offerd --demo`: inserts the sample users, products and offers (ids start with "demo_": users
+ * with clerk ids user_demo_alice, user_demo_bob, user_demo_carol; offers demo_offer_1..3) unless
+ * they are there already. Offers expire a week after now_ms. STORE_OK, or the failure (logged). */
+enum store_result store_seed_demo(struct store *s, int64_t now_ms);
 
 /* Registers the change hook (one; NULL to clear). Set it before serving requests. */
 void store_set_change_hook(struct store *s, store_change_fn fn, void *userdata);
 
-/* Reports a committed change to the hook; backends call this after each commit. */
-void store_report_change(struct store *s, const struct offer *after);
+/* Stops the writer (after the writes queued so far) and closes the store. NULL is a no-op. */
+void store_close(struct store *s);
 
-/* The same for an offer changed as a side effect of a write (store_side_change). */
-void store_report_side_change(struct store *s, const struct store_side_change *c);
-
-/* Thin dispatchers over s->ops, so call sites read as plain functions. */
-void store_close(struct store *s);  /* NULL is a no-op */
+/* Reads an offer; a live offer past its expiry is expired first (stored EXPIRED, version bumped,
+ * reported), so no reader ever sees an offer live after its time. */
 enum store_result store_get_offer(struct store *s, const char *offer_id, int64_t now_ms,
                                   struct offer *out);
 enum store_result store_find_user_by_clerk_id(struct store *s, const char *clerk_id,
                                               char user_id[OFFER_ID_SIZE]);
-/* *out is a new array of *count offers; free with store_free_offers. */
+/* *out is a new array of *count offers; free with store_free_offers. Expires as store_get_offer. */
 enum store_result store_list_offers(struct store *s, const char *user_id,
                                     const struct offer_cursor *after, size_t limit,
                                     int64_t now_ms, struct offer **out, size_t *count);
 void store_free_offers(struct offer *offers, size_t count);
+/* STORE_OK when the database answers and its schema is the one this offerd expects; else why. */
 enum store_result store_check_ready(struct store *s, char *why, size_t why_size);
-enum store_result store_exec_script(struct store *s, const char *sql);
 
 /* Following the change log (for change notification). Each thread that calls these gets its own
  * view: poll_changes says whether anyone (any connection, any process) committed since this
@@ -207,11 +185,11 @@ enum store_result store_list_changed_offers(struct store *s, const char *user_id
                                             int64_t after_seq, const struct offer_cursor *after,
                                             size_t limit, struct offer_ref *out, size_t *count);
 
-/* The earliest expiresAt among live offers (*any false when none), and expiring every live offer
- * whose time has come (status EXPIRED, version bumped, logged), for the expiry clock. */
 /* Queues w for the writer thread; w must stay valid until its done runs. */
 void store_submit(struct store *s, struct store_write *w);
 
+/* The earliest expiresAt among live offers (*any false when none), and expiring every live offer
+ * whose time has come (status EXPIRED, version bumped, logged), for the expiry clock. */
 enum store_result store_next_expiry(struct store *s, bool *any, int64_t *at_ms);
 enum store_result store_expire_due(struct store *s, int64_t now_ms, size_t *expired);
 

@@ -1,19 +1,17 @@
-/* demo.c - sample marketplace data for trying offerd by hand.
+/* demo_seed.c - sample marketplace data for `offerd --demo`, written as one SQLite script.
  *
- * Written as plain SQL through the store so the same rows work on any backend; INSERT OR IGNORE
- * makes it safe to start with --demo again on the same file.
+ * INSERT OR IGNORE makes it safe to start with --demo again on the same file. The ids and clerk ids
+ * here are the ones store.h promises and auth/demo_tokens.c prints commands for.
  *
  * SPDX-License-Identifier: MIT
  */
-#include "store/demo.h"
+#include "store/sqlite/sqlite_internal.h"
 
-#include <stdlib.h>
+#include <stdio.h>
 
-#include "auth/auth.h"
 #include "util/log.h"
-#include "domain/offer.h"
 
-int demo_seed(struct store *s, int64_t now_ms)
+enum store_result sqlite_seed_demo(struct store *s, int64_t now_ms)
 {
     long long now = (long long)now_ms;
     long long week = (long long)OFFER_LIFETIME_MS;
@@ -53,39 +51,18 @@ int demo_seed(struct store *s, int64_t now_ms)
         now - 2400000, now - 1800000);
     if (n < 0 || (size_t)n >= sizeof(sql)) {
         log_error("demo: seed script too long");
-        return -1;
+        return STORE_ERROR;
     }
-    return store_exec_script(s, sql) == STORE_OK ? 0 : -1;
-}
-
-void demo_print(FILE *out, const char *base_url, const char *hs256_secret, int64_t now_ms)
-{
-    fprintf(out, "\nDemo data is loaded: Alice (buyer) and Bob (seller) negotiate over golf gear;"
-                 " Carol is a stranger.\n");
-    if (!hs256_secret) {
-        fprintf(out, "Tokens come from your identity provider (sub = users.clerk_id, e.g."
-                     " user_demo_alice).\n");
-        return;
+    struct conn *c = sqlite_conn(as_sqlite(s));
+    if (!c)
+        return STORE_ERROR;
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: script failed: %s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        sqlite_rollback(c);
+        return (rc & 0xff) == SQLITE_BUSY ? STORE_BUSY : STORE_ERROR;
     }
-    int64_t now_s = now_ms / 1000;
-    char *alice = auth_mint_hs256(hs256_secret, "user_demo_alice", now_s, 86400);
-    char *bob = auth_mint_hs256(hs256_secret, "user_demo_bob", now_s, 86400);
-    char *carol = auth_mint_hs256(hs256_secret, "user_demo_carol", now_s, 86400);
-    if (alice && bob && carol) {
-        fprintf(out,
-                "Tokens below are valid for 24 hours.\n\n"
-                "# Alice reads her offer (note the ETag):\n"
-                "curl -i -H 'Authorization: Bearer %s' %s/api/offers/demo_offer_1\n\n"
-                "# Same again, conditional: 304 Not Modified while nothing changed:\n"
-                "curl -i -H 'Authorization: Bearer %s' -H 'If-None-Match: <ETag from above>'"
-                " %s/api/offers/demo_offer_1\n\n"
-                "# Bob, the seller, sees the negotiation with counter offers:\n"
-                "curl -s -H 'Authorization: Bearer %s' %s/api/offers/demo_offer_2\n\n"
-                "# Carol is neither buyer nor seller: 403\n"
-                "curl -i -H 'Authorization: Bearer %s' %s/api/offers/demo_offer_1\n\n",
-                alice, base_url, alice, base_url, bob, base_url, carol, base_url);
-    }
-    free(alice);
-    free(bob);
-    free(carol);
+    return STORE_OK;
 }
