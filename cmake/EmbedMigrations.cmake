@@ -1,8 +1,9 @@
-# Run as `cmake -DSRC_DIR=... -DOUT=... -P EmbedMigrations.cmake`: turns migrations/NNNN_name.sql into
-# a C array so the binary carries its schema and never depends on files at run time.
+# Run as `cmake -DSRC_DIR=... -DOUT=... -P EmbedMigrations.cmake`: turns
+# migrations/sqlite/NNNN_name.sql into a C array so the binary carries its schema and never depends
+# on files at run time. The array's type is store/sqlite/migrate.h's, private to that backend.
 file(GLOB files RELATIVE "${SRC_DIR}" "${SRC_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* Generated from migrations/ by cmake/EmbedMigrations.cmake; do not edit. */\n")
+set(body "/* Generated from migrations/sqlite/ by cmake/EmbedMigrations.cmake; do not edit. */\n")
 string(APPEND body "#include \"store/sqlite/migrate.h\"\n\n")
 set(table "")
 set(i 0)

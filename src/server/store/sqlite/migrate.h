@@ -1,4 +1,4 @@
-/* migrate.h - apply the embedded migrations/NNNN_name.sql files to a SQLite database.
+/* migrate.h - apply the embedded migrations/sqlite/NNNN_name.sql files to a database.
  *
  * Each migration runs once, in its own IMMEDIATE transaction, and is recorded in
  * schema_migrations(version, name, applied_at). A database that records a version newer than any
@@ -19,7 +19,8 @@ struct migration {
     const char *sql;
 };
 
-/* Generated at build time from migrations/ (cmake/EmbedMigrations.cmake), ordered by version. */
+/* Generated at build time from migrations/sqlite/ (cmake/EmbedMigrations.cmake), in version
+ * order. */
 extern const struct migration migrations_embedded[];
 extern const size_t migrations_embedded_count;
 
