@@ -258,9 +258,6 @@ void op_watch_switch(struct offerpoll_watch *w, const struct op_transport *t, bo
 /* watch.c, lock held: a random 64-bit value from the client's generator (jitter). */
 uint64_t op_watch_random(struct offerpoll_watch *w);
 
-/* sse.c: release W's stream state. */
-void op_sse_cleanup(struct offerpoll_watch *w);
-
 /* watch.c, lock held: the request fields for W's next request from the client's settings. */
 void op_watch_request(const struct offerpoll_watch *w, struct op_request *req);
 

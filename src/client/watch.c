@@ -296,7 +296,9 @@ void op_watch_destroy(struct offerpoll_watch *w)
 {
     op_exchange_cleanup(&w->x);
     op_exchange_cleanup(&w->side);
-    op_sse_cleanup(w);
+    for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++)
+        if (transports[i]->cleanup)
+            transports[i]->cleanup(w);
     offerpoll_offer_free(w->latest);
     free(w->url);
     free(w);
