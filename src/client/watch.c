@@ -555,22 +555,33 @@ enum offerpoll_code offerpoll_watch_set_mode(offerpoll_watch *watch, enum offerp
     return code;
 }
 
-enum offerpoll_code offerpoll_watch_set_enabled(offerpoll_watch *watch, bool enabled)
+/* Client lock held, released here. When a setting changed the watch's schedule, the worker plans
+ * it again (woken if the watch runs; a watch not started yet plans when it starts). */
+static void unlock_replanning(offerpoll_watch *watch, bool changed)
 {
-    if (!watch)
-        return OFFERPOLL_ERR_INVALID_ARGUMENT;
     offerpoll_client *c = watch->client;
-    pthread_mutex_lock(&c->lock);
     bool wake = false;
-    if (watch->enabled != enabled) {
-        watch->enabled = enabled;
-        watch->fetch_now = enabled;
+    if (changed) {
         watch->replan = true;
         wake = watch->state == OP_WATCH_RUNNING;
     }
     pthread_mutex_unlock(&c->lock);
     if (wake)
         op_client_wake(c);
+}
+
+enum offerpoll_code offerpoll_watch_set_enabled(offerpoll_watch *watch, bool enabled)
+{
+    if (!watch)
+        return OFFERPOLL_ERR_INVALID_ARGUMENT;
+    offerpoll_client *c = watch->client;
+    pthread_mutex_lock(&c->lock);
+    bool changed = watch->enabled != enabled;
+    if (changed) {
+        watch->enabled = enabled;
+        watch->fetch_now = enabled;
+    }
+    unlock_replanning(watch, changed);
     return OFFERPOLL_OK;
 }
 
@@ -582,15 +593,9 @@ enum offerpoll_code offerpoll_watch_set_interval_ms(offerpoll_watch *watch, uint
     if (interval_ms == 0)
         return op_fail(c, OFFERPOLL_ERR_INVALID_ARGUMENT, "the interval must be at least 1 ms");
     pthread_mutex_lock(&c->lock);
-    bool wake = false;
-    if (watch->interval_ms != interval_ms) {
-        watch->interval_ms = interval_ms;
-        watch->replan = true;
-        wake = watch->state == OP_WATCH_RUNNING;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (wake)
-        op_client_wake(c);
+    bool changed = watch->interval_ms != interval_ms;
+    watch->interval_ms = interval_ms;
+    unlock_replanning(watch, changed);
     return OFFERPOLL_OK;
 }
 
