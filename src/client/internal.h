@@ -198,6 +198,13 @@ void op_watch_cancel(struct offerpoll_watch *w);
  * events streams brought in the last curl_multi_perform). */
 void op_watch_progress_all(offerpoll_client *c);
 
+/* watch.c, lock held: takes W off its client's list of watches. */
+void op_watch_unlink(struct offerpoll_watch *w);
+
+/* watch.c, lock held: stops W (any state) and, off the worker, waits until the worker is not
+ * finishing W's last request, so nothing of W runs once this returns. */
+void op_watch_stop_locked(struct offerpoll_watch *w);
+
 /* watch.c: releases W's memory (unlinked, not in flight). */
 void op_watch_destroy(struct offerpoll_watch *w);
 
