@@ -198,6 +198,13 @@ void op_watch_cancel(struct offerpoll_watch *w);
  * events streams brought in the last curl_multi_perform). */
 void op_watch_progress_all(offerpoll_client *c);
 
+/* watch.c, lock held: takes W off its client's list of watches. */
+void op_watch_unlink(struct offerpoll_watch *w);
+
+/* watch.c, lock held: stops W (any state) and, off the worker, waits until the worker is not
+ * finishing W's last request, so nothing of W runs once this returns. */
+void op_watch_stop_locked(struct offerpoll_watch *w);
+
 /* watch.c: releases W's memory (unlinked, not in flight). */
 void op_watch_destroy(struct offerpoll_watch *w);
 
@@ -257,9 +264,6 @@ void op_watch_switch(struct offerpoll_watch *w, const struct op_transport *t, bo
 
 /* watch.c, lock held: a random 64-bit value from the client's generator (jitter). */
 uint64_t op_watch_random(struct offerpoll_watch *w);
-
-/* sse.c: release W's stream state. */
-void op_sse_cleanup(struct offerpoll_watch *w);
 
 /* watch.c, lock held: the request fields for W's next request from the client's settings. */
 void op_watch_request(const struct offerpoll_watch *w, struct op_request *req);

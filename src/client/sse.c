@@ -285,7 +285,7 @@ static int64_t sse_next_due_ms(struct offerpoll_watch *w, int64_t now)
     return s->reconnect_at_ms;
 }
 
-void op_sse_cleanup(struct offerpoll_watch *w)
+static void sse_cleanup(struct offerpoll_watch *w)
 {
     struct op_sse_stream *s = &w->sse;
     discard_queue(s);
@@ -302,4 +302,5 @@ const struct op_transport op_transport_sse = {
     .finished = sse_finished,
     .next_due_ms = sse_next_due_ms,
     .progress = sse_progress,
+    .cleanup = sse_cleanup,
 };

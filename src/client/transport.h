@@ -56,6 +56,12 @@ struct op_transport {
     /* Optional: the request in flight brought something to report before it ends (SSE events),
      * flagged by w->progress_pending. Worker thread, no lock. */
     void (*progress)(struct offerpoll_watch *w);
+
+    /* Optional: releases what this transport keeps in W. A watch keeps a transport's state across
+     * switches (SSE's last event id survives a fallback), so op_watch_destroy calls this for
+     * every transport, in use or not: it must be safe on state the watch never touched. No lock,
+     * nothing in flight. */
+    void (*cleanup)(struct offerpoll_watch *w);
 };
 
 extern const struct op_transport op_transport_poll;

@@ -140,21 +140,38 @@ static int parse_bool(const char *s, bool *out)
     return -1;
 }
 
-static int add_origin(struct config *c, const char *origin, size_t len)
+/* text[0..*len) without its leading and trailing spaces and tabs; *len is updated. */
+static const char *trim_blanks(const char *text, size_t *len)
 {
-    while (len && (*origin == ' ' || *origin == '\t')) {
-        origin++;
-        len--;
+    while (*len && (*text == ' ' || *text == '\t')) {
+        text++;
+        (*len)--;
     }
-    while (len && (origin[len - 1] == ' ' || origin[len - 1] == '\t'))
-        len--;
+    while (*len && (text[*len - 1] == ' ' || text[*len - 1] == '\t'))
+        (*len)--;
+    return text;
+}
+
+static void clear_list(char **items, size_t *count)
+{
+    for (size_t i = 0; i < *count; i++)
+        free(items[i]);
+    *count = 0;
+}
+
+/* Appends one --cors-origin (blank: ignored). */
+static int add_origin(struct config *c, const char *text, size_t len, const char *source,
+                      char *err, size_t err_size)
+{
+    text = trim_blanks(text, &len);
     if (len == 0)
         return 0;
-    if (c->cors_origin_count == CONFIG_MAX_CORS_ORIGINS)
+    char *copy = NULL;
+    if (c->cors_origin_count == CONFIG_MAX_CORS_ORIGINS || !(copy = strndup(text, len))) {
+        snprintf(err, err_size, "%s: too many CORS origins (at most %d)", source,
+                 CONFIG_MAX_CORS_ORIGINS);
         return -1;
-    char *copy = strndup(origin, len);
-    if (!copy)
-        return -1;
+    }
     c->cors_origins[c->cors_origin_count++] = copy;
     return 0;
 }
@@ -163,12 +180,7 @@ static int add_origin(struct config *c, const char *origin, size_t len)
 static int add_proxy(struct config *c, const char *text, size_t len, const char *source,
                      char *err, size_t err_size)
 {
-    while (len && (*text == ' ' || *text == '\t')) {
-        text++;
-        len--;
-    }
-    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'))
-        len--;
+    text = trim_blanks(text, &len);
     if (len == 0)
         return 0;
     char *copy = strndup(text, len);
@@ -191,6 +203,30 @@ static int add_proxy(struct config *c, const char *text, size_t len, const char 
     }
     c->trusted_proxies[c->trusted_proxy_count++] = copy;
     return 0;
+}
+
+typedef int (*add_item_fn)(struct config *c, const char *text, size_t len, const char *source,
+                           char *err, size_t err_size);
+
+/* A comma-separated list option: each item goes through add. The first flag replaces what the
+ * environment gave, so flags are counted on their own. */
+static int apply_list(struct config *c, const char *value, const char *source, char **items,
+                      size_t *count, bool *from_flags, add_item_fn add, char *err,
+                      size_t err_size)
+{
+    if (source[0] == '-' && !*from_flags) {
+        clear_list(items, count);
+        *from_flags = true;
+    }
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (add(c, p, len, source, err, err_size) != 0)
+            return -1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
 }
 
 static int apply(struct config *c, const struct option_spec *o, const char *value,
@@ -240,43 +276,11 @@ static int apply(struct config *c, const struct option_spec *o, const char *valu
         }
         return 0;
     case OPT_ORIGINS:
-        if (source[0] == '-' && !c->cors_origins_from_flags) {
-            /* Flags replace what the environment gave, so they are counted on their own. */
-            for (size_t i = 0; i < c->cors_origin_count; i++)
-                free(c->cors_origins[i]);
-            c->cors_origin_count = 0;
-            c->cors_origins_from_flags = true;
-        }
-        for (const char *p = value;;) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            if (add_origin(c, p, len) != 0) {
-                snprintf(err, err_size, "%s: too many CORS origins (at most %d)", source,
-                         CONFIG_MAX_CORS_ORIGINS);
-                return -1;
-            }
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return 0;
+        return apply_list(c, value, source, c->cors_origins, &c->cors_origin_count,
+                          &c->cors_origins_from_flags, add_origin, err, err_size);
     case OPT_PROXIES:
-        if (source[0] == '-' && !c->trusted_proxies_from_flags) {
-            for (size_t i = 0; i < c->trusted_proxy_count; i++)
-                free(c->trusted_proxies[i]);
-            c->trusted_proxy_count = 0;
-            c->trusted_proxies_from_flags = true;
-        }
-        for (const char *p = value;;) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            if (add_proxy(c, p, len, source, err, err_size) != 0)
-                return -1;
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return 0;
+        return apply_list(c, value, source, c->trusted_proxies, &c->trusted_proxy_count,
+                          &c->trusted_proxies_from_flags, add_proxy, err, err_size);
     }
 oom:
     snprintf(err, err_size, "out of memory");
@@ -368,10 +372,8 @@ void config_cleanup(struct config *c)
     free(c->jwt_secret);
     free(c->jwt_public_key);
     free(c->log_file);
-    for (size_t i = 0; i < c->cors_origin_count; i++)
-        free(c->cors_origins[i]);
-    for (size_t i = 0; i < c->trusted_proxy_count; i++)
-        free(c->trusted_proxies[i]);
+    clear_list(c->cors_origins, &c->cors_origin_count);
+    clear_list(c->trusted_proxies, &c->trusted_proxy_count);
     memset(c, 0, sizeof(*c));
 }
 

@@ -104,15 +104,20 @@ static void sweep(struct ratelimit *rl, struct stripe *s, int64_t now_ms)
     }
 }
 
-bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *retry_after_s)
+/* ratelimit_take (take: spend a token if there is one) and ratelimit_has_token (look only). */
+static bool check(struct ratelimit *rl, const char *key, int64_t now_ms, int *retry_after_s,
+                  bool take)
 {
     if (rl->rate_per_ms <= 0)
         return true;
     uint64_t h = fnv1a_str(key);
     struct stripe *s = &rl->stripes[h % STRIPES];
-    bool allowed = true;
     pthread_mutex_lock(&s->lock);
     struct bucket *e = *find_bucket(s, h, key);
+    if (!e && !take) {
+        pthread_mutex_unlock(&s->lock);
+        return true; /* never seen, or swept when full: a full bucket */
+    }
     if (!e) {
         if (s->count >= SWEEP_ABOVE)
             sweep(rl, s, now_ms);
@@ -130,37 +135,27 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *
         *head = e;
         s->count++;
     }
-    e->tokens = refilled(rl, e, now_ms);
-    e->last_ms = now_ms;
-    if (e->tokens >= 1.0) {
-        e->tokens -= 1.0;
-    } else {
-        allowed = false;
-        *retry_after_s = retry_after_s_for(rl, e->tokens);
+    double tokens = refilled(rl, e, now_ms);
+    bool allowed = tokens >= 1.0;
+    if (take) {
+        e->tokens = allowed ? tokens - 1.0 : tokens;
+        e->last_ms = now_ms;
     }
+    if (!allowed)
+        *retry_after_s = retry_after_s_for(rl, tokens);
     pthread_mutex_unlock(&s->lock);
     return allowed;
+}
+
+bool ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, int *retry_after_s)
+{
+    return check(rl, key, now_ms, retry_after_s, true);
 }
 
 bool ratelimit_has_token(struct ratelimit *rl, const char *key, int64_t now_ms,
                          int *retry_after_s)
 {
-    if (rl->rate_per_ms <= 0)
-        return true;
-    uint64_t h = fnv1a_str(key);
-    struct stripe *s = &rl->stripes[h % STRIPES];
-    bool allowed = true;
-    pthread_mutex_lock(&s->lock);
-    struct bucket *e = *find_bucket(s, h, key);
-    if (e) {
-        double tokens = refilled(rl, e, now_ms);
-        if (tokens < 1.0) {
-            allowed = false;
-            *retry_after_s = retry_after_s_for(rl, tokens);
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return allowed;
+    return check(rl, key, now_ms, retry_after_s, false);
 }
 
 size_t ratelimit_size(struct ratelimit *rl)
