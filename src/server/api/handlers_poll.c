@@ -103,8 +103,8 @@ static bool judge(struct request *r, const char *id, int64_t since, enum verdict
     return true;
 }
 
-static bool parse_query(struct request *r, struct query_ids *ids, int64_t since[NOTIFY_MAX_KEYS],
-                        int *wait_s)
+static bool parse_query(struct request *r, struct query_ids *ids,
+                        int64_t since[LIMITS_MAX_OFFERS_PER_WATCH], int *wait_s)
 {
     switch (query_parse_ids(request_query(r, "ids"), ids)) {
     case QUERY_IDS_OK:
@@ -136,7 +136,7 @@ static bool parse_query(struct request *r, struct query_ids *ids, int64_t since[
 void handle_poll_offers(struct request *r)
 {
     struct query_ids ids;
-    int64_t since[NOTIFY_MAX_KEYS];
+    int64_t since[LIMITS_MAX_OFFERS_PER_WATCH];
     int wait_s = 0;
     if (!parse_query(r, &ids, since, &wait_s))
         return;

@@ -14,9 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain/limits.h"
 #include "http/request.h"
 
-#define LONGPOLL_MAX_WAIT_S 60
+#define LONGPOLL_MAX_WAIT_S LIMITS_MAX_WAIT_S
 
 /* True once this request was held and its time is up (deadline, token expiry, shutdown): the
  * handler answers 304 now instead of holding again. */
