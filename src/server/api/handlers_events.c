@@ -9,6 +9,7 @@
 #include "util/config.h"
 #include "domain/offer_rules.h"
 #include "http/query.h"
+#include "http/request_auth.h"
 #include "http/reply.h"
 #include "realtime/sse.h"
 #include "store/store.h"

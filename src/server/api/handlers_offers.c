@@ -4,7 +4,6 @@
  */
 #include "api/handlers_offers.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +12,15 @@
 
 #include "api/cursor.h"
 #include "view/etag.h"
+#include "view/offer_render.h"
+#include "api/write_wait.h"
 #include "realtime/longpoll.h"
 #include "api/member_text.h"
 #include "domain/money.h"
 #include "realtime/notify.h"
 #include "view/offer_cache.h"
 #include "view/offer_view.h"
+#include "http/request_auth.h"
 #include "http/request_body.h"
 #include "util/log.h"
 #include "domain/offer_codec.h"
@@ -168,14 +170,13 @@ static bool authenticate_member(struct request *r)
 static void reply_written(struct request *r, unsigned status, const struct offer *o)
 {
     size_t len = 0;
-    char *json = offer_to_text(o, &len);
+    char etag[ETAG_SIZE];
+    char *json = offer_render(o, &len, etag);
     if (!json) {
         log_error("cannot render offer %s", o->id);
         reply_error(r, 500, "internal error");
         return;
     }
-    char etag[ETAG_SIZE];
-    etag_make(o->version, json, len, etag);
     if (status == 201) {
         char location[128];
         snprintf(location, sizeof(location), "/api/offers/%s", o->id);
@@ -187,13 +188,11 @@ static void reply_written(struct request *r, unsigned status, const struct offer
     reply_offer_json(r, status, json, len, etag);
 }
 
-
 /* ---- writes: handed to the store's writer thread, the request suspended meanwhile ---- */
 
 /* One write in flight: what the writer needs, and what the handler needs to answer. */
 struct pending_write {
-    struct store_write w;
-    struct request *r;
+    struct write_wait ww;       /* first: the store write and the wait (write_wait.h) */
     json_t *body;               /* owns the strings the write borrows (message, productId) */
     unsigned ok_status;
     const char *not_found;      /* the 404 text (creates map NOT_FOUND to 400) */
@@ -217,59 +216,30 @@ struct pending_write {
     } u;
 };
 
-static void pending_free(void *p)
+static void pending_free(struct write_wait *ww)
 {
-    struct pending_write *pw = p;
+    struct pending_write *pw = (struct pending_write *)ww;
     json_decref(pw->body);
-    offer_cleanup(&pw->w.out);
+    offer_cleanup(&pw->ww.w.out);
     free(pw);
-}
-
-static void write_done(struct store_write *w)
-{
-    struct pending_write *pw = w->done_userdata;
-    request_resume(pw->r);
-}
-
-/* Suspends r until the writer has committed pw (or refused it); takes ownership of pw. */
-static void submit_write(struct request *r, struct pending_write *pw)
-{
-    struct app *app = r->app;
-    atomic_fetch_add(&app->pending_writes, 1);
-    if (atomic_load(&app->stopping)) {
-        atomic_fetch_sub(&app->pending_writes, 1);
-        pending_free(pw);
-        struct reply_header h = {"Retry-After", "2"};
-        reply_error_with(r, 503, "shutting down; retry shortly", &h, 1);
-        return;
-    }
-    pw->r = r;
-    pw->w.done = write_done;
-    pw->w.done_userdata = pw;
-    r->pending = pw;
-    r->pending_free = pending_free;
-    request_suspend(r); /* before submitting: the writer may finish before we return */
-    store_submit(app->store, &pw->w);
 }
 
 /* On re-entry after the writer's done: answers from its result. True when r had a write. */
 static bool finish_write(struct request *r)
 {
-    struct pending_write *pw = r->pending;
+    struct pending_write *pw = (struct pending_write *)write_wait_take(r);
     if (!pw)
         return false;
-    enum store_result sr = pw->w.result;
+    enum store_result sr = pw->ww.w.result;
     if (sr == STORE_OK)
-        reply_written(r, pw->ok_status, &pw->w.out);
-    else if (sr == STORE_NOT_FOUND && pw->w.is_create)
+        reply_written(r, pw->ok_status, &pw->ww.w.out);
+    else if (sr == STORE_NOT_FOUND && pw->ww.w.is_create)
         reply_error(r, 400, "productId: no such product");
     else if (sr == STORE_CONFLICT)
         reply_error(r, pw->refusal->status, pw->refusal->message);
     else
         reply_store_failure(r, sr, pw->not_found);
-    r->pending = NULL;
-    pending_free(pw);
-    atomic_fetch_sub(&r->app->pending_writes, 1);
+    write_wait_finish(r, &pw->ww);
     return true;
 }
 
@@ -314,6 +284,8 @@ void handle_create_offer(struct request *r)
         goto fail;
     }
     struct pending_write *pw = calloc(1, sizeof(*pw));
+    if (pw)
+        pw->ww.free = pending_free;
     if (!pw || !request_new_id("off_", pw->id, sizeof(pw->id))) {
         log_error("cannot prepare a new offer (memory or randomness)");
         reply_error(r, 500, "internal error");
@@ -327,33 +299,18 @@ void handle_create_offer(struct request *r)
     pw->refusal = &pw->u.create.refusal;
     pw->u.create.buyer_id = r->user_id;
     pw->u.create.amount = amount;
-    pw->w.is_create = true;
-    pw->w.create = (struct new_offer){pw->id, json_string_value(product), r->user_id, amount,
+    pw->ww.w.is_create = true;
+    pw->ww.w.create = (struct new_offer){pw->id, json_string_value(product), r->user_id, amount,
                                       message, now, offer_rules_expiry_from(now)};
-    pw->w.check = check_create;
-    pw->w.userdata = pw;
-    submit_write(r, pw);
+    pw->ww.w.check = check_create;
+    pw->ww.w.userdata = pw;
+    write_wait_submit(r, &pw->ww);
     return;
 fail:
     json_decref(body);
 }
 
 /* ---- PATCH /api/offers/{id} and POST /api/offers/{id}/counter ---- */
-
-/* Compares the client's If-Match with the ETag of the state being decided on. */
-static bool if_match_holds(const char *if_match, const struct offer *current)
-{
-    if (!if_match)
-        return true;
-    size_t len = 0;
-    char *json = offer_to_text(current, &len);
-    if (!json)
-        return false;
-    char etag[ETAG_SIZE];
-    etag_make(current->version, json, len, etag);
-    free(json);
-    return etag_match(if_match, etag);
-}
 
 /* Runs on the writer thread, inside the transaction, with the offer as it is now. */
 static bool decide(const struct offer *current, int64_t now_ms, struct offer_change *change,
@@ -368,7 +325,9 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
         refuse(f, 403, "this offer is not yours to change");
         return false;
     }
-    if (!if_match_holds(pw->u.decide.if_match, current)) {
+    /* If-Match is judged here, on the writer thread inside the transaction, against the state
+     * being decided on: re-rendered, so no write can slip between the check and the change. */
+    if (!offer_render_if_match(pw->u.decide.if_match, current)) {
         refuse(f, 412, "the offer changed since your copy (If-Match does not match)");
         return false;
     }
@@ -380,26 +339,19 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
         refuse(f, rule_status(v.result, false), v.message);
         return false;
     }
+    struct offer_effect e = offer_rules_effect(action, party, now_ms);
     change->set_status = true;
-    switch (action) {
-    case OFFER_ACTION_ACCEPT:
-        change->status = OFFER_STATUS_ACCEPTED;
-        change->mark_product_sold = true;
-        break;
-    case OFFER_ACTION_REJECT:
-        change->status = OFFER_STATUS_REJECTED;
-        break;
-    case OFFER_ACTION_COUNTER:
-        change->status = OFFER_STATUS_COUNTERED;
-        change->set_expiry = true;
-        change->expires_at_ms = offer_rules_expiry_from(now_ms);
-        change->add_counter = true;
+    change->status = e.status;
+    change->mark_product_sold = e.mark_product_sold;
+    change->set_expiry = e.set_expiry;
+    change->expires_at_ms = e.expires_at_ms;
+    change->add_counter = e.add_counter;
+    if (e.add_counter) {
         memcpy(change->counter.id, pw->u.decide.counter_id, sizeof(change->counter.id));
         change->counter.amount_minor = pw->u.decide.amount;
         change->counter.message = (char *)pw->u.decide.message; /* borrowed for the write */
-        change->counter.from_seller = party == OFFER_PARTY_SELLER;
+        change->counter.from_seller = e.counter_from_seller;
         change->counter.created_at_ms = now_ms;
-        break;
     }
     return true;
 }
@@ -412,16 +364,17 @@ static struct pending_write *new_decision(struct request *r, json_t *body, unsig
         reply_error(r, 500, "internal error");
         return NULL;
     }
+    pw->ww.free = pending_free;
     pw->body = body;
     pw->ok_status = ok_status;
     pw->not_found = "offer not found";
     pw->refusal = &pw->u.decide.refusal;
     pw->u.decide.user_id = r->user_id;
     pw->u.decide.if_match = request_header(r, "If-Match"); /* lives as long as the request */
-    pw->w.offer_id = r->match.id;
-    pw->w.now_ms = clock_now_ms();
-    pw->w.decide = decide;
-    pw->w.userdata = pw;
+    pw->ww.w.offer_id = r->match.id;
+    pw->ww.w.now_ms = clock_now_ms();
+    pw->ww.w.decide = decide;
+    pw->ww.w.userdata = pw;
     return pw;
 }
 
@@ -447,7 +400,7 @@ void handle_decide_offer(struct request *r)
         return;
     }
     pw->u.decide.action = action;
-    submit_write(r, pw);
+    write_wait_submit(r, &pw->ww);
 }
 
 void handle_counter_offer(struct request *r)
@@ -471,13 +424,13 @@ void handle_counter_offer(struct request *r)
         log_error("no randomness for a new counter offer id");
         reply_error(r, 500, "internal error");
         pw->body = NULL;
-        pending_free(pw);
+        pending_free(&pw->ww);
         goto fail;
     }
     pw->u.decide.action = OFFER_ACTION_COUNTER;
     pw->u.decide.amount = amount;
     pw->u.decide.message = message;
-    submit_write(r, pw);
+    write_wait_submit(r, &pw->ww);
     return;
 fail:
     json_decref(body);
@@ -485,35 +438,16 @@ fail:
 
 /* ---- GET /api/offers ---- */
 
-/* {"offers":[...],"nextCursor":...} as compact text; NULL on allocation failure. */
+/* {"offers":[...],"nextCursor":...} of the first count of offers, the cursor set when more. */
 static char *render_list(const struct offer *offers, size_t count, bool more, size_t *len)
 {
-    json_t *root = json_object();
-    json_t *array = json_array();
-    char *text = NULL;
-    if (!root || !array || json_object_set_new(root, "offers", array) != 0) {
-        json_decref(array);
-        goto out;
-    }
-    for (size_t i = 0; i < count; i++)
-        if (json_array_append_new(array, offer_to_json(&offers[i])) != 0)
-            goto out;
-    json_t *next = json_null();
+    char encoded[CURSOR_TEXT_SIZE];
     if (more && count > 0) {
         struct offer_cursor c = {true, offers[count - 1].created_at_ms, ""};
         memcpy(c.id, offers[count - 1].id, sizeof(c.id));
-        char encoded[CURSOR_TEXT_SIZE];
         cursor_encode(&c, encoded);
-        next = json_string(encoded);
     }
-    if (json_object_set_new(root, "nextCursor", next) != 0)
-        goto out;
-    text = json_dumps(root, MONEY_JSON_DUMP_FLAGS);
-    if (text)
-        *len = strlen(text);
-out:
-    json_decref(root);
-    return text;
+    return offer_render_list(offers, count, more && count > 0 ? encoded : NULL, len);
 }
 
 void handle_list_offers(struct request *r)

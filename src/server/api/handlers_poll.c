@@ -13,6 +13,7 @@
 #include "realtime/notify.h"
 #include "view/offer_view.h"
 #include "http/query.h"
+#include "http/request_auth.h"
 #include "http/reply.h"
 #include "store/store.h"
 #include "util/clock.h"
