@@ -3,8 +3,9 @@
  * The reader is the only code that touches a stream once it started, always on the connection's
  * worker thread: it drains pending bytes, and when there are none it works out what to send next
  * (the burst, changed offers, a heartbeat, the end), or registers a notify waiter and suspends.
- * MHD resumes it when the waiter fires. The response's free callback, run when the connection is
- * gone, cancels the waiter and releases the admission, so counts stay exact.
+ * MHD resumes it when the waiter fires. The stream is the request's state (request.h): released
+ * in the completed callback when the connection is gone, it cancels the waiter and gives the
+ * admission back (transport.h), so counts stay exact.
  *
  * The burst (every watched offer the client may lack: at the start, and after a wake that lost
  * track of which offers changed) is rendered SSE_BURST_CHUNK at a time, each part only once the
@@ -40,6 +41,7 @@
 #include "util/fnv1a.h"
 #include "util/log.h"
 #include "realtime/notify.h"
+#include "realtime/transport.h"
 #include "domain/offer_codec.h"
 #include "domain/offer_rules.h"
 #include "view/offer_view.h"
@@ -81,7 +83,7 @@ struct sse_stream {
     char *buf;
     size_t len, off, buf_cap;
     size_t last_event_end;      /* len just past the last event of this fill, or SIZE_MAX */
-    struct notify_waiter waiter;
+    struct transport_hold hold; /* admission and waiter (transport.h) */
     int heartbeat_ms;
     int64_t next_heartbeat_ms;  /* monotonic */
     uint64_t seen_seq;
@@ -99,7 +101,7 @@ struct sse_stream {
     struct offer_ref *page;
     size_t page_len, page_pos, burst_listed;
     bool burst_listed_all;
-    bool started, ending, ended, admitted, failed;
+    bool started, ending, ended, failed;
 };
 
 int64_t sse_parse_last_event_id(const char *header)
@@ -424,8 +426,8 @@ static void end_with_retry(struct sse_stream *st)
 /* Decides what to send now; leaves st->len at 0 when there is nothing. */
 static void fill(struct sse_stream *st)
 {
-    enum notify_reason reason = st->waiter.reason;
-    st->waiter.reason = NOTIFY_WAITING;
+    enum notify_reason reason = st->hold.waiter.reason;
+    st->hold.waiter.reason = NOTIFY_WAITING;
     if (reason == NOTIFY_GONE) { /* the client left: end the stream, nobody reads it */
         st->ending = true;
         return;
@@ -445,14 +447,14 @@ static void fill(struct sse_stream *st)
         st->started = true;
         begin_burst(st, st->resume_after_seq);
     } else if (reason != NOTIFY_WAITING) { /* woken, after waiting */
-        st->seen_seq = st->waiter.fired_seq;
-        if (reason == NOTIFY_CHANGED && st->waiter.changed_overflow) {
+        st->seen_seq = st->hold.waiter.fired_seq;
+        if (reason == NOTIFY_CHANGED && st->hold.waiter.changed_overflow) {
             begin_burst(st, st->multiplexed ? st->synced_seq : -1);
         } else {
-            for (size_t i = 0; reason == NOTIFY_CHANGED && i < st->waiter.changed_count; i++)
-                refresh(st, st->waiter.changed[i], st->all_of_user);
-            if (!st->failed && st->waiter.fired_log_seq > st->synced_seq)
-                st->synced_seq = st->waiter.fired_log_seq;
+            for (size_t i = 0; reason == NOTIFY_CHANGED && i < st->hold.waiter.changed_count; i++)
+                refresh(st, st->hold.waiter.changed[i], st->all_of_user);
+            if (!st->failed && st->hold.waiter.fired_log_seq > st->synced_seq)
+                st->synced_seq = st->hold.waiter.fired_log_seq;
         }
     }
     if (st->bursting)
@@ -470,13 +472,13 @@ static void wait_for_more(struct sse_stream *st)
     int64_t token_end = time_ms_add(notify_now_ms(), time_ms_sub(st->token_exp_ms, clock_now_ms()));
     if (token_end < deadline)
         deadline = token_end;
-    st->waiter.deadline_ms = deadline;
+    st->hold.waiter.deadline_ms = deadline;
     const char *ids[NOTIFY_MAX_KEYS];
     size_t n = 0;
     for (size_t i = 0; !st->all_of_user && i < st->count && n < NOTIFY_MAX_KEYS; i++)
         ids[n++] = st->offers[i].id;
     MHD_suspend_connection(st->conn);
-    notify_wait(st->app->notify, &st->waiter, ids, n, st->all_of_user ? st->user_id : NULL,
+    notify_wait(st->app->notify, &st->hold.waiter, ids, n, st->all_of_user ? st->user_id : NULL,
                 st->seen_seq);
 }
 
@@ -507,18 +509,19 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
     }
 }
 
-static void sse_free(void *cls)
+static void sse_release(struct request *r, void *state)
 {
-    struct sse_stream *st = cls;
-    notify_cancel(st->app->notify, &st->waiter);
-    if (st->admitted)
-        notify_release(st->app->notify, st->user_id);
+    (void)r;
+    struct sse_stream *st = state;
+    transport_release(&st->hold);
     free(st->offers);
     free(st->refusals);
     free(st->page);
     free_buffer(st);
     free(st);
 }
+
+static const struct request_state_ops sse_state = {"sse", sse_release};
 
 static void resume_stream(void *userdata)
 {
@@ -565,7 +568,8 @@ static uint64_t tag_with_refusals(uint64_t tag, const struct sse_watch *w)
 
 void sse_start(struct request *r, const struct sse_watch *w)
 {
-    enum notify_admit admit = notify_admit(r->app->notify, r->user_id);
+    struct transport_hold hold = {0};
+    enum notify_admit admit = transport_admit(&hold, r);
     if (admit == NOTIFY_SHUTTING_DOWN) {
         struct reply_header h = {"Retry-After", "2"};
         reply_error_with(r, 503, "shutting down; reconnect shortly", &h, 1);
@@ -578,11 +582,12 @@ void sse_start(struct request *r, const struct sse_watch *w)
     }
     struct sse_stream *st = calloc(1, sizeof(*st));
     if (!st) {
-        notify_release(r->app->notify, r->user_id);
+        transport_release(&hold);
         reply_error(r, 500, "internal error");
         return;
     }
-    st->admitted = true;
+    st->hold = hold;
+    request_set_state(r, st, &sse_state); /* released when the request completes */
     st->app = r->app;
     st->conn = r->conn;
     memcpy(st->user_id, r->user_id, sizeof(st->user_id));
@@ -591,10 +596,7 @@ void sse_start(struct request *r, const struct sse_watch *w)
     st->multiplexed = w->multiplexed;
     st->heartbeat_ms = (int)time_ms_from_s(w->heartbeat_s);
     st->next_heartbeat_ms = notify_now_ms() + st->heartbeat_ms;
-    st->waiter.wake = resume_stream;
-    st->waiter.userdata = st;
-    st->waiter.socket_fd = request_socket_fd(r);
-    st->waiter.watch_socket = st->waiter.socket_fd >= 0;
+    transport_bind(&st->hold, r, resume_stream, st);
     st->resume_after_seq = st->synced_seq = -1;
     bool ok = true;
     if (w->refusal_count) {
@@ -622,10 +624,9 @@ void sse_start(struct request *r, const struct sse_watch *w)
     }
     struct MHD_Response *resp =
         ok ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE, sse_read, st,
-                                               sse_free)
+                                               NULL)
            : NULL;
     if (!resp) {
-        sse_free(st);
         reply_error(r, 500, "internal error");
         return;
     }
