@@ -6,6 +6,7 @@
 
 #include "api/handlers_demo.h"
 #include "api/handlers_events.h"
+#include "api/handlers_offer_writes.h"
 #include "api/handlers_offers.h"
 #include "api/handlers_ops.h"
 #include "api/handlers_poll.h"
