@@ -4,7 +4,10 @@
  * timeout so silent clients are reaped and a total deadline per request (conn_deadline.h) so
  * trickling ones are too, suspend/resume allowed so held requests will cost no thread. Before any
  * handler runs, a request whose framing a proxy could read differently is refused (http_head.h).
- * Request bodies are accumulated here, capped, never through MHD's form PostProcessor.
+ * Request bodies are accumulated here, capped, never through MHD's form PostProcessor. Routing
+ * goes through the table app->routes (api/routes.c, handed over by main.c): this file names no
+ * handler and no transport. Whatever state a handler or transport left on the request is
+ * released in one place, the completed callback (request_release_state).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -15,9 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -29,7 +30,6 @@
 #include "util/metrics.h"
 #include "http/reply.h"
 #include "util/clock.h"
-
 
 struct http_server {
     struct MHD_Daemon *daemon;
