@@ -299,7 +299,8 @@ void sse_start(struct request *r, const struct sse_watch *w)
     st->app = r->app;
     st->conn = r->conn;
     memcpy(st->user_id, r->user_id, sizeof(st->user_id));
-    st->token_exp_ms = auth_refused_from_ms(r->token_exp_s); /* exp + leeway: a reconnect gets 401 */
+    /* exp + leeway: a reconnect gets 401 */
+    st->token_exp_ms = auth_refused_from_ms(r->token_exp_s);
     st->all_of_user = w->all_of_user;
     st->multiplexed = w->multiplexed;
     st->heartbeat_ms = (int)time_ms_from_s(w->heartbeat_s);

@@ -42,7 +42,8 @@ static void append_event(struct sse_stream *st, const char *head, size_t head_le
                          const char *json, size_t len)
 {
     size_t at = st->len;
-    if (sse_stream_append(st, head, head_len) && sse_stream_append(st, json, len) && sse_stream_append(st, "\n\n", 2)) {
+    if (sse_stream_append(st, head, head_len) && sse_stream_append(st, json, len) &&
+        sse_stream_append(st, "\n\n", 2)) {
         st->last_event_end = st->len;
         st->unlabelled++;
         return;
