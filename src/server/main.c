@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "api/routes.h"
 #include "auth/auth.h"
 #include "auth/auth_guard.h"
 #include "util/config.h"
@@ -168,9 +169,9 @@ static int serve(struct config *cfg)
         goto out;
     }
     const char *names[METRICS_MAX_ROUTES];
-    for (size_t i = 0; i < http_route_count; i++)
-        names[i] = http_routes[i].name;
-    metrics = metrics_new(names, http_route_count);
+    for (size_t i = 0; i < api_route_count; i++)
+        names[i] = api_routes[i].name;
+    metrics = metrics_new(names, api_route_count);
     if (!metrics) {
         snprintf(err, sizeof(err), "out of memory");
         goto out;
@@ -202,8 +203,8 @@ static int serve(struct config *cfg)
     notify_set_version_hook(notify, invalidate_offer, offer_cache);
     struct app app = {.config = cfg, .store = store, .auth = auth, .metrics = metrics,
                       .notify = notify, .ratelimit = ratelimit, .offer_cache = offer_cache,
-                      .auth_cache = auth_cache, .auth_guard = auth_guard, .routes = http_routes,
-                      .route_count = http_route_count};
+                      .auth_cache = auth_cache, .auth_guard = auth_guard, .routes = api_routes,
+                      .route_count = api_route_count};
     server = http_server_start(&app, err, sizeof(err));
     if (!server) {
         startup_hint_listen(cfg->bind, cfg->port, err, sizeof(err));

@@ -766,6 +766,37 @@ static void test_check_order(void **state)
                      RULE_OK);
 }
 
+/* What each allowed action does: the status, the product sold on accept, a fresh expiry and a
+ * counter from the acting party on counter, nothing else. */
+static void test_effect_of_each_action(void **state)
+{
+    (void)state;
+    int64_t now = 1000;
+    struct offer_effect e = offer_rules_effect(OFFER_ACTION_ACCEPT, OFFER_PARTY_SELLER, now);
+    assert_int_equal(e.status, OFFER_STATUS_ACCEPTED);
+    assert_true(e.mark_product_sold);
+    assert_false(e.set_expiry);
+    assert_false(e.add_counter);
+
+    e = offer_rules_effect(OFFER_ACTION_REJECT, OFFER_PARTY_BUYER, now);
+    assert_int_equal(e.status, OFFER_STATUS_REJECTED);
+    assert_false(e.mark_product_sold);
+    assert_false(e.set_expiry);
+    assert_false(e.add_counter);
+
+    e = offer_rules_effect(OFFER_ACTION_COUNTER, OFFER_PARTY_SELLER, now);
+    assert_int_equal(e.status, OFFER_STATUS_COUNTERED);
+    assert_false(e.mark_product_sold);
+    assert_true(e.set_expiry);
+    assert_true(e.expires_at_ms == offer_rules_expiry_from(now));
+    assert_true(e.add_counter);
+    assert_true(e.counter_from_seller);
+
+    e = offer_rules_effect(OFFER_ACTION_COUNTER, OFFER_PARTY_BUYER, INT64_MAX);
+    assert_false(e.counter_from_seller);
+    assert_true(e.expires_at_ms == INT64_MAX); /* saturates, as offer_rules_expiry_from does */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_counter_defensive_price_bounds),
         cmocka_unit_test(test_stranger_learns_nothing),
         cmocka_unit_test(test_check_order),
+        cmocka_unit_test(test_effect_of_each_action),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "http/query.h"
+#include "realtime/longpoll.h" /* LONGPOLL_MAX_WAIT_S */
+#include "realtime/notify.h"   /* NOTIFY_MAX_KEYS */
 
 /* Neither a number nor anything else a strict decimal parser may take. */
 static const char *const not_numbers[] = {

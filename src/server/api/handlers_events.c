@@ -9,6 +9,7 @@
 #include "util/config.h"
 #include "domain/offer_rules.h"
 #include "http/query.h"
+#include "http/request_auth.h"
 #include "http/reply.h"
 #include "realtime/sse.h"
 #include "store/store.h"
@@ -79,7 +80,7 @@ void handle_all_events(struct request *r)
     /* An offer the caller may not watch gets an offer-error event and the rest stream on; only
      * a stream left with nothing to watch is refused as a whole (it would hold a slot for
      * nothing), with the first offer's answer. */
-    struct sse_refusal refusals[NOTIFY_MAX_KEYS];
+    struct sse_refusal refusals[LIMITS_MAX_OFFERS_PER_WATCH];
     size_t refused = 0;
     for (size_t i = 0; i < ids.count; i++) {
         int status = offer_access(r, ids.ids[i]);

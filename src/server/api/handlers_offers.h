@@ -1,7 +1,7 @@
-/* handlers_offers.h - the /api/offers endpoints: parse, call rules and store, reply.
+/* handlers_offers.h - the reads of /api/offers: one offer (long-poll included) and the list.
  *
- * Handlers hold no SQL and no negotiation rules: they validate the request at the edge, hand the
- * decision to offer_rules.c inside a store transaction, and map results to HTTP in one place.
+ * Handlers hold no SQL and no negotiation rules: they validate the request at the edge, read
+ * through view/ and answer. The writes are in handlers_offer_writes.h.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -16,16 +16,5 @@ void handle_get_offer(struct request *r);
 /* GET /api/offers?limit=N&cursor=C: the caller's offers as buyer or seller, newest first,
  * {"offers":[...], "nextCursor": "..." | null}. limit 1..100, default 20. */
 void handle_list_offers(struct request *r);
-
-/* POST /api/offers {productId, amount, message?}: a buyer's offer. 201 with the offer. */
-void handle_create_offer(struct request *r);
-
-/* PATCH /api/offers/{id} {status: "ACCEPTED"|"REJECTED"}: answer the latest proposal. 200.
- * If-Match with a stale ETag: 412, nothing changed. */
-void handle_decide_offer(struct request *r);
-
-/* POST /api/offers/{id}/counter {amount, message?}: a counter offer. 201 with the offer.
- * If-Match as for PATCH. */
-void handle_counter_offer(struct request *r);
 
 #endif

@@ -13,6 +13,7 @@
 #include "realtime/notify.h"
 #include "view/offer_view.h"
 #include "http/query.h"
+#include "http/request_auth.h"
 #include "http/reply.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -103,8 +104,8 @@ static bool judge(struct request *r, const char *id, int64_t since, enum verdict
     return true;
 }
 
-static bool parse_query(struct request *r, struct query_ids *ids, int64_t since[NOTIFY_MAX_KEYS],
-                        int *wait_s)
+static bool parse_query(struct request *r, struct query_ids *ids,
+                        int64_t since[LIMITS_MAX_OFFERS_PER_WATCH], int *wait_s)
 {
     switch (query_parse_ids(request_query(r, "ids"), ids)) {
     case QUERY_IDS_OK:
@@ -136,7 +137,7 @@ static bool parse_query(struct request *r, struct query_ids *ids, int64_t since[
 void handle_poll_offers(struct request *r)
 {
     struct query_ids ids;
-    int64_t since[NOTIFY_MAX_KEYS];
+    int64_t since[LIMITS_MAX_OFFERS_PER_WATCH];
     int wait_s = 0;
     if (!parse_query(r, &ids, since, &wait_s))
         return;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain/limits.h" /* the protocol limits that come with offer ids (notify.h, query.h) */
+
 #define OFFER_ID_MAX 64                 /* ids match [A-Za-z0-9_-]{1,64} */
 #define OFFER_ID_SIZE (OFFER_ID_MAX + 1)
 #define OFFER_LIFETIME_MS (7LL * 24 * 60 * 60 * 1000) /* offers and counters expire 7 days on */

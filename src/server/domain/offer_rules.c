@@ -250,6 +250,29 @@ struct rule_verdict offer_rules_check_counter(const struct offer *o, const char 
     return verdict(RULE_AMOUNT_OUT_OF_RANGE, message_buf);
 }
 
+struct offer_effect offer_rules_effect(enum offer_action action, enum offer_party party,
+                                       int64_t now_ms)
+{
+    struct offer_effect e = {0};
+    switch (action) {
+    case OFFER_ACTION_ACCEPT:
+        e.status = OFFER_STATUS_ACCEPTED;
+        e.mark_product_sold = true;
+        break;
+    case OFFER_ACTION_REJECT:
+        e.status = OFFER_STATUS_REJECTED;
+        break;
+    case OFFER_ACTION_COUNTER:
+        e.status = OFFER_STATUS_COUNTERED;
+        e.set_expiry = true;
+        e.expires_at_ms = offer_rules_expiry_from(now_ms);
+        e.add_counter = true;
+        e.counter_from_seller = party == OFFER_PARTY_SELLER;
+        break;
+    }
+    return e;
+}
+
 const char *offer_party_name(enum offer_party p)
 {
     switch (p) {

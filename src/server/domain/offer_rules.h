@@ -110,6 +110,23 @@ struct rule_verdict offer_rules_check_decision(const struct offer *o, const char
 struct rule_verdict offer_rules_check_counter(const struct offer *o, const char *user_id,
                                               int64_t amount_minor, int64_t now_ms);
 
+/* What an allowed action does to the offer (the caller has checked it with
+ * offer_rules_check_decision or offer_rules_check_counter). */
+struct offer_effect {
+    enum offer_status status;       /* the new status */
+    bool mark_product_sold;         /* ACCEPT: the product is sold, its other offers end */
+    bool set_expiry;                /* COUNTER: the negotiation lives on from now_ms... */
+    int64_t expires_at_ms;          /* ...until offer_rules_expiry_from(now_ms) */
+    bool add_counter;               /* COUNTER: a counter offer is added, by party */
+    bool counter_from_seller;
+};
+
+/* The change action by party (BUYER or SELLER) at now_ms makes: ACCEPT -> ACCEPTED and the
+ * product sold; REJECT -> REJECTED; COUNTER -> COUNTERED, a fresh expiry and a counter from
+ * party. */
+struct offer_effect offer_rules_effect(enum offer_action action, enum offer_party party,
+                                       int64_t now_ms);
+
 /* "none", "buyer", "seller"; static text, never NULL ("unknown" out of range). */
 const char *offer_party_name(enum offer_party p);
 

@@ -1,5 +1,7 @@
 /* http_server.h - the libmicrohttpd daemon: thread pool + epoll, per-request state, routing.
  *
+ * It serves app->routes (app->route_count of them), the table the layer above hands it.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef OFFERD_HTTP_SERVER_H
@@ -11,10 +13,6 @@
 #include "http/request.h"
 
 struct http_server;
-
-/* The route table offerd serves (literal routes before {id} ones). */
-extern const struct route http_routes[];
-extern const size_t http_route_count;
 
 /* Starts listening on app->config's bind address and port with a pool of worker threads.
  * Returns a new server (stop with http_server_stop) or NULL with the reason in err. */

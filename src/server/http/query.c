@@ -40,7 +40,7 @@ int query_parse_wait(const char *s)
     int64_t v;
     if (!s)
         return 0;
-    if (!query_parse_version(s, &v) || v < 1 || v > LONGPOLL_MAX_WAIT_S)
+    if (!query_parse_version(s, &v) || v < 1 || v > LIMITS_MAX_WAIT_S)
         return -1;
     return (int)v;
 }
@@ -74,7 +74,7 @@ enum query_ids_result query_parse_ids(const char *list, struct query_ids *out)
             return refuse(out, QUERY_IDS_MALFORMED);
         if (already_has(out, tok))
             continue;
-        if (out->count == NOTIFY_MAX_KEYS)
+        if (out->count == LIMITS_MAX_OFFERS_PER_WATCH)
             return refuse(out, QUERY_IDS_TOO_MANY);
         out->ids[out->count++] = tok;
     }
@@ -90,7 +90,8 @@ static long index_of(const struct query_ids *ids, const char *text, size_t len)
     return -1;
 }
 
-static bool refuse_versions(const struct query_ids *ids, int64_t versions[NOTIFY_MAX_KEYS])
+static bool refuse_versions(const struct query_ids *ids,
+                            int64_t versions[LIMITS_MAX_OFFERS_PER_WATCH])
 {
     for (size_t i = 0; i < ids->count; i++)
         versions[i] = -1;
@@ -98,7 +99,7 @@ static bool refuse_versions(const struct query_ids *ids, int64_t versions[NOTIFY
 }
 
 bool query_parse_since_list(const char *list, const struct query_ids *ids,
-                            int64_t versions[NOTIFY_MAX_KEYS])
+                            int64_t versions[LIMITS_MAX_OFFERS_PER_WATCH])
 {
     for (size_t i = 0; i < ids->count; i++)
         versions[i] = -1;

@@ -15,18 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "realtime/longpoll.h" /* LONGPOLL_MAX_WAIT_S */
-#include "realtime/notify.h"   /* NOTIFY_MAX_KEYS */
+#include "domain/limits.h"
 #include "domain/offer.h"
 
 #define QUERY_LIMIT_DEFAULT 20  /* GET /api/offers without ?limit= */
 #define QUERY_LIMIT_MAX 100
-#define QUERY_IDS_TEXT_SIZE (NOTIFY_MAX_KEYS * OFFER_ID_SIZE) /* room for the longest ?ids= */
+/* room for the longest ?ids= */
+#define QUERY_IDS_TEXT_SIZE (LIMITS_MAX_OFFERS_PER_WATCH * OFFER_ID_SIZE)
 
 /* ?ids=a,b,c as distinct offer ids in first-seen order. Caller storage; don't copy it (ids
  * point into text). */
 struct query_ids {
-    const char *ids[NOTIFY_MAX_KEYS];   /* borrowed from text, valid while this struct lives */
+    /* borrowed from text, valid while this struct lives */
+    const char *ids[LIMITS_MAX_OFFERS_PER_WATCH];
     size_t count;                       /* 0 when ?ids= was absent */
     char text[QUERY_IDS_TEXT_SIZE];
 };
@@ -34,7 +35,7 @@ struct query_ids {
 enum query_ids_result {
     QUERY_IDS_OK,
     QUERY_IDS_MALFORMED,    /* an entry is not an offer id, or there is no entry at all */
-    QUERY_IDS_TOO_MANY,     /* over NOTIFY_MAX_KEYS distinct ids, or text too long to hold them */
+    QUERY_IDS_TOO_MANY,     /* over LIMITS_MAX_OFFERS_PER_WATCH distinct ids, or text too long */
 };
 
 /* ?since=VERSION (and any other non-negative whole number): true and *out set when s is one or
@@ -42,7 +43,7 @@ enum query_ids_result {
  * NULL included. Leading zeros are fine. */
 bool query_parse_version(const char *s, int64_t *out);
 
-/* ?wait=N: 0 when s is NULL (no wait), N for 1..LONGPOLL_MAX_WAIT_S, -1 for anything else. */
+/* ?wait=N: 0 when s is NULL (no wait), N for 1..LIMITS_MAX_WAIT_S, -1 for anything else. */
 int query_parse_wait(const char *s);
 
 /* ?limit=N: *limit = QUERY_LIMIT_DEFAULT when s is NULL, N for 1..QUERY_LIMIT_MAX; false (and
@@ -63,6 +64,6 @@ enum query_ids_result query_parse_ids(const char *list, struct query_ids *out);
  * has no colon, an id that is not in ids, an id named twice, or a VERSION that is not a whole
  * number fitting int64_t. */
 bool query_parse_since_list(const char *list, const struct query_ids *ids,
-                            int64_t versions[NOTIFY_MAX_KEYS]);
+                            int64_t versions[LIMITS_MAX_OFFERS_PER_WATCH]);
 
 #endif

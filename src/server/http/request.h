@@ -24,7 +24,6 @@ struct store;
 struct auth;
 struct metrics;
 struct notify;
-struct longpoll;
 struct ratelimit;
 struct offer_cache;
 struct auth_cache;
@@ -68,9 +67,20 @@ struct request {
     char user_id[OFFER_ID_SIZE];    /* users.id after request_authenticate; "" if unknown user */
     int64_t token_exp_s;            /* the token's exp, after request_authenticate */
     bool suspended;                 /* the handler suspended the connection; it runs again */
-    struct longpoll *longpoll;      /* a held long-poll's state, freed when the request ends */
-    void *pending;                  /* a write waiting for the writer thread */
-    void (*pending_free)(void *pending);
+    /* What a handler or transport keeps while the request is suspended (a held long-poll, a
+     * write waiting for the writer thread, an event stream): one slot, one owner, let go in one
+     * place, the completed callback (request_release_state). */
+    void *state;
+    const struct request_state_ops *state_ops;
+};
+
+/* How the owner of a request's state lets it go. A const table per kind of owner; its address
+ * also says whose the state is (request_state). */
+struct request_state_ops {
+    const char *name;                                   /* "longpoll", "write", "sse", ... */
+    /* Releases state; r is still valid, its connection may be gone. Runs once, on the thread
+     * that completes the request. */
+    void (*release)(struct request *r, void *state);
 };
 
 /* A request header's value, borrowed until the request completes; NULL when absent. */
@@ -88,8 +98,18 @@ void request_resume(void *request);
 /* The client's socket (for notify to watch while the request is held), or -1. */
 int request_socket_fd(const struct request *r);
 
-/* Verifies the caller's token and finds their users.id. On failure it has already answered
- * (401 with WWW-Authenticate, or 503/500) and returns false. */
-bool request_authenticate(struct request *r);
+/* Gives r state owned by ops (r has none yet): released by ops->release when r completes,
+ * unless taken back first with request_take_state. */
+void request_set_state(struct request *r, void *state, const struct request_state_ops *ops);
+
+/* r's state if ops owns it, else NULL (none, or another owner's). Borrowed. */
+void *request_state(const struct request *r, const struct request_state_ops *ops);
+
+/* Like request_state, and r no longer holds it: the caller now owns what it returns. */
+void *request_take_state(struct request *r, const struct request_state_ops *ops);
+
+/* Releases r's state through its owner's ops, if any. Called by the daemon's completed callback
+ * only; a no-op when r holds none. */
+void request_release_state(struct request *r);
 
 #endif

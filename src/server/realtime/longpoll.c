@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "realtime/notify.h"
+#include "realtime/transport.h"
 #include "http/reply.h"
 #include "util/time_ms.h"
 #include "util/clock.h"
@@ -17,20 +18,30 @@
 #define LONGPOLL_TOKEN_SLACK_MS 100
 
 struct longpoll {
-    struct notify_waiter waiter;
+    struct transport_hold hold; /* admission and waiter (transport.h) */
     int64_t deadline_ms;        /* monotonic */
-    bool admitted;
 };
+
+/* A held request's end, whatever ended it: the waiter and the admission go with it. */
+static void longpoll_release(struct request *r, void *state)
+{
+    (void)r;
+    struct longpoll *lp = state;
+    transport_release(&lp->hold);
+    free(lp);
+}
+
+static const struct request_state_ops longpoll_state = {"longpoll", longpoll_release};
 
 bool longpoll_is_over(const struct request *r)
 {
-    const struct longpoll *lp = r->longpoll;
+    const struct longpoll *lp = request_state(r, &longpoll_state);
     if (!lp)
         return false;
     /* A client gone is answered like a deadline: the 304 goes nowhere, libmicrohttpd closes the
      * connection, and the held slot is free. */
-    return lp->waiter.reason == NOTIFY_DEADLINE || lp->waiter.reason == NOTIFY_SHUTDOWN ||
-           lp->waiter.reason == NOTIFY_GONE || notify_now_ms() >= lp->deadline_ms;
+    return lp->hold.waiter.reason == NOTIFY_DEADLINE || lp->hold.waiter.reason == NOTIFY_SHUTDOWN ||
+           lp->hold.waiter.reason == NOTIFY_GONE || notify_now_ms() >= lp->deadline_ms;
 }
 
 static void reply_too_many(struct request *r, enum notify_admit why)
@@ -46,10 +57,10 @@ static void reply_too_many(struct request *r, enum notify_admit why)
 bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t offer_count,
                         int wait_s, uint64_t seen_seq)
 {
-    struct notify *n = r->app->notify;
-    struct longpoll *lp = r->longpoll;
+    struct longpoll *lp = request_state(r, &longpoll_state);
     if (!lp) {
-        enum notify_admit admit = notify_admit(n, r->user_id);
+        struct transport_hold hold = {0};
+        enum notify_admit admit = transport_admit(&hold, r);
         if (admit == NOTIFY_SHUTTING_DOWN)
             return false;
         if (admit != NOTIFY_ADMITTED) {
@@ -58,11 +69,11 @@ bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t 
         }
         lp = calloc(1, sizeof(*lp));
         if (!lp) {
-            notify_release(n, r->user_id);
+            transport_release(&hold);
             reply_error(r, 500, "internal error");
             return true;
         }
-        lp->admitted = true;
+        lp->hold = hold;
         int64_t now = notify_now_ms();
         lp->deadline_ms = time_ms_add(now, time_ms_from_s(wait_s));
         /* A held request never outlives the token it was admitted with: it is cut when the token
@@ -73,15 +84,12 @@ bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t 
         token_end = time_ms_add(token_end, LONGPOLL_TOKEN_SLACK_MS);
         if (token_end < lp->deadline_ms)
             lp->deadline_ms = token_end;
-        lp->waiter.wake = request_resume;
-        lp->waiter.userdata = r;
-        lp->waiter.socket_fd = request_socket_fd(r);
-        lp->waiter.watch_socket = lp->waiter.socket_fd >= 0;
-        r->longpoll = lp;
+        transport_bind(&lp->hold, r, request_resume, r);
+        request_set_state(r, lp, &longpoll_state);
     }
-    lp->waiter.deadline_ms = lp->deadline_ms;
+    lp->hold.waiter.deadline_ms = lp->deadline_ms;
     request_suspend(r);
-    notify_wait(n, &lp->waiter, offer_ids, offer_count, NULL, seen_seq);
+    notify_wait(lp->hold.notify, &lp->hold.waiter, offer_ids, offer_count, NULL, seen_seq);
     return true;
 }
 
@@ -89,16 +97,4 @@ bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t
 {
     const char *ids[1] = {offer_id};
     return longpoll_hold_many(r, ids, 1, wait_s, seen_seq);
-}
-
-void longpoll_finish(struct request *r)
-{
-    struct longpoll *lp = r->longpoll;
-    if (!lp)
-        return;
-    notify_cancel(r->app->notify, &lp->waiter);
-    if (lp->admitted)
-        notify_release(r->app->notify, r->user_id);
-    free(lp);
-    r->longpoll = NULL;
 }

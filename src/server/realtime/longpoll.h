@@ -4,6 +4,7 @@
  * The held request costs no thread: its connection is suspended and a notify waiter resumes it
  * on a change, at its deadline (or when the caller's token expires), or at shutdown. The handler
  * then runs again from the top, re-checking the token and the offer, and answers 200 or 304.
+ * The hold is the request's state (request.h): released, waiter and admission, when it completes.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,9 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain/limits.h"
 #include "http/request.h"
 
-#define LONGPOLL_MAX_WAIT_S 60
+#define LONGPOLL_MAX_WAIT_S LIMITS_MAX_WAIT_S
 
 /* True once this request was held and its time is up (deadline, token expiry, shutdown): the
  * handler answers 304 now instead of holding again. */
@@ -31,8 +33,5 @@ bool longpoll_hold(struct request *r, const char *offer_id, int wait_s, uint64_t
  * of them. One held request against the caps, however many offers it watches. */
 bool longpoll_hold_many(struct request *r, const char *const *offer_ids, size_t offer_count,
                         int wait_s, uint64_t seen_seq);
-
-/* Releases what a held request had (waiter, admission). Safe on any request. */
-void longpoll_finish(struct request *r);
 
 #endif

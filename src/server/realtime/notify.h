@@ -39,7 +39,7 @@ struct store;
 struct notify;
 struct notify_link;
 
-#define NOTIFY_MAX_KEYS 64          /* offers one waiter can watch (SSE ?ids=) */
+#define NOTIFY_MAX_KEYS LIMITS_MAX_OFFERS_PER_WATCH /* offers one waiter can watch (SSE ?ids=) */
 #define NOTIFY_CHANGED_MAX 4        /* changed offer ids remembered per firing; more: reread all */
 #define NOTIFY_KEY_IDLE_MS_DEFAULT 30000    /* a key with no waiter is forgotten after this */
 #define NOTIFY_MAX_IDLE_KEYS_DEFAULT 4096   /* or sooner, oldest first, past this many (~0.5 MiB) */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "http/request.h"
+#include "realtime/sse_format.h" /* the pure parts: event and resume-id text */
 
 /* An offer the caller asked for on the multiplexed stream but may not see: it is not watched, and
  * the stream's first burst carries an `offer-error` event for it instead. */
@@ -42,29 +43,6 @@ struct sse_watch {
 /* Answers r with a 200 text/event-stream that follows w, or 429/500. The caller has already
  * authenticated r and checked that every offer in w is the caller's (except the refusals). */
 void sse_start(struct request *r, const struct sse_watch *w);
-
-/* Turns a Last-Event-ID header into a version: -1 when absent or not ours. Pure. */
-int64_t sse_parse_last_event_id(const char *header);
-
-/* Formats one event into out: "event: offer\nid: <version>\ndata: <json>\n\n" (no id line when
- * version < 0). Returns the length written, or 0 if out is too small. Pure. */
-size_t sse_format_event(char *out, size_t size, int64_t version, const char *json, size_t len);
-
-/* Resumable ids of the multiplexed stream: "<seq>:<tag>", seq a position in the change log
- * (offer_changes.seq) up to which every change of every watched offer has been sent, tag 16
- * lowercase hex digits naming what the stream watches (sse_watch_tag). A reconnect whose
- * Last-Event-ID has the same tag is sent only the offers changed after seq. */
-
-/* The tag of a stream of user_id over ids (count 0: all of the user's offers): FNV-1a 64 of the
- * user and the sorted, deduplicated ids, so the order and repeats in ?ids= do not matter. Pure. */
-uint64_t sse_watch_tag(const char *user_id, const char *const *ids, size_t count);
-
-/* Formats "<seq>:<tag>" into out; the length, or 0 if out is too small. Pure. */
-size_t sse_format_resume_id(char *out, size_t size, int64_t seq, uint64_t tag);
-
-/* Parses "<seq>:<tag>" strictly (seq: digits, at most INT64_MAX; tag: 16 lowercase hex digits).
- * False for anything else, NULL included. Pure. */
-bool sse_parse_resume_id(const char *header, int64_t *seq, uint64_t *tag);
 
 /* Memory of the streams' pending-event buffers: allocated now in all streams, and the most any
  * one stream has held since start (for /metrics). Thread-safe. */
