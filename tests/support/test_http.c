@@ -88,15 +88,45 @@ static int perform(const char *method, const char *url, const char *const *heade
     return 0;
 }
 
+const char *http_bearer_header(char *buf, size_t size, const char *token)
+{
+    snprintf(buf, size, "Authorization: Bearer %s", token);
+    return buf;
+}
+
+int http_call(const char *base, const char *method, const char *path, const char *token,
+              const char *const *extra_headers, const char *body, long timeout_ms,
+              struct http_response *out)
+{
+    char url[4096], auth[8192];
+    const char *headers[16];
+    size_t n = 0;
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    if (token)
+        headers[n++] = http_bearer_header(auth, sizeof(auth), token);
+    for (size_t i = 0; extra_headers && extra_headers[i] && n < 15; i++)
+        headers[n++] = extra_headers[i];
+    headers[n] = NULL;
+    if (timeout_ms > 0)
+        return http_request_timeout(method, url, headers, body, timeout_ms, out);
+    return http_request(method, url, headers, body, out);
+}
+
 int http_get(const char *url, const char *token, struct http_response *out)
 {
-    char auth[8192];
-    const char *headers[2] = {NULL, NULL};
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[0] = auth;
-    }
-    return http_request("GET", url, headers, NULL, out);
+    return http_call(url, "GET", "", token, NULL, NULL, 0, out);
+}
+
+long long http_metric(const char *base, const char *name)
+{
+    struct http_response r;
+    char needle[128];
+    http_call(base, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    const char *at = r.body ? strstr(r.body, needle) : NULL;
+    long long v = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    http_response_cleanup(&r);
+    return v;
 }
 
 const char *http_header(const struct http_response *r, const char *name, char *buf, size_t size)

@@ -25,8 +25,21 @@ int http_request(const char *method, const char *url, const char *const *headers
 int http_request_timeout(const char *method, const char *url, const char *const *headers,
                          const char *body, long timeout_ms, struct http_response *out);
 
+/* Writes "Authorization: Bearer TOKEN" into buf: the one place tests build that header. */
+const char *http_bearer_header(char *buf, size_t size, const char *token);
+
+/* Sends METHOD BASE+PATH with the bearer header when token is non-NULL, then extra_headers
+ * (NULL-terminated, may be NULL), and body (NULL for none). timeout_ms 0 means the default of
+ * http_request; otherwise it behaves as http_request_timeout. Returns 0 when a response arrived. */
+int http_call(const char *base, const char *method, const char *path, const char *token,
+              const char *const *extra_headers, const char *body, long timeout_ms,
+              struct http_response *out);
+
 /* GET with an optional bearer token (NULL for none). */
 int http_get(const char *url, const char *token, struct http_response *out);
+
+/* GET BASE/metrics and return the value of the sample line "NAME VALUE", or -1 when absent. */
+long long http_metric(const char *base, const char *name);
 
 /* Value of the last response header NAME (case-insensitive) copied into buf, or NULL when absent. */
 const char *http_header(const struct http_response *r, const char *name, char *buf, size_t size);
