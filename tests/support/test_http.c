@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -98,7 +103,7 @@ int http_call(const char *base, const char *method, const char *path, const char
               const char *const *extra_headers, const char *body, long timeout_ms,
               struct http_response *out)
 {
-    char url[4096], auth[8192];
+    char url[4096], auth[16384];
     const char *headers[16];
     size_t n = 0;
     snprintf(url, sizeof(url), "%s%s", base, path);
@@ -147,6 +152,19 @@ const char *http_header(const struct http_response *r, const char *name, char *b
         line += len + (eol ? 2 : 0);
     }
     return found;
+}
+
+int http_raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 void http_response_cleanup(struct http_response *r)

@@ -44,6 +44,10 @@ long long http_metric(const char *base, const char *name);
 /* Value of the last response header NAME (case-insensitive) copied into buf, or NULL when absent. */
 const char *http_header(const struct http_response *r, const char *name, char *buf, size_t size);
 
+/* A plain TCP connection to 127.0.0.1:PORT, for tests where the raw bytes are the point.
+ * Returns the socket (close it with close()), or -1. */
+int http_raw_connect(int port);
+
 void http_response_cleanup(struct http_response *r);
 
 #endif
