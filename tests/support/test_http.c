@@ -4,16 +4,19 @@
  */
 #include "test_http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
+#include <cmocka.h>
 #include <curl/curl.h>
 
 struct sink {
@@ -152,6 +155,15 @@ const char *http_header(const struct http_response *r, const char *name, char *b
         line += len + (eol ? 2 : 0);
     }
     return found;
+}
+
+json_t *http_body_json(const struct http_response *r)
+{
+    json_error_t e;
+    json_t *j = json_loads(r->body, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %s", e.text, r->body);
+    return j;
 }
 
 int http_raw_connect(int port)

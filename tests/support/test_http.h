@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct http_response {
     long status;     /* 0 when the transfer failed */
     char *headers;   /* raw response header block, NUL-terminated */
@@ -43,6 +45,9 @@ long long http_metric(const char *base, const char *name);
 
 /* Value of the last response header NAME (case-insensitive) copied into buf, or NULL when absent. */
 const char *http_header(const struct http_response *r, const char *name, char *buf, size_t size);
+
+/* The body parsed as JSON (new reference: json_decref it); fails the test (cmocka) if it is not. */
+json_t *http_body_json(const struct http_response *r);
 
 /* A plain TCP connection to 127.0.0.1:PORT, for tests where the raw bytes are the point.
  * Returns the socket (close it with close()), or -1. */
