@@ -48,11 +48,17 @@ int offerd_fixture_stop(struct offerd_fixture *fx)
     return status == 0 ? 0 : -1;
 }
 
+void offerd_get(const struct offerd_proc *p, const char *path, const char *token,
+                const char *extra_header, struct http_response *r)
+{
+    const char *extra[] = {extra_header, NULL};
+    assert_int_equal(http_call(p->base_url, "GET", path, token, extra, NULL, 0, r), 0);
+}
+
 void offerd_fixture_get(const struct offerd_fixture *fx, const char *path, const char *token,
                         const char *extra_header, struct http_response *r)
 {
-    const char *extra[] = {extra_header, NULL};
-    assert_int_equal(http_call(fx->server.base_url, "GET", path, token, extra, NULL, 0, r), 0);
+    offerd_get(&fx->server, path, token, extra_header, r);
 }
 
 long long offerd_fixture_metric(const struct offerd_fixture *fx, const char *name)

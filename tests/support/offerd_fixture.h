@@ -33,6 +33,11 @@ int offerd_fixture_start(struct offerd_fixture *fx, const char *const *extra_arg
  * on a fixture whose start failed or that was already stopped. */
 int offerd_fixture_stop(struct offerd_fixture *fx);
 
+/* GET P's PATH with an optional token and one optional extra header ("Name: value"), asserting
+ * (cmocka) that a response arrived; for tests that run servers of their own. */
+void offerd_get(const struct offerd_proc *p, const char *path, const char *token,
+                const char *extra_header, struct http_response *r);
+
 /* GET fx's server PATH with an optional token and one optional extra header ("Name: value"),
  * asserting (cmocka) that a response arrived. Clean *r up with http_response_cleanup. */
 void offerd_fixture_get(const struct offerd_fixture *fx, const char *path, const char *token,
