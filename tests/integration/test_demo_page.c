@@ -20,7 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
 #include "test_http.h"
 
 struct fixture {
@@ -60,14 +60,6 @@ static int teardown(void **state)
     return status == 0 ? 0 : -1;
 }
 
-static void get(const struct offerd_proc *p, const char *path, const char *token,
-                struct http_response *res)
-{
-    char url[256];
-    snprintf(url, sizeof(url), "%s%s", p->base_url, path);
-    assert_int_equal(http_get(url, token, res), 0);
-}
-
 static void page_and_scripts_are_served_with_demo(void **state)
 {
     (void)state;
@@ -81,7 +73,7 @@ static void page_and_scripts_are_served_with_demo(void **state)
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct http_response res;
-        get(&fx.demo, files[i].path, NULL, &res);
+        offerd_get(&fx.demo, files[i].path, NULL, NULL, &res);
         assert_int_equal(res.status, 200);
         char buf[512];
         assert_non_null(http_header(&res, "Content-Type", buf, sizeof(buf)));
@@ -99,7 +91,7 @@ static void nothing_is_served_without_demo(void **state)
     const char *paths[] = {"/", "/demo/demo.js", "/demo/offer-updates.js", "/demo/session"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct http_response res;
-        get(&fx.plain, paths[i], NULL, &res);
+        offerd_get(&fx.plain, paths[i], NULL, NULL, &res);
         assert_int_equal(res.status, 404);
         assert_null(strstr(res.body, "eyJ")); /* no token, no page */
         http_response_cleanup(&res);
@@ -110,7 +102,7 @@ static void unknown_demo_path_is_404(void **state)
 {
     (void)state;
     struct http_response res;
-    get(&fx.demo, "/demo/missing.js", NULL, &res);
+    offerd_get(&fx.demo, "/demo/missing.js", NULL, NULL, &res);
     assert_int_equal(res.status, 404);
     http_response_cleanup(&res);
 }
@@ -120,7 +112,7 @@ static void session_tokens_act_as_the_demo_users(void **state)
 {
     (void)state;
     struct http_response res;
-    get(&fx.demo, "/demo/session", NULL, &res);
+    offerd_get(&fx.demo, "/demo/session", NULL, NULL, &res);
     assert_int_equal(res.status, 200);
     char cache[64];
     assert_non_null(http_header(&res, "Cache-Control", cache, sizeof(cache)));
@@ -145,15 +137,15 @@ static void session_tokens_act_as_the_demo_users(void **state)
     assert_non_null(carol);
 
     struct http_response offer;
-    get(&fx.demo, "/api/offers/demo_offer_1", alice, &offer);
+    offerd_get(&fx.demo, "/api/offers/demo_offer_1", alice, NULL, &offer);
     assert_int_equal(offer.status, 200);
     assert_non_null(strstr(offer.body, "\"buyerId\":\"demo_alice\""));
     http_response_cleanup(&offer);
-    get(&fx.demo, "/api/offers/demo_offer_1", carol, &offer);
+    offerd_get(&fx.demo, "/api/offers/demo_offer_1", carol, NULL, &offer);
     assert_int_equal(offer.status, 403);
     http_response_cleanup(&offer);
     /* A server started without --demo on another secret does not take them. */
-    get(&fx.plain, "/api/offers/demo_offer_1", alice, &offer);
+    offerd_get(&fx.plain, "/api/offers/demo_offer_1", alice, NULL, &offer);
     assert_int_equal(offer.status, 401);
     http_response_cleanup(&offer);
 
@@ -181,11 +173,11 @@ static void session_needs_a_secret(void **state)
                           "--jwt-public-key", pem, NULL};
     assert_int_equal(offerd_start_argv(&p, db, args), 0);
     struct http_response res;
-    get(&p, "/demo/session", NULL, &res);
+    offerd_get(&p, "/demo/session", NULL, NULL, &res);
     assert_int_equal(res.status, 404);
     assert_non_null(strstr(res.body, "HS256"));
     http_response_cleanup(&res);
-    get(&p, "/", NULL, &res);
+    offerd_get(&p, "/", NULL, NULL, &res);
     assert_int_equal(res.status, 200); /* the page itself still works, with your own tokens */
     http_response_cleanup(&res);
     assert_int_equal(offerd_stop(&p), 0);

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "spawn_offerd.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_tokens.h"
@@ -43,13 +44,11 @@ struct writer {
 static void *write_loop(void *arg)
 {
     struct writer *w = arg;
-    char url[256], auth[4096];
-    snprintf(url, sizeof(url), "%s/api/offers", w->base_url);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
-    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    const char *json[] = {"Content-Type: application/json", NULL};
     while (!atomic_load(w->stop) && w->acked_count < MAX_ACKS / WRITERS) {
         struct http_response r;
-        if (http_request("POST", url, headers, "{\"productId\":\"p_driver\",\"amount\":150}", &r) == 0 &&
+        if (http_call(w->base_url, "POST", "/api/offers", w->token, json,
+                      "{\"productId\":\"p_driver\",\"amount\":150}", 0, &r) == 0 &&
             r.status == 201) {
             json_t *j = json_loads(r.body, 0, NULL);
             snprintf(w->acked[w->acked_count++], 80, "%s",
@@ -74,17 +73,13 @@ struct negotiator {
 static void *negotiate_loop(void *arg)
 {
     struct negotiator *n = arg;
-    char create_url[256], buyer_auth[4096], seller_auth[4096];
-    snprintf(create_url, sizeof(create_url), "%s/api/offers", n->base_url);
-    snprintf(buyer_auth, sizeof(buyer_auth), "Authorization: Bearer %s", n->buyer);
-    snprintf(seller_auth, sizeof(seller_auth), "Authorization: Bearer %s", n->seller);
-    const char *as_buyer[] = {buyer_auth, "Content-Type: application/json", NULL};
-    const char *as_seller[] = {seller_auth, "Content-Type: application/json", NULL};
+    const char *json[] = {"Content-Type: application/json", NULL};
     while (!atomic_load(n->stop) && n->count < n->max) {
         struct http_response r;
         char id[80] = "";
-        if (http_request("POST", create_url, as_buyer, "{\"productId\":\"p_driver\",\"amount\":150}",
-                         &r) == 0 && r.status == 201) {
+        if (http_call(n->base_url, "POST", "/api/offers", n->buyer, json,
+                      "{\"productId\":\"p_driver\",\"amount\":150}", 0, &r) == 0 &&
+            r.status == 201) {
             json_t *j = json_loads(r.body, 0, NULL);
             snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
             json_decref(j);
@@ -92,9 +87,10 @@ static void *negotiate_loop(void *arg)
         http_response_cleanup(&r);
         if (!id[0])
             continue;
-        char url[256];
-        snprintf(url, sizeof(url), "%s/api/offers/%s/counter", n->base_url, id);
-        if (http_request("POST", url, as_seller, "{\"amount\":180}", &r) == 0 && r.status == 201) {
+        char path[256];
+        snprintf(path, sizeof(path), "/api/offers/%s/counter", id);
+        if (http_call(n->base_url, "POST", path, n->seller, json, "{\"amount\":180}", 0, &r) == 0 &&
+            r.status == 201) {
             json_t *j = json_loads(r.body, 0, NULL);
             snprintf(n->countered[n->count], 80, "%s", id);
             n->version[n->count++] = json_integer_value(json_object_get(j, "version"));
@@ -117,14 +113,13 @@ struct poller {
 static void *poll_loop(void *arg)
 {
     struct poller *pl = arg;
-    char auth[4096], url[256], inm[128] = "";
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", pl->token);
+    char path[256], inm[128] = "";
     for (unsigned i = 0; !atomic_load(pl->stop); i++) {
         const char *tail = i % 50 == 49 ? "?wait=1&since=1000000" : "";
-        snprintf(url, sizeof(url), "%s/api/offers/o_pending%s", pl->base_url, tail);
-        const char *headers[] = {auth, i % 2 && inm[0] ? inm : NULL, NULL};
+        snprintf(path, sizeof(path), "/api/offers/o_pending%s", tail);
+        const char *headers[] = {i % 2 && inm[0] ? inm : NULL, NULL};
         struct http_response r;
-        if (http_request_timeout("GET", url, headers, NULL, 3000, &r) == 0) {
+        if (http_call(pl->base_url, "GET", path, pl->token, headers, NULL, 3000, &r) == 0) {
             if (r.status == 200 || r.status == 304) {
                 pl->answered++;
                 char etag[96];
@@ -137,12 +132,6 @@ static void *poll_loop(void *arg)
         http_response_cleanup(&r);
     }
     return NULL;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static void test_kill9_under_mixed_load_loses_no_acknowledged_write(void **state)
@@ -175,7 +164,7 @@ static void test_kill9_under_mixed_load_loses_no_acknowledged_write(void **state
         pollers[i] = (struct poller){p.base_url, i % 2 ? seller : token, 0, 0, &stop};
         pthread_create(&poll_threads[i], NULL, poll_loop, &pollers[i]);
     }
-    sleep_ms(1500);
+    test_sleep_ms(1500);
     offerd_kill9(&p); /* mid-stream: some requests are in flight */
     atomic_store(&stop, true);
     size_t total = 0, reads = 0, unexpected = 0;

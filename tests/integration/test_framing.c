@@ -26,69 +26,24 @@
 
 #include <cmocka.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_tokens.h"
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *seller;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
-    if (offerd_start(&fx.server, fx.db, NULL) != 0 || seed_fixture(fx.db) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    return 0;
+    return offerd_fixture_start(&fx, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.seller);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int raw_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
+    return offerd_fixture_stop(&fx); /* a clean exit; under ASan this includes no leaks */
 }
 
 /* Sends len bytes; false if the peer refused them. */
@@ -133,7 +88,7 @@ static void raw_read(int fd, int wait_ms, struct raw_reply *out)
 /* One connection: sends raw (len bytes), reads what comes back. */
 static void exchange(const char *raw, size_t len, struct raw_reply *out)
 {
-    int fd = raw_connect(fx.server.port);
+    int fd = http_raw_connect(fx.server.port);
     assert_true(fd >= 0);
     raw_send(fd, raw, len);
     raw_read(fd, 3000, out);
@@ -346,7 +301,7 @@ static void test_chunked_body_past_max_body_answered_at_once(void **state)
 {
     (void)state;
     enum { CHUNK = 4096, GIVE_UP = 64 << 20, BOUND = 8 << 20 };
-    int fd = raw_connect(fx.server.port);
+    int fd = http_raw_connect(fx.server.port);
     assert_true(fd >= 0);
     char head[2048];
     snprintf(head, sizeof(head),
@@ -363,8 +318,8 @@ static void test_chunked_body_past_max_body_answered_at_once(void **state)
     size_t sent = 0;
     struct raw_reply r = {.closed = false};
     r.text[0] = '\0';
-    int64_t until = now_ms() + 20000;
-    while (sent < GIVE_UP && now_ms() < until) {
+    int64_t until = test_now_ms() + 20000;
+    while (sent < GIVE_UP && test_now_ms() < until) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 0) > 0)
             break;
@@ -406,7 +361,7 @@ static void test_trickling_clients_are_cut_off(void **state)
     char seen[TRICKLERS][256];
     /* Header lines, request-line bytes, and body bytes, each sent well inside the idle timeout. */
     for (int i = 0; i < TRICKLERS; i++) {
-        fds[i] = raw_connect(p.port);
+        fds[i] = http_raw_connect(p.port);
         assert_true(fds[i] >= 0);
         seen[i][0] = '\0';
         const char *start = i % 3 == 0   ? "GET /healthz HTTP/1.1\r\n"
@@ -416,9 +371,9 @@ static void test_trickling_clients_are_cut_off(void **state)
                                            "Content-Length: 10000\r\n\r\n";
         assert_true(raw_send(fds[i], start, strlen(start)));
     }
-    int64_t t0 = now_ms();
+    int64_t t0 = test_now_ms();
     size_t open = TRICKLERS;
-    while (open && now_ms() - t0 < 12000) {
+    while (open && test_now_ms() - t0 < 12000) {
         for (int i = 0; i < TRICKLERS; i++) {
             if (closed[i])
                 continue;
@@ -432,9 +387,9 @@ static void test_trickling_clients_are_cut_off(void **state)
                 open--;
             }
         }
-        sleep_ms(300);
+        test_sleep_ms(300);
     }
-    int64_t took = now_ms() - t0;
+    int64_t took = test_now_ms() - t0;
     for (int i = 0; i < TRICKLERS; i++)
         close(fds[i]);
     if (open)
@@ -447,29 +402,25 @@ static void test_trickling_clients_are_cut_off(void **state)
             fail_msg("trickler %d got:\n%s", i, seen[i]);
     /* A well-behaved client is served, on a connection that then sits idle past the deadline
      * (idle is the idle timeout's business, not the request deadline's) and is used again. */
-    int fd = raw_connect(p.port);
+    int fd = http_raw_connect(p.port);
     assert_true(fd >= 0);
     const char *health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     struct raw_reply r;
     assert_true(raw_send(fd, health, strlen(health)));
     raw_read(fd, 500, &r);
     assert_true(strncmp(r.text, "HTTP/1.1 200 ", 13) == 0);
-    sleep_ms(3000);
+    test_sleep_ms(3000);
     assert_true(raw_send(fd, health, strlen(health)));
     raw_read(fd, 500, &r);
     assert_true(strncmp(r.text, "HTTP/1.1 200 ", 13) == 0);
     close(fd);
     /* A complete request has no deadline: a long-poll held twice as long is answered as usual. */
-    char url[512];
-    snprintf(url, sizeof(url), "%s/api/offers/o_pending?since=99&wait=4", p.base_url);
-    char auth[4096];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fx.buyer);
-    const char *headers[] = {auth, NULL};
     struct http_response lp;
-    int64_t held_from = now_ms();
-    assert_int_equal(http_request_timeout("GET", url, headers, NULL, 15000, &lp), 0);
+    int64_t held_from = test_now_ms();
+    assert_int_equal(http_call(p.base_url, "GET", "/api/offers/o_pending?since=99&wait=4", fx.buyer,
+                               NULL, NULL, 15000, &lp), 0);
     assert_int_equal(lp.status, 304);
-    assert_true(now_ms() - held_from >= 3500);
+    assert_true(test_now_ms() - held_from >= 3500);
     http_response_cleanup(&lp);
     char *log = test_read_file(p.log_path);
     assert_non_null(log);

@@ -33,93 +33,34 @@
 #include <openssl/rsa.h>
 #include <sqlite3.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_tokens.h"
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *seller, *stranger;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
     const char *extra[] = {"--idle-timeout", "2", "--sse-heartbeat", "1", NULL};
-    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
-    return 0;
+    return offerd_fixture_start(&fx, extra);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.seller);
-    free(fx.stranger);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
+    return offerd_fixture_stop(&fx); /* a clean exit; under ASan this includes no leaks */
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
+/* METHOD base+path with an optional token; a JSON body gets its Content-Type. Bounded at 10 s and
+ * not asserted: some of these requests are meant to fail. */
 static void req(const char *base, const char *method, const char *path, const char *token,
                 const char *body, struct http_response *r)
 {
-    char url[512], auth[8192];
-    const char *headers[3] = {NULL, NULL, NULL};
-    size_t n = 0;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
-    if (body)
-        headers[n++] = "Content-Type: application/json";
-    http_request_timeout(method, url, headers, body, 10000, r);
-}
-
-static long metric(const char *base, const char *name)
-{
-    struct http_response r;
-    char needle[128];
-    req(base, "GET", "/metrics", NULL, NULL, &r);
-    snprintf(needle, sizeof(needle), "\n%s ", name);
-    const char *p = strstr(r.body, needle);
-    long v = p ? strtol(p + strlen(needle), NULL, 10) : -1;
-    http_response_cleanup(&r);
-    return v;
-}
-
-static int raw_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
+    const char *json[] = {"Content-Type: application/json", NULL};
+    http_call(base, method, path, token, body ? json : NULL, body, 10000, r);
 }
 
 static void raw_send(int fd, const char *text)
@@ -183,7 +124,7 @@ static void test_rate_limit_per_user(void **state)
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
     /* The bucket refills at the rate: after Retry-After, served again. */
-    sleep_ms(1000L * atoi(h) + 100);
+    test_sleep_ms(1000L * atoi(h) + 100);
     req(p.base_url, "GET", "/api/offers/o_pending", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
@@ -198,17 +139,17 @@ static void test_connections_per_ip(void **state)
     struct offerd_proc p = start_own("perip", extra, db);
     int fds[4];
     for (int i = 0; i < 4; i++) {
-        fds[i] = raw_connect(p.port);
+        fds[i] = http_raw_connect(p.port);
         assert_true(fds[i] >= 0);
     }
-    sleep_ms(200);
-    int extra_fd = raw_connect(p.port);
+    test_sleep_ms(200);
+    int extra_fd = http_raw_connect(p.port);
     assert_true(extra_fd >= 0);                   /* the kernel accepts... */
     assert_true(closed_by_server(extra_fd, 2000)); /* ...offerd closes the fifth at once */
     close(extra_fd);
     for (int i = 0; i < 4; i++)
         close(fds[i]);
-    sleep_ms(300);
+    test_sleep_ms(300);
     struct http_response r;
     req(p.base_url, "GET", "/healthz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -223,11 +164,9 @@ static void test_oversized_headers_refused(void **state)
     strcpy(big, "X-Junk: ");
     memset(big + 8, 'a', 39000);
     big[39008] = '\0';
-    char url[256];
-    snprintf(url, sizeof(url), "%s/api/offers/o_pending", fx.server.base_url);
     const char *headers[] = {big, NULL};
     struct http_response r;
-    http_request_timeout("GET", url, headers, NULL, 5000, &r);
+    http_call(fx.server.base_url, "GET", "/api/offers/o_pending", NULL, headers, NULL, 5000, &r);
     assert_true(r.status == 431 || r.status == 413 || r.status == 0);
     assert_null(strstr(r.body, "Would you"));
     http_response_cleanup(&r);
@@ -243,7 +182,7 @@ static void test_slow_clients_do_not_block_others(void **state)
     enum { SLOW = 100 };
     int fds[SLOW];
     for (int i = 0; i < SLOW; i++) {
-        fds[i] = raw_connect(fx.server.port);
+        fds[i] = http_raw_connect(fx.server.port);
         assert_true(fds[i] >= 0);
         raw_send(fds[i], "POST /api/offers HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"); /* half */
     }
@@ -271,33 +210,33 @@ static void test_disconnects_release_everything(void **state)
     snprintf(request, sizeof(request),
              "GET /api/offers/o_pending?since=99&wait=2 HTTP/1.1\r\nHost: x\r\n"
              "Authorization: Bearer %s\r\n\r\n", fx.buyer);
-    int lp = raw_connect(fx.server.port);
+    int lp = http_raw_connect(fx.server.port);
     raw_send(lp, request);
     /* An SSE stream, abandoned. */
     snprintf(request, sizeof(request),
              "GET /api/offers/o_pending/events HTTP/1.1\r\nHost: x\r\n"
              "Authorization: Bearer %s\r\n\r\n", fx.buyer);
-    int sse = raw_connect(fx.server.port);
+    int sse = http_raw_connect(fx.server.port);
     raw_send(sse, request);
     /* A body cut off halfway. */
     snprintf(request, sizeof(request),
              "POST /api/offers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
              "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"productId\":", fx.buyer);
-    int body = raw_connect(fx.server.port);
+    int body = http_raw_connect(fx.server.port);
     raw_send(body, request);
-    sleep_ms(300);
-    assert_int_equal(metric(fx.server.base_url, "offerd_held_requests"), 2);
+    test_sleep_ms(300);
+    assert_int_equal(http_metric(fx.server.base_url, "offerd_held_requests"), 2);
     close(lp);
     close(sse);
     close(body);
     /* Noticed at the long-poll's deadline and the stream's next heartbeat; counts are exact. */
     long held = -1, in_flight = -1;
     for (int i = 0; i < 100; i++) {
-        held = metric(fx.server.base_url, "offerd_held_requests");
-        in_flight = metric(fx.server.base_url, "offerd_http_requests_in_flight");
+        held = http_metric(fx.server.base_url, "offerd_held_requests");
+        in_flight = http_metric(fx.server.base_url, "offerd_http_requests_in_flight");
         if (held == 0 && in_flight == 1)
             break;
-        sleep_ms(100);
+        test_sleep_ms(100);
     }
     assert_int_equal(held, 0);
     assert_int_equal(in_flight, 1); /* just the /metrics request itself */
@@ -319,33 +258,33 @@ static void test_clients_gone_are_noticed_while_held(void **state)
     snprintf(sse_req, sizeof(sse_req),
              "GET /api/offers/o_pending/events HTTP/1.1\r\nHost: x\r\n"
              "Authorization: Bearer %s\r\n\r\n", fx.buyer);
-    int lp = raw_connect(p.port), sse = raw_connect(p.port), kept = raw_connect(p.port);
+    int lp = http_raw_connect(p.port), sse = http_raw_connect(p.port), kept = http_raw_connect(p.port);
     assert_true(lp >= 0 && sse >= 0 && kept >= 0);
     raw_send(lp, poll_req);
     raw_send(sse, sse_req);
     raw_send(kept, poll_req);
     long held = -1;
     for (int i = 0; i < 50 && held != 3; i++) {
-        sleep_ms(100);
-        held = metric(p.base_url, "offerd_held_requests");
+        test_sleep_ms(100);
+        held = http_metric(p.base_url, "offerd_held_requests");
     }
     assert_int_equal(held, 3);
     close(lp);
     close(sse);
     for (int i = 0; i < 50 && held != 1; i++) { /* well inside the 30 s and 60 s */
-        sleep_ms(100);
-        held = metric(p.base_url, "offerd_held_requests");
+        test_sleep_ms(100);
+        held = http_metric(p.base_url, "offerd_held_requests");
     }
     assert_int_equal(held, 1);
-    assert_int_equal(metric(p.base_url, "offerd_held_clients_gone_total"), 2);
-    sleep_ms(1500); /* a check or more later, the one still connected is still held */
-    assert_int_equal(metric(p.base_url, "offerd_held_requests"), 1);
+    assert_int_equal(http_metric(p.base_url, "offerd_held_clients_gone_total"), 2);
+    test_sleep_ms(1500); /* a check or more later, the one still connected is still held */
+    assert_int_equal(http_metric(p.base_url, "offerd_held_requests"), 1);
     close(kept);
     long in_flight = -1; /* a request leaves the held count before it completes: wait for both */
     for (int i = 0; i < 50 && (held != 0 || in_flight != 1); i++) {
-        sleep_ms(100);
-        held = metric(p.base_url, "offerd_held_requests");
-        in_flight = metric(p.base_url, "offerd_http_requests_in_flight");
+        test_sleep_ms(100);
+        held = http_metric(p.base_url, "offerd_held_requests");
+        in_flight = http_metric(p.base_url, "offerd_http_requests_in_flight");
     }
     assert_int_equal(held, 0);
     assert_int_equal(in_flight, 1); /* just the /metrics request itself */
@@ -368,7 +307,7 @@ static void *hold_lock(void *arg)
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE offers SET message = 'half' WHERE id = 'o_pending';",
                           NULL, NULL, NULL);
     atomic_store(&h->state, rc == SQLITE_OK ? 1 : -1);
-    sleep_ms(10000);
+    test_sleep_ms(10000);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
     return NULL;
@@ -384,7 +323,7 @@ static void test_write_lock_held_for_10s(void **state)
     struct lock_holder holder = {db, 0};
     pthread_create(&t, NULL, hold_lock, &holder);
     for (int i = 0; i < 500 && atomic_load(&holder.state) == 0; i++)
-        sleep_ms(10);
+        test_sleep_ms(10);
     assert_int_equal(atomic_load(&holder.state), 1); /* the outside writer holds the lock now */
     int reads = 0, refused = 0;
     for (int i = 0; i < 4; i++) {
@@ -465,7 +404,7 @@ static void test_read_only_database(void **state)
         status = r.status;
         http_response_cleanup(&r);
         if (status != 201)
-            sleep_ms(50);
+            test_sleep_ms(50);
     }
     assert_int_equal(status, 201);
     assert_int_equal(offerd_stop(&p), 0);
@@ -517,13 +456,10 @@ struct loader {
 static void *load(void *arg)
 {
     struct loader *l = arg;
-    char url[256], auth[4096];
-    snprintf(url, sizeof(url), "%s/api/offers/o_pending", l->base);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", l->token);
-    const char *headers[] = {auth, NULL};
     while (!atomic_load(l->stop)) {
         struct http_response r;
-        if (http_request_timeout("GET", url, headers, NULL, 5000, &r) == 0 && r.status == 200)
+        if (http_call(l->base, "GET", "/api/offers/o_pending", l->token, NULL, NULL, 5000, &r) == 0 &&
+            r.status == 200)
             l->ok++;
         else if (r.status == 0)
             l->refused++; /* after the listener closed: connection refused */
@@ -556,7 +492,7 @@ static void test_sigterm_under_load(void **state)
             sofar += atomic_load(&l[k].ok);
         if (sofar >= 20)
             break;
-        sleep_ms(100);
+        test_sleep_ms(100);
     }
     pid_t pid = p.pid;
     struct timespec t0, t1;

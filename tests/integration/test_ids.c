@@ -103,11 +103,8 @@ static int teardown(void **state)
 static void call(const char *method, const char *path, const char *token, const char *body,
                  struct http_response *r)
 {
-    char url[512], auth[4096];
-    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    const char *headers[] = {auth, "Content-Type: application/json", NULL};
-    assert_int_equal(http_request(method, url, headers, body, r), 0);
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    assert_int_equal(http_call(fx.server.base_url, method, path, token, headers, body, 0, r), 0);
 }
 
 static long long offer_int(const char *id, const char *column)
@@ -146,11 +143,8 @@ static void test_long_user_is_refused_and_changes_nothing(void **state)
         assert_null(strstr(r.body, "o_long"));
         http_response_cleanup(&r);
 
-        char url[512], auth[4096];
-        snprintf(url, sizeof(url), "%s/api/offers/events", fx.server.base_url);
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tokens[i]);
-        const char *headers[] = {auth, NULL};
-        assert_int_equal(http_request_timeout("GET", url, headers, NULL, 3000, &r), 0);
+        assert_int_equal(http_call(fx.server.base_url, "GET", "/api/offers/events", tokens[i], NULL,
+                                   NULL, 3000, &r), 0);
         assert_int_equal(r.status, 403);
         http_response_cleanup(&r);
     }

@@ -26,6 +26,7 @@
 #include "realtime/notify.h"
 #include "spawn_offerd.h"
 #include "store/store.h"
+#include "test_clock.h"
 #include "test_seed.h"
 
 struct probe {
@@ -47,17 +48,11 @@ static void probe_init(struct probe *p, int64_t deadline_in_ms)
     p->w.deadline_ms = notify_now_ms() + deadline_in_ms;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Waits up to ms for p to have woken n times. */
 static bool woke(struct probe *p, int n, int ms)
 {
     for (int i = 0; i < ms / 5 && atomic_load(&p->wakes) < n; i++)
-        sleep_ms(5);
+        test_sleep_ms(5);
     return atomic_load(&p->wakes) == n;
 }
 
@@ -301,7 +296,7 @@ static void test_closed_sockets_fire_gone(void **state)
     close(gone[1]);
     assert_true(woke(&g, 1, NOTIFY_LIVENESS_MS * 3));
     assert_int_equal(g.w.reason, NOTIFY_GONE);
-    sleep_ms(NOTIFY_LIVENESS_MS + 200); /* at least one more check */
+    test_sleep_ms(NOTIFY_LIVENESS_MS + 200); /* at least one more check */
     assert_int_equal(atomic_load(&c.wakes), 0);
     assert_int_equal(atomic_load(&q.wakes), 0);
     notify_cancel(e->notify, &c.w);
@@ -353,7 +348,7 @@ static void test_outside_writes_and_expiry_reach_waiters(void **state)
     const char *ids2[] = {"o_countered"};
     probe_init(&p, 10000);
     assert_int_equal(seed_exec(e->db, sql), 0);
-    sleep_ms(50); /* let the edit itself be published first */
+    test_sleep_ms(50); /* let the edit itself be published first */
     notify_wait(e->notify, &p.w, ids2, 1, NULL, notify_seq(e->notify));
     assert_true(woke(&p, 1, 5000));
     assert_int_equal(seed_query_int(e->db, "SELECT status = 'EXPIRED' FROM offers WHERE id = 'o_countered'", 0), 1);
@@ -389,7 +384,7 @@ static struct notify_stats stats_of(struct env *e)
 static bool keys_drop_to(struct env *e, size_t want, int ms)
 {
     for (int i = 0; i < ms / 5 && stats_of(e).keys > want; i++)
-        sleep_ms(5);
+        test_sleep_ms(5);
     return stats_of(e).keys <= want;
 }
 
@@ -412,7 +407,7 @@ static void test_idle_keys_are_forgotten_in_time(void **state)
     const char *ids[] = {"kept"};
     notify_wait(e->notify, &p.w, ids, 1, "ua", notify_seq(e->notify));
     assert_true(keys_drop_to(e, 2, 3000));
-    sleep_ms(400); /* well past the idle time */
+    test_sleep_ms(400); /* well past the idle time */
     st = stats_of(e);
     assert_int_equal(st.keys, 2); /* o:kept and u:ua */
     assert_int_equal(st.idle_keys, 0);
@@ -658,7 +653,7 @@ static void test_eviction_under_concurrency(void **state)
     pthread_create(&pub, NULL, stress_publisher, &s);
     pthread_create(&wait1, NULL, stress_waiter, &s);
     pthread_create(&wait2, NULL, stress_waiter, &s2);
-    sleep_ms(400);
+    test_sleep_ms(400);
     atomic_store(&s.stop, true);
     atomic_store(&s2.stop, true);
     pthread_join(pub, NULL);

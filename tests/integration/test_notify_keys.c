@@ -26,7 +26,8 @@
 #include <cmocka.h>
 
 #include "realtime/notify.h"
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_sse.h"
@@ -36,74 +37,20 @@
 #define CHURN (CAP + 1000)                  /* offers one churn rewrites: more than CAP */
 #define WATCHED 64                          /* o_w00..o_w63, watched then left */
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *seller;
-    int churns;
-};
-
-static struct fixture fx;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void get(const char *path, const char *token, const char *extra, struct http_response *r)
-{
-    char url[512], auth[4096];
-    const char *headers[3] = {NULL, NULL, NULL};
-    size_t n = 0;
-    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
-    if (extra)
-        headers[n++] = extra;
-    assert_int_equal(http_request("GET", url, headers, NULL, r), 0);
-}
-
-static long long metric(const char *name)
-{
-    struct http_response r;
-    get("/metrics", NULL, NULL, &r);
-    char needle[128];
-    snprintf(needle, sizeof(needle), "\n%s ", name);
-    const char *at = strstr(r.body, needle);
-    long long v = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
-    http_response_cleanup(&r);
-    return v;
-}
+static struct offerd_fixture fx;
+static int churns; /* how many times churn() ran: each writes a new message */
 
 /* Waits (bounded: 10 s, for slow runs under valgrind) until offerd counts `want` held requests. */
 static void wait_held_at(long long want, int line)
 {
     long long held = -1;
-    for (int i = 0; i < 400 && (held = metric("offerd_held_requests")) != want; i++)
-        sleep_ms(25);
+    for (int i = 0; i < 400 && (held = offerd_fixture_metric(&fx, "offerd_held_requests")) != want; i++)
+        test_sleep_ms(25);
     if (held != want)
         print_message("line %d: %lld held, expected %lld\n", line, held, want);
     assert_int_equal(held, want);
 }
 #define wait_held(want) wait_held_at((want), __LINE__)
-
-static long long version_of(const char *id)
-{
-    char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT version FROM offers WHERE id = '%s'", id);
-    return seed_query_int(fx.db, sql, -1);
-}
 
 static void outside_write(const char *id, const char *message)
 {
@@ -125,9 +72,9 @@ static void *held_get(void *arg)
 {
     struct held *h = arg;
     struct http_response r;
-    double t0 = now_s();
-    get(h->path, h->token, h->extra[0] ? h->extra : NULL, &r);
-    h->took = now_s() - t0;
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, h->path, h->token, h->extra[0] ? h->extra : NULL, &r);
+    h->took = test_now_s() - t0;
     h->status = r.status;
     h->body = r.body ? strdup(r.body) : NULL;
     http_response_cleanup(&r);
@@ -140,7 +87,7 @@ static void *held_get(void *arg)
 static void churn(void)
 {
     struct http_response r;
-    get("/api/offers/o_sentinel", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_sentinel", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     char etag[128];
     assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
@@ -154,13 +101,13 @@ static void churn(void)
     pthread_create(&t, NULL, held_get, &h);
     wait_held(1);
     char sql[512];
-    fx.churns++;
+    churns++;
     snprintf(sql, sizeof(sql),
              "BEGIN;"
              "UPDATE offers SET message = 'churn %d' WHERE id >= 'o_c0' AND id < 'o_c1';"
              "UPDATE offers SET message = 'churn %d' WHERE id = 'o_sentinel';"
              "COMMIT;",
-             fx.churns, fx.churns);
+             churns, churns);
     assert_int_equal(seed_exec(fx.db, sql), 0);
     pthread_join(t, NULL);
     assert_int_equal(h.status, 200);
@@ -171,12 +118,8 @@ static void churn(void)
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
     const char *extra[] = {"--sse-heartbeat", "1", NULL};
-    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
+    if (offerd_fixture_start(&fx, extra) != 0)
         return -1;
     char sql[1024];
     snprintf(sql, sizeof(sql),
@@ -191,32 +134,23 @@ static int setup(void **state)
              " VALUES ('o_sentinel', 15000, 'p_driver', 'u_buyer', 'u_seller');"
              "COMMIT;",
              CHURN - 1, WATCHED - 1);
-    if (seed_exec(fx.db, sql) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    return 0;
+    return seed_exec(fx.db, sql);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.seller);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
+    return offerd_fixture_stop(&fx);
 }
 
 static void test_keys_bounded_after_watchers_leave(void **state)
 {
     (void)state;
     churn();
-    long long keys = metric("offerd_notify_keys");
+    long long keys = offerd_fixture_metric(&fx, "offerd_notify_keys");
     assert_true(keys > 0 && keys <= CAP); /* CHURN + WATCHED + more offers were published */
-    assert_int_equal(metric("offerd_notify_idle_keys"), keys);
-    assert_true(metric("offerd_notify_keys_evicted_total") >= CHURN - CAP);
+    assert_int_equal(offerd_fixture_metric(&fx, "offerd_notify_idle_keys"), keys);
+    assert_true(offerd_fixture_metric(&fx, "offerd_notify_keys_evicted_total") >= CHURN - CAP);
 
     /* Watchers on WATCHED offers: one ?ids= stream and 8 long-polls. Their keys are kept. */
     char url[1024];
@@ -226,7 +160,7 @@ static void test_keys_bounded_after_watchers_leave(void **state)
         n += (size_t)snprintf(url + n, sizeof(url) - n, "%so_w%02d", i ? "," : "", i);
     struct sse_reader *s = sse_open(url, fx.buyer, NULL);
     for (int i = 0; i < 100 && sse_count(s, "event: offer") < WATCHED; i++)
-        sleep_ms(50);
+        test_sleep_ms(50);
     assert_int_equal(sse_count(s, "event: offer"), WATCHED);
     struct held lp[8];
     pthread_t t[8];
@@ -235,12 +169,12 @@ static void test_keys_bounded_after_watchers_leave(void **state)
         char id[16];
         snprintf(id, sizeof(id), "o_w%02d", i);
         snprintf(lp[i].path, sizeof(lp[i].path), "/api/offers/%s?since=%lld&wait=3", id,
-                 version_of(id));
+                 offerd_fixture_version(&fx, id));
         pthread_create(&t[i], NULL, held_get, &lp[i]);
     }
     wait_held(9);
-    assert_true(metric("offerd_notify_keys") - metric("offerd_notify_idle_keys") >= WATCHED);
-    assert_int_equal(metric("offerd_notify_users"), 2);
+    assert_true(offerd_fixture_metric(&fx, "offerd_notify_keys") - offerd_fixture_metric(&fx, "offerd_notify_idle_keys") >= WATCHED);
+    assert_int_equal(offerd_fixture_metric(&fx, "offerd_notify_users"), 2);
 
     /* They leave: the stream closes, the long-polls end with their 304s. */
     sse_close(s);
@@ -251,16 +185,16 @@ static void test_keys_bounded_after_watchers_leave(void **state)
         free(lp[i].body);
     }
     wait_held(0); /* the closed stream is noticed at its next heartbeat */
-    assert_int_equal(metric("offerd_notify_users"), 0);
-    assert_int_equal(metric("offerd_notify_idle_keys"), metric("offerd_notify_keys"));
+    assert_int_equal(offerd_fixture_metric(&fx, "offerd_notify_users"), 0);
+    assert_int_equal(offerd_fixture_metric(&fx, "offerd_notify_idle_keys"), offerd_fixture_metric(&fx, "offerd_notify_keys"));
 
     /* More distinct offers change than idle keys are kept: the table stays under its bound. */
-    long long evicted = metric("offerd_notify_keys_evicted_total");
+    long long evicted = offerd_fixture_metric(&fx, "offerd_notify_keys_evicted_total");
     churn();
-    keys = metric("offerd_notify_keys");
+    keys = offerd_fixture_metric(&fx, "offerd_notify_keys");
     assert_true(keys > 0 && keys <= CAP);
-    assert_int_equal(metric("offerd_notify_idle_keys"), keys);
-    assert_true(metric("offerd_notify_keys_evicted_total") >= evicted + WATCHED);
+    assert_int_equal(offerd_fixture_metric(&fx, "offerd_notify_idle_keys"), keys);
+    assert_true(offerd_fixture_metric(&fx, "offerd_notify_keys_evicted_total") >= evicted + WATCHED);
 }
 
 static void test_polls_and_long_polls_exact_after_eviction(void **state)
@@ -270,7 +204,7 @@ static void test_polls_and_long_polls_exact_after_eviction(void **state)
     char etag1[128], etag2[128], etag3[128], hdr[256];
 
     /* Polled (and cached) at v1; its key forgotten; then changed by an outside write. */
-    get("/api/offers/o_w00", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_w00", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(http_header(&r, "ETag", etag1, sizeof(etag1)));
     http_response_cleanup(&r);
@@ -278,11 +212,11 @@ static void test_polls_and_long_polls_exact_after_eviction(void **state)
     outside_write("o_w00", "after eviction 1");
     snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag1);
     for (int i = 0; i < 80; i++) { /* an outside write shows within the change-poll interval */
-        get("/api/offers/o_w00", fx.buyer, hdr, &r);
+        offerd_fixture_get(&fx, "/api/offers/o_w00", fx.buyer, hdr, &r);
         if (r.status != 304)
             break;
         http_response_cleanup(&r);
-        sleep_ms(25);
+        test_sleep_ms(25);
     }
     assert_int_equal(r.status, 200); /* not a stale 304 from a forgotten version */
     assert_non_null(strstr(r.body, "after eviction 1"));
@@ -307,16 +241,16 @@ static void test_polls_and_long_polls_exact_after_eviction(void **state)
     wait_held(0);
 
     /* Current copies held on forgotten keys get their 304 at the end of the wait, no sooner. */
-    get("/api/offers/o_w00", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_w00", fx.buyer, NULL, &r);
     assert_non_null(http_header(&r, "ETag", etag3, sizeof(etag3)));
     http_response_cleanup(&r);
-    long long v = version_of("o_w00");
+    long long v = offerd_fixture_version(&fx, "o_w00");
     churn();
     snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag3);
-    double t0 = now_s();
-    get("/api/offers/o_w00?wait=1", fx.buyer, hdr, &r);
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, "/api/offers/o_w00?wait=1", fx.buyer, hdr, &r);
     assert_int_equal(r.status, 304);
-    assert_true(now_s() - t0 >= 0.9);
+    assert_true(test_now_s() - t0 >= 0.9);
     char got[128];
     assert_non_null(http_header(&r, "ETag", got, sizeof(got)));
     assert_string_equal(got, etag3);
@@ -324,16 +258,16 @@ static void test_polls_and_long_polls_exact_after_eviction(void **state)
     churn();
     char path[128];
     snprintf(path, sizeof(path), "/api/offers/o_w00?since=%lld&wait=1", v);
-    t0 = now_s();
-    get(path, fx.buyer, NULL, &r);
+    t0 = test_now_s();
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
     assert_int_equal(r.status, 304);
-    assert_true(now_s() - t0 >= 0.9);
+    assert_true(test_now_s() - t0 >= 0.9);
     http_response_cleanup(&r);
     snprintf(path, sizeof(path), "/api/offers/o_w00?since=%lld&wait=5", v - 1);
-    t0 = now_s();
-    get(path, fx.buyer, NULL, &r);
+    t0 = test_now_s();
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_true(now_s() - t0 < 2.0);
+    assert_true(test_now_s() - t0 < 2.0);
     assert_non_null(strstr(r.body, "after eviction 2"));
     http_response_cleanup(&r);
 }
@@ -344,7 +278,7 @@ static void test_sse_resume_after_eviction(void **state)
     char url[256], header[64], want[64];
     snprintf(url, sizeof(url), "%s/api/offers/o_w01/events", fx.server.base_url);
     churn();
-    long long v = version_of("o_w01");
+    long long v = offerd_fixture_version(&fx, "o_w01");
 
     /* Resumed at the current version after the key was forgotten: nothing until a change. */
     snprintf(header, sizeof(header), "Last-Event-ID: %lld", v);
@@ -391,7 +325,7 @@ static void test_all_offers_stream_after_a_big_burst(void **state)
     snprintf(url, sizeof(url), "%s/api/offers/events", fx.server.base_url);
     struct sse_reader *s = sse_open(url, fx.seller, NULL);
     for (int i = 0; i < 200 && sse_count(s, "event: offer") < 1000; i++)
-        sleep_ms(50);
+        test_sleep_ms(50);
     assert_int_equal(sse_count(s, "event: offer"), 1000);
     size_t at = sse_wait_for(s, ": heartbeat\n\n", 0, 3000);
     assert_true(at > 0);
@@ -403,7 +337,7 @@ static void test_all_offers_stream_after_a_big_burst(void **state)
     assert_int_equal(sse_count(s, "event: offer"), 1001);
     sse_close(s);
     wait_held(0);
-    assert_int_equal(metric("offerd_notify_users"), 0);
+    assert_int_equal(offerd_fixture_metric(&fx, "offerd_notify_users"), 0);
 }
 
 /* A client that opens the seller's all-offers stream (1,000 offers, ~1 MB) and reads nothing:
@@ -430,16 +364,16 @@ static void test_burst_waits_for_a_client_that_does_not_read(void **state)
     wait_held(1);
 
     long long allocated = -1;
-    for (int i = 0; i < 400 && (allocated = metric("offerd_sse_buffer_bytes")) <= 0; i++)
-        sleep_ms(25);
+    for (int i = 0; i < 400 && (allocated = offerd_fixture_metric(&fx, "offerd_sse_buffer_bytes")) <= 0; i++)
+        test_sleep_ms(25);
     assert_true(allocated > 0); /* the burst has begun */
     for (int i = 0; i < 10; i++) { /* and while the client still reads nothing, stays small */
-        allocated = metric("offerd_sse_buffer_bytes");
+        allocated = offerd_fixture_metric(&fx, "offerd_sse_buffer_bytes");
         if (allocated > 16384)
             fail_msg("%lld bytes buffered for a client that reads nothing", allocated);
-        sleep_ms(50);
+        test_sleep_ms(50);
     }
-    long long peak = metric("offerd_sse_buffer_peak_bytes");
+    long long peak = offerd_fixture_metric(&fx, "offerd_sse_buffer_peak_bytes");
     if (peak < 0 || peak > 16384)
         fail_msg("a stream's buffer reached %lld bytes", peak);
 
@@ -448,8 +382,8 @@ static void test_burst_waits_for_a_client_that_does_not_read(void **state)
     size_t cap = 1 << 20, len = 0, scanned = 0, events = 0;
     char *text = malloc(cap + 1);
     assert_non_null(text);
-    double until = now_s() + 30;
-    while (events < 1000 && now_s() < until) {
+    double until = test_now_s() + 30;
+    while (events < 1000 && test_now_s() < until) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 1000) <= 0)
             continue;
@@ -476,7 +410,7 @@ static void test_burst_waits_for_a_client_that_does_not_read(void **state)
     close(fd);
     assert_int_equal(events, 1000);
     wait_held(0);
-    peak = metric("offerd_sse_buffer_peak_bytes");
+    peak = offerd_fixture_metric(&fx, "offerd_sse_buffer_peak_bytes");
     assert_true(peak > 0 && peak <= 16384);
 }
 

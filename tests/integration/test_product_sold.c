@@ -25,70 +25,32 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_sse.h"
 #include "test_tokens.h"
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *buyer2, *seller, *stranger;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
+static char *buyer2; /* token of the seeded u_buyer2 */
 
 static const char *const slow_log_poll[] = {"--change-poll-ms", "10000", NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
+    if (offerd_fixture_start(&fx, slow_log_poll) != 0)
         return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
-    if (offerd_start(&fx.server, fx.db, slow_log_poll) != 0 || seed_fixture(fx.db) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.buyer2 = test_token("user_buyer2", 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
+    buyer2 = test_token("user_buyer2", 3600);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.buyer2);
-    free(fx.seller);
-    free(fx.stranger);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    free(buyer2);
+    return offerd_fixture_stop(&fx); /* a clean exit; under ASan this includes no leaks */
 }
 
 /* SELECT expr FROM table WHERE id = 'id', as an integer. */
@@ -122,28 +84,13 @@ static bool status_in(const char *db, const char *id, const char *status)
 static void send_to(const char *base, const char *method, const char *path, const char *token,
                     const char *body, const char *extra, struct http_response *r)
 {
-    char url[512], auth[4096];
-    const char *headers[4] = {NULL, NULL, NULL, NULL};
+    const char *headers[3] = {NULL, NULL, NULL};
     size_t n = 0;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
     if (body)
         headers[n++] = "Content-Type: application/json";
     if (extra)
         headers[n++] = extra;
-    assert_int_equal(http_request(method, url, headers, body, r), 0);
-}
-
-static json_t *body_json(const struct http_response *r)
-{
-    json_error_t e;
-    json_t *j = json_loads(r->body, 0, &e);
-    if (!j)
-        fail_msg("not JSON (%s): %s", e.text, r->body);
-    return j;
+    assert_int_equal(http_call(base, method, path, token, headers, body, 0, r), 0);
 }
 
 static const char *jstatus(json_t *offer)
@@ -168,7 +115,7 @@ static json_t *get_offer_from(const char *base, const char *id, const char *toke
     send_to(base, "GET", path, token, NULL, NULL, &r);
     if (r.status != 200)
         fail_msg("GET %s: %ld %s", id, r.status, r.body);
-    json_t *j = body_json(&r);
+    json_t *j = http_body_json(&r);
     http_response_cleanup(&r);
     return j;
 }
@@ -205,7 +152,7 @@ struct held_poll {
     pthread_t thread;
     long status;
     char *body;
-    double answered_at_s;       /* now_s() when the answer came */
+    double answered_at_s;       /* test_now_s() when the answer came */
 };
 
 static void *held_poll_main(void *arg)
@@ -213,7 +160,7 @@ static void *held_poll_main(void *arg)
     struct held_poll *p = arg;
     struct http_response r;
     send_to(p->base, "GET", p->path, p->token, NULL, NULL, &r);
-    p->answered_at_s = now_s();
+    p->answered_at_s = test_now_s();
     p->status = r.status;
     p->body = r.body;
     r.body = NULL;
@@ -233,7 +180,7 @@ static void held_poll_start(struct held_poll *p, const char *base, const char *d
 }
 
 /* Joins the poll; asserts it was answered 200 with the offer ended as status and sold, soon
- * after the sale was written at written_at_s (now_s()). */
+ * after the sale was written at written_at_s (test_now_s()). */
 static void held_poll_expect(struct held_poll *p, const char *status, double written_at_s)
 {
     pthread_join(p->thread, NULL);
@@ -268,7 +215,7 @@ static void event_needle(char *buf, size_t size, const char *id, long long versi
  * REJECTED), s_late (u_stranger, PENDING but past its expiry). */
 static void seed_sale(void)
 {
-    long long future = wall_ms() + 7LL * 24 * 3600 * 1000, past = wall_ms() - 1000;
+    long long future = test_wall_ms() + 7LL * 24 * 3600 * 1000, past = test_wall_ms() - 1000;
     char sql[2048];
     snprintf(sql, sizeof(sql),
              "INSERT INTO products(id, user_id, title, price) VALUES"
@@ -298,33 +245,33 @@ static void test_accept_ends_the_other_live_offers_at_once(void **state)
 
     /* The second buyer's page, on every transport: a cached poll, a long-poll, the offer's own
      * stream and the multiplexed stream of all their offers. */
-    json_t *j = get_offer_from(base, "s_b2", fx.buyer2);
+    json_t *j = get_offer_from(base, "s_b2", buyer2);
     assert_string_equal(jstatus(j), "PENDING");
     assert_false(jsold(j));
     json_decref(j);
     struct http_response r;
     char etag[128], inm[160];
-    send_to(base, "GET", "/api/offers/s_b2", fx.buyer2, NULL, NULL, &r);
+    send_to(base, "GET", "/api/offers/s_b2", buyer2, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
     http_response_cleanup(&r);
     struct held_poll poll_b2, poll_st;
-    held_poll_start(&poll_b2, base, fx.db, "s_b2", fx.buyer2);
+    held_poll_start(&poll_b2, base, fx.db, "s_b2", buyer2);
     held_poll_start(&poll_st, base, fx.db, "s_st", fx.stranger);
     char url[256], needle[160];
     sse_url(url, sizeof(url), base, "/api/offers/s_b2/events");
-    struct sse_reader *one = sse_open(url, fx.buyer2, NULL);
+    struct sse_reader *one = sse_open(url, buyer2, NULL);
     sse_url(url, sizeof(url), base, "/api/offers/events");
-    struct sse_reader *mux = sse_open(url, fx.buyer2, NULL);
+    struct sse_reader *mux = sse_open(url, buyer2, NULL);
     event_needle(needle, sizeof(needle), "s_b2", v_b2, "PENDING");
     assert_true(sse_wait_for(one, needle, 0, 3000) > 0);
     assert_true(sse_wait_for(mux, needle, 0, 3000) > 0);
-    sleep_ms(200); /* the long-polls are held by now */
+    test_sleep_ms(200); /* the long-polls are held by now */
 
-    double sold_at = now_s();
+    double sold_at = test_now_s();
     send_to(base, "PATCH", "/api/offers/s_win", fx.seller, "{\"status\":\"ACCEPTED\"}", NULL, &r);
     assert_int_equal(r.status, 200);
-    j = body_json(&r);
+    j = http_body_json(&r);
     http_response_cleanup(&r);
     assert_string_equal(jstatus(j), "ACCEPTED");
     assert_true(jsold(j));
@@ -332,16 +279,16 @@ static void test_accept_ends_the_other_live_offers_at_once(void **state)
     json_decref(j);
 
     /* At once, with the log poll 10 s away: the cache was told, not left to find out. */
-    send_to(base, "GET", "/api/offers/s_b2", fx.buyer2, NULL, NULL, &r);
+    send_to(base, "GET", "/api/offers/s_b2", buyer2, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    j = body_json(&r);
+    j = http_body_json(&r);
     http_response_cleanup(&r);
     assert_string_equal(jstatus(j), "REJECTED");
     assert_true(jsold(j));
     assert_int_equal(json_integer_value(json_object_get(j, "version")), v_b2 + 1);
     json_decref(j);
     snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
-    send_to(base, "GET", "/api/offers/s_b2", fx.buyer2, NULL, inm, &r);
+    send_to(base, "GET", "/api/offers/s_b2", buyer2, NULL, inm, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
     held_poll_expect(&poll_b2, "REJECTED", sold_at);
@@ -368,7 +315,7 @@ static void test_accept_ends_the_other_live_offers_at_once(void **state)
     assert_true(status_in(fx.db, "s_old", "REJECTED"));
     assert_int_equal(query(fx.db, "updated_at", "offers", "s_old"), 1000);
     assert_true(query(fx.db, "updated_at", "offers", "s_b2") >
-                wall_ms() - 60000);
+                test_wall_ms() - 60000);
     /* Past its expiry when the product sold: it expired (by the clock or by the sale). */
     assert_true(status_in(fx.db, "s_late", "EXPIRED"));
     assert_true(version_in(fx.db, "s_late") > v_late);
@@ -384,7 +331,7 @@ static void test_accept_ends_the_other_live_offers_at_once(void **state)
                    "REJECTED");
     expect_refused("POST", "/api/offers/s_st/counter", fx.stranger, "{\"amount\":90}", NULL, 409,
                    "REJECTED");
-    expect_refused("POST", "/api/offers", fx.buyer2, "{\"productId\":\"p_sale\",\"amount\":90}",
+    expect_refused("POST", "/api/offers", buyer2, "{\"productId\":\"p_sale\",\"amount\":90}",
                    NULL, 400, "sold");
     /* Their buyers' lists show it ended too. */
     send_to(base, "GET", "/api/offers?limit=100", fx.stranger, NULL, NULL, &r);
@@ -397,7 +344,7 @@ static void test_accept_ends_the_other_live_offers_at_once(void **state)
 static void test_refused_and_rejected_decisions_end_nothing(void **state)
 {
     (void)state;
-    long long future = wall_ms() + 7LL * 24 * 3600 * 1000;
+    long long future = test_wall_ms() + 7LL * 24 * 3600 * 1000;
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "INSERT INTO products(id, user_id, title, price) VALUES"
@@ -423,7 +370,7 @@ static void test_refused_and_rejected_decisions_end_nothing(void **state)
     send_to(fx.server.base_url, "PATCH", "/api/offers/k_1", fx.seller, "{\"status\":\"REJECTED\"}",
             NULL, &r);
     assert_int_equal(r.status, 200);
-    json_t *j = body_json(&r);
+    json_t *j = http_body_json(&r);
     http_response_cleanup(&r);
     assert_string_equal(jstatus(j), "REJECTED");
     assert_false(jsold(j));
@@ -432,7 +379,7 @@ static void test_refused_and_rejected_decisions_end_nothing(void **state)
     assert_int_equal(version_in(fx.db, "k_2"), v2);
     assert_int_equal(version_in(fx.db, "k_3"), v3);
     assert_true(status_in(fx.db, "k_2", "PENDING"));
-    j = get_offer_from(fx.server.base_url, "k_2", fx.buyer2);
+    j = get_offer_from(fx.server.base_url, "k_2", buyer2);
     assert_string_equal(jstatus(j), "PENDING");
     assert_false(jsold(j));
     json_decref(j);
@@ -447,7 +394,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     struct offerd_proc p;
     assert_int_equal(offerd_start(&p, db, NULL), 0);
     assert_int_equal(seed_fixture(db), 0);
-    long long future = wall_ms() + 7LL * 24 * 3600 * 1000;
+    long long future = test_wall_ms() + 7LL * 24 * 3600 * 1000;
     char sql[2048];
     snprintf(sql, sizeof(sql),
              "INSERT INTO products(id, user_id, title, price) VALUES"
@@ -472,11 +419,11 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     held_poll_start(&poll, p.base_url, db, "x_live", fx.buyer);
     char url[256], needle[160];
     sse_url(url, sizeof(url), p.base_url, "/api/offers/x_ctr/events");
-    struct sse_reader *one = sse_open(url, fx.buyer2, NULL);
+    struct sse_reader *one = sse_open(url, buyer2, NULL);
     event_needle(needle, sizeof(needle), "x_ctr", v_ctr, "COUNTERED");
     assert_true(sse_wait_for(one, needle, 0, 3000) > 0);
-    sleep_ms(200);
-    double sold_at = now_s();
+    test_sleep_ms(200);
+    double sold_at = test_now_s();
     assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = 1 WHERE id = 'p_out'"), 0);
     held_poll_expect(&poll, "REJECTED", sold_at);
     event_needle(needle, sizeof(needle), "x_ctr", v_ctr + 1, "REJECTED");
@@ -494,7 +441,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
         if (sold)
             break;
         assert_true(i < 199);
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
 
     /* Writing the same flag again changes nothing. */
@@ -515,7 +462,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
         if (!sold)
             break;
         assert_true(i < 199);
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
 
     /* The web app's own accept, in one transaction: its offer stays ACCEPTED (bumped twice,
@@ -528,7 +475,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     assert_true(status_in(db, "w_win", "ACCEPTED"));
     assert_int_equal(version_in(db, "w_win"), v_win + 2);
     assert_true(status_in(db, "w_lose", "REJECTED"));
-    j = get_offer_from(p.base_url, "w_lose", fx.buyer2);
+    j = get_offer_from(p.base_url, "w_lose", buyer2);
     assert_string_equal(jstatus(j), "REJECTED");
     assert_true(jsold(j));
     json_decref(j);
@@ -600,14 +547,10 @@ static void *reader_main(void *arg)
         char path[64];
         snprintf(path, sizeof(path), "/api/offers/big_%03u", 1 + rand_r(&seed) % (BIG_OFFERS - 1));
         struct http_response r;
-        double t0 = now_s();
+        double t0 = test_now_s();
         bool during = atomic_load(&load.accepting);
-        char url[256], auth[4096];
-        snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        const char *headers[] = {auth, NULL};
-        int rc = http_request("GET", url, headers, NULL, &r);
-        double took = now_s() - t0;
+        int rc = http_call(fx.server.base_url, "GET", path, token, NULL, NULL, 0, &r);
+        double took = test_now_s() - t0;
         if (rc != 0 || r.status != 200)
             atomic_fetch_add(&load.read_failures, 1);
         http_response_cleanup(&r);
@@ -626,13 +569,10 @@ static void *creator_main(void *arg)
 {
     (void)arg;
     while (!atomic_load(&load.stop)) {
-        char url[256], auth[4096];
-        snprintf(url, sizeof(url), "%s/api/offers", fx.server.base_url);
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fx.stranger);
-        const char *headers[] = {auth, "Content-Type: application/json", NULL};
+        const char *headers[] = {"Content-Type: application/json", NULL};
         struct http_response r;
-        int rc = http_request("POST", url, headers, "{\"productId\":\"p_driver\",\"amount\":150}",
-                              &r);
+        int rc = http_call(fx.server.base_url, "POST", "/api/offers", fx.stranger, headers,
+                           "{\"productId\":\"p_driver\",\"amount\":150}", 0, &r);
         if (rc != 0 || r.status != 201)
             atomic_fetch_add(&load.create_failures, 1);
         http_response_cleanup(&r);
@@ -674,7 +614,7 @@ static void *observer_main(void *arg)
                 print_message("torn snapshot: sold %d, live %d\n", sold, live);
         }
         sqlite3_reset(st);
-        sleep_ms(1);
+        test_sleep_ms(1);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -684,7 +624,7 @@ static void *observer_main(void *arg)
 static void test_accepting_200_live_offers_is_one_transaction_under_load(void **state)
 {
     (void)state;
-    long long future = wall_ms() + 7LL * 24 * 3600 * 1000;
+    long long future = test_wall_ms() + 7LL * 24 * 3600 * 1000;
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "INSERT INTO products(id, user_id, title, price) VALUES"
@@ -708,19 +648,19 @@ static void test_accepting_200_live_offers_is_one_transaction_under_load(void **
     held_poll_start(&poll, fx.server.base_url, fx.db, "big_200", fx.buyer);
     char url[256], needle[160];
     sse_url(url, sizeof(url), fx.server.base_url, "/api/offers/events");
-    struct sse_reader *mux = sse_open(url, fx.buyer2, NULL);
+    struct sse_reader *mux = sse_open(url, buyer2, NULL);
     event_needle(needle, sizeof(needle), "big_199", 1, "PENDING");
     if (!sse_wait_for(mux, needle, 0, 5000)) {
         char *text = sse_text(mux);
         fail_msg("%ld no %s in: %.3000s", sse_status(mux), needle, text);
     }
     for (int i = 0; i < 500 && !atomic_load(&load.saw_before); i++)
-        sleep_ms(10);
-    sleep_ms(300);
+        test_sleep_ms(10);
+    test_sleep_ms(300);
 
     long reads_before = atomic_load(&load.reads);
     atomic_store(&load.accepting, true);
-    double sold_at = now_s();
+    double sold_at = test_now_s();
     struct http_response r;
     send_to(fx.server.base_url, "PATCH", "/api/offers/big_000", fx.seller,
             "{\"status\":\"ACCEPTED\"}", NULL, &r);
@@ -731,7 +671,7 @@ static void test_accepting_200_live_offers_is_one_transaction_under_load(void **
     event_needle(needle, sizeof(needle), "big_199", 2, "REJECTED");
     assert_true(sse_wait_for(mux, needle, 0, 5000) > 0);
     sse_close(mux);
-    sleep_ms(300);
+    test_sleep_ms(300);
     atomic_store(&load.stop, true);
     for (int i = 0; i < 3; i++)
         pthread_join(readers[i], NULL);

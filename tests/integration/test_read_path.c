@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_tokens.h"
@@ -33,64 +34,26 @@ static const char expected_pending[] =
     "\"seller\":{\"id\":\"u_seller\",\"firstName\":\"Sam\",\"lastName\":\"Seller\"},"
     "\"counterOffers\":[]}";
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *seller, *stranger;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
     const char *extra[] = {"--cors-origin", "https://shop.example", NULL};
-    if (offerd_start(&fx.server, fx.db, extra) != 0)
-        return -1;
-    if (seed_fixture(fx.db) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
-    return 0;
+    return offerd_fixture_start(&fx, extra);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.seller);
-    free(fx.stranger);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1; /* a clean exit; under ASan this includes no leaks */
+    return offerd_fixture_stop(&fx); /* a clean exit; under ASan this includes no leaks */
 }
 
-static void url_for(char *buf, size_t size, const char *path)
+/* METHOD path with an optional token, extra headers and body; asserts a response arrived. */
+static void call(const char *method, const char *path, const char *token,
+                 const char *const *headers, const char *body, struct http_response *r)
 {
-    snprintf(buf, size, "%s%s", fx.server.base_url, path);
-}
-
-/* GET path with a token and up to one extra header. */
-static void get(const char *path, const char *token, const char *header, struct http_response *r)
-{
-    char url[512], auth[4096];
-    const char *headers[3] = {NULL, NULL, NULL};
-    size_t n = 0;
-    url_for(url, sizeof(url), path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
-    if (header)
-        headers[n++] = header;
-    assert_int_equal(http_request("GET", url, headers, NULL, r), 0);
+    assert_int_equal(http_call(fx.server.base_url, method, path, token, headers, body, 0, r), 0);
 }
 
 static void assert_error_body(const struct http_response *r)
@@ -103,7 +66,7 @@ static void test_get_offer_exact_json_for_buyer_and_seller(void **state)
     (void)state;
     struct http_response r;
     char h[256];
-    get("/api/offers/o_pending", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, expected_pending);
     assert_non_null(http_header(&r, "ETag", h, sizeof(h)));
@@ -114,7 +77,7 @@ static void test_get_offer_exact_json_for_buyer_and_seller(void **state)
                         "application/json; charset=utf-8");
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", fx.seller, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.seller, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, expected_pending);
     http_response_cleanup(&r);
@@ -124,7 +87,7 @@ static void test_counter_offers_oldest_first(void **state)
 {
     (void)state;
     struct http_response r;
-    get("/api/offers/o_countered", fx.seller, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.seller, NULL, &r);
     assert_int_equal(r.status, 200);
     const char *first = strstr(r.body, "\"id\":\"c_1\",\"amount\":180,\"message\":\"How about 180?\","
                                        "\"fromSeller\":true,\"createdAt\":\"2026-11-25T10:05:00.000Z\"");
@@ -143,12 +106,12 @@ static void test_conditional_get(void **state)
     (void)state;
     struct http_response r;
     char etag[128], h[256], header[300];
-    get("/api/offers/o_pending", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, NULL, &r);
     assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
     http_response_cleanup(&r);
 
     snprintf(header, sizeof(header), "If-None-Match: %s", etag);
-    get("/api/offers/o_pending", fx.buyer, header, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, header, &r);
     assert_int_equal(r.status, 304);
     assert_int_equal(r.body_len, 0);
     assert_string_equal(http_header(&r, "ETag", h, sizeof(h)), etag);
@@ -156,36 +119,36 @@ static void test_conditional_get(void **state)
     http_response_cleanup(&r);
 
     snprintf(header, sizeof(header), "If-None-Match: W/%s", etag); /* as a gzip proxy sends it */
-    get("/api/offers/o_pending", fx.buyer, header, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, header, &r);
     assert_int_equal(r.status, 304);
     http_response_cleanup(&r);
 
     snprintf(header, sizeof(header), "If-None-Match: \"0-0000000000000000\", W/\"x\" ,%s", etag);
-    get("/api/offers/o_pending", fx.buyer, header, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, header, &r);
     assert_int_equal(r.status, 304);
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", fx.buyer, "If-None-Match: *", &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, "If-None-Match: *", &r);
     assert_int_equal(r.status, 304);
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", fx.buyer, "If-None-Match: \"1-0000000000000000\"", &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, "If-None-Match: \"1-0000000000000000\"", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, expected_pending);
     http_response_cleanup(&r);
 
     /* ?since= works where a proxy strips validators. */
-    get("/api/offers/o_pending?since=1", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending?since=1", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 304);
     http_response_cleanup(&r);
-    get("/api/offers/o_pending?since=0", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending?since=0", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
-    get("/api/offers/o_pending?since=abc", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending?since=abc", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
     assert_error_body(&r);
     http_response_cleanup(&r);
-    get("/api/offers/o_pending?since=-1", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending?since=-1", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
     http_response_cleanup(&r);
 }
@@ -193,12 +156,9 @@ static void test_conditional_get(void **state)
 static void test_head_has_headers_no_body(void **state)
 {
     (void)state;
-    char url[512], auth[4096], h[128];
+    char h[128];
     struct http_response r;
-    url_for(url, sizeof(url), "/api/offers/o_pending");
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fx.buyer);
-    const char *headers[] = {auth, NULL};
-    assert_int_equal(http_request("HEAD", url, headers, NULL, &r), 0);
+    call("HEAD", "/api/offers/o_pending", fx.buyer, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, 0);
     assert_non_null(http_header(&r, "ETag", h, sizeof(h)));
@@ -209,7 +169,7 @@ static void assert_unauthorized(const char *token, const char *extra_header)
 {
     struct http_response r;
     char h[256];
-    get("/api/offers/o_pending", token, extra_header, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", token, extra_header, &r);
     assert_int_equal(r.status, 401);
     assert_non_null(http_header(&r, "WWW-Authenticate", h, sizeof(h)));
     assert_true(strncmp(h, "Bearer", 6) == 0);
@@ -243,12 +203,12 @@ static void test_session_cookie(void **state)
     struct http_response r;
     char cookie[4096];
     snprintf(cookie, sizeof(cookie), "Cookie: theme=dark; __session=%s; other=1", fx.buyer);
-    get("/api/offers/o_pending", NULL, cookie, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", NULL, cookie, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, expected_pending);
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", NULL, "Cookie: __session=garbage", &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", NULL, "Cookie: __session=garbage", &r);
     assert_int_equal(r.status, 401);
     http_response_cleanup(&r);
 }
@@ -257,7 +217,7 @@ static void test_forbidden_for_strangers(void **state)
 {
     (void)state;
     struct http_response r;
-    get("/api/offers/o_pending", fx.stranger, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.stranger, NULL, &r);
     assert_int_equal(r.status, 403);
     assert_error_body(&r);
     assert_null(strstr(r.body, "Would you"));
@@ -265,7 +225,7 @@ static void test_forbidden_for_strangers(void **state)
 
     /* A valid token for someone the marketplace has no user row for. */
     char *unknown = test_token("user_nobody", 3600);
-    get("/api/offers/o_pending", unknown, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", unknown, NULL, &r);
     assert_int_equal(r.status, 403);
     http_response_cleanup(&r);
     free(unknown);
@@ -275,38 +235,36 @@ static void test_bad_requests(void **state)
 {
     (void)state;
     struct http_response r;
-    char h[128], url[512];
-    get("/api/offers/no_such_offer", fx.buyer, NULL, &r);
+    char h[128];
+    offerd_fixture_get(&fx, "/api/offers/no_such_offer", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 404);
     assert_error_body(&r);
     http_response_cleanup(&r);
 
-    get("/api/offers/bad.id", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/bad.id", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
     assert_error_body(&r);
     http_response_cleanup(&r);
 
     char long_id[128] = "/api/offers/";
     memset(long_id + strlen(long_id), 'a', 65);
-    get(long_id, fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, long_id, fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
     http_response_cleanup(&r);
 
-    get("/api/nothing/here", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/nothing/here", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 404);
     assert_error_body(&r);
     http_response_cleanup(&r);
 
-    url_for(url, sizeof(url), "/api/offers/o_pending");
-    assert_int_equal(http_request("DELETE", url, NULL, NULL, &r), 0);
+    call("DELETE", "/api/offers/o_pending", NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 405);
     assert_non_null(http_header(&r, "Allow", h, sizeof(h)));
     assert_non_null(strstr(h, "GET"));
     assert_error_body(&r);
     http_response_cleanup(&r);
 
-    url_for(url, sizeof(url), "/healthz");
-    assert_int_equal(http_request("PUT", url, NULL, "x", &r), 0);
+    call("PUT", "/healthz", NULL, NULL, "x", &r);
     assert_int_equal(r.status, 405);
     http_response_cleanup(&r);
 }
@@ -315,12 +273,11 @@ static void test_cors(void **state)
 {
     (void)state;
     struct http_response r;
-    char url[512], h[256];
-    url_for(url, sizeof(url), "/api/offers/o_pending");
+    char h[256];
     const char *preflight[] = {"Origin: https://shop.example",
                                "Access-Control-Request-Method: GET",
                                "Access-Control-Request-Headers: authorization, if-none-match", NULL};
-    assert_int_equal(http_request("OPTIONS", url, preflight, NULL, &r), 0);
+    call("OPTIONS", "/api/offers/o_pending", NULL, preflight, NULL, &r);
     assert_int_equal(r.status, 204);
     assert_string_equal(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
                         "https://shop.example");
@@ -329,20 +286,20 @@ static void test_cors(void **state)
     assert_non_null(strstr(http_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)), "GET"));
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", fx.buyer, "Origin: https://shop.example", &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, "Origin: https://shop.example", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
                         "https://shop.example");
     assert_non_null(strstr(http_header(&r, "Access-Control-Expose-Headers", h, sizeof(h)), "ETag"));
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", fx.buyer, "Origin: https://evil.example", &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, "Origin: https://evil.example", &r);
     assert_int_equal(r.status, 200);
     assert_null(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
     http_response_cleanup(&r);
 
     const char *evil[] = {"Origin: https://evil.example", "Access-Control-Request-Method: GET", NULL};
-    assert_int_equal(http_request("OPTIONS", url, evil, NULL, &r), 0);
+    call("OPTIONS", "/api/offers/o_pending", NULL, evil, NULL, &r);
     assert_null(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
     http_response_cleanup(&r);
 }
@@ -351,18 +308,18 @@ static void test_ops_endpoints(void **state)
 {
     (void)state;
     struct http_response r;
-    get("/healthz", NULL, NULL, &r);
+    offerd_fixture_get(&fx, "/healthz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"status\":\"ok\"}");
     http_response_cleanup(&r);
-    get("/readyz", NULL, NULL, &r);
+    offerd_fixture_get(&fx, "/readyz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"status\":\"ready\"}");
     http_response_cleanup(&r);
 
-    get("/api/offers/o_pending", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, NULL, &r);
     http_response_cleanup(&r);
-    get("/metrics", NULL, NULL, &r);
+    offerd_fixture_get(&fx, "/metrics", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "offerd_http_requests_total{route=\"offer_get\",status=\"200\"}"));
     assert_non_null(strstr(r.body, "offerd_http_request_duration_seconds_bucket{route=\"offer_get\",le=\"+Inf\"}"));
@@ -382,14 +339,14 @@ static void test_read_time_expiry_is_persisted(void **state)
     char *buyer2 = test_token("user_buyer2", 3600);
     /* Seeded already past its expiry: the expiry clock or this read (whichever comes first)
      * stores EXPIRED once, bumping the version from 1 to 2. */
-    get("/api/offers/o_expiring", buyer2, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_expiring", buyer2, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"version\":2,\"status\":\"EXPIRED\""));
     http_response_cleanup(&r);
     assert_int_equal(seed_query_int(fx.db, "SELECT status = 'EXPIRED' FROM offers WHERE id='o_expiring'", 0), 1);
     assert_int_equal(seed_query_int(fx.db, "SELECT max(version) FROM offer_changes WHERE offer_id='o_expiring'", 0), 2);
     /* Reading again changes nothing more. */
-    get("/api/offers/o_expiring", buyer2, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_expiring", buyer2, NULL, &r);
     assert_non_null(strstr(r.body, "\"version\":2,\"status\":\"EXPIRED\""));
     http_response_cleanup(&r);
     free(buyer2);
@@ -401,12 +358,11 @@ static void get_until(const char *path, const char *token, const char *needle,
                       struct http_response *r)
 {
     for (int i = 0; i < 300; i++) {
-        get(path, token, NULL, r);
+        offerd_fixture_get(&fx, path, token, NULL, r);
         if (r->status == 200 && strstr(r->body, needle))
             return;
         http_response_cleanup(r);
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        test_sleep_ms(10);
     }
     fail_msg("%s never showed %s", path, needle);
 }
@@ -416,7 +372,7 @@ static void test_outside_writer_is_seen(void **state)
     (void)state;
     struct http_response r;
     char etag1[128], etag2[128];
-    get("/api/offers/o_countered", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.buyer, NULL, &r);
     http_header(&r, "ETag", etag1, sizeof(etag1));
     http_response_cleanup(&r);
     long long before = seed_query_int(fx.db, "SELECT version FROM offers WHERE id='o_countered'", -1);
@@ -434,7 +390,7 @@ static void test_outside_writer_is_seen(void **state)
     /* The old ETag no longer matches: a poller gets the new state. */
     char header[256];
     snprintf(header, sizeof(header), "If-None-Match: %s", etag1);
-    get("/api/offers/o_countered", fx.buyer, header, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.buyer, header, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
 
@@ -467,16 +423,15 @@ static void test_a_remembered_token_still_expires(void **state)
     /* Expired 25 s ago: within the 30 s leeway, so accepted (and remembered) now... */
     char *token = test_token(SEED_BUYER_TOKEN_SUB, -25);
     struct http_response r;
-    get("/api/offers/o_pending", token, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", token, NULL, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
-    get("/api/offers/o_pending", token, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", token, NULL, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
     /* ...and refused once the leeway is over, cache or not. */
-    struct timespec ts = {6, 0};
-    nanosleep(&ts, NULL);
-    get("/api/offers/o_pending", token, NULL, &r);
+    test_sleep_ms(6000);
+    offerd_fixture_get(&fx, "/api/offers/o_pending", token, NULL, &r);
     assert_int_equal(r.status, 401);
     http_response_cleanup(&r);
     free(token);

@@ -14,82 +14,26 @@
 
 #include <cmocka.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_sse.h"
 #include "test_tokens.h"
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *seller, *stranger;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
     const char *extra[] = {"--sse-heartbeat", "1", "--max-held-per-user", "6", NULL};
-    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
-    return 0;
+    return offerd_fixture_start(&fx, extra);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.seller);
-    free(fx.stranger);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long version_of(const char *id)
-{
-    char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT version FROM offers WHERE id = '%s'", id);
-    return seed_query_int(fx.db, sql, -1);
-}
-
-static void get(const char *path, const char *token, const char *extra, struct http_response *r)
-{
-    char url[512], auth[4096];
-    const char *headers[3] = {NULL, NULL, NULL};
-    size_t n = 0;
-    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
-    if (extra)
-        headers[n++] = extra;
-    assert_int_equal(http_request("GET", url, headers, NULL, r), 0);
+    return offerd_fixture_stop(&fx); /* a clean exit; under ASan this includes no leaks */
 }
 
 /* An outside SQL write (or an API write) made from another thread after a delay. */
@@ -106,17 +50,14 @@ struct delayed {
 static void *delayed_write(void *arg)
 {
     struct delayed *d = arg;
-    sleep_ms(d->delay_ms);
+    test_sleep_ms(d->delay_ms);
     if (d->sql) {
         seed_exec(fx.db, d->sql);
         return NULL;
     }
-    char url[512], auth[4096];
-    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, d->path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->token);
-    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    const char *headers[] = {"Content-Type: application/json", NULL};
     struct http_response r;
-    http_request(d->method, url, headers, d->body, &r);
+    http_call(fx.server.base_url, d->method, d->path, d->token, headers, d->body, 0, &r);
     d->status = r.status;
     http_response_cleanup(&r);
     return NULL;
@@ -127,10 +68,10 @@ static void test_longpoll_times_out_with_304(void **state)
     (void)state;
     struct http_response r;
     char path[128], h[128];
-    snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=1", version_of("o_pending"));
-    double t0 = now_s();
-    get(path, fx.buyer, NULL, &r);
-    double took = now_s() - t0;
+    snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=1", offerd_fixture_version(&fx, "o_pending"));
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
+    double took = test_now_s() - t0;
     assert_int_equal(r.status, 304);
     assert_non_null(http_header(&r, "ETag", h, sizeof(h)));
     assert_true(took >= 0.95 && took < 5.0);
@@ -141,16 +82,16 @@ static void test_longpoll_answers_at_once_when_stale(void **state)
 {
     (void)state;
     struct http_response r;
-    double t0 = now_s();
-    get("/api/offers/o_pending?since=0&wait=30", fx.buyer, NULL, &r);
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, "/api/offers/o_pending?since=0&wait=30", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_true(now_s() - t0 < 1.0);
+    assert_true(test_now_s() - t0 < 1.0);
     http_response_cleanup(&r);
-    get("/api/offers/o_pending?wait=30", fx.buyer, "If-None-Match: \"1-0000000000000000\"", &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending?wait=30", fx.buyer, "If-None-Match: \"1-0000000000000000\"", &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
     /* wait without any validator: the client has nothing, so it gets the offer now */
-    get("/api/offers/o_pending?wait=30", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending?wait=30", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     http_response_cleanup(&r);
 }
@@ -162,15 +103,15 @@ static void test_longpoll_bad_wait(void **state)
     const char *bad[] = {"/api/offers/o_pending?since=1&wait=0", "/api/offers/o_pending?since=1&wait=61",
                          "/api/offers/o_pending?since=1&wait=abc", "/api/offers/o_pending?since=1&wait=-1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        get(bad[i], fx.buyer, NULL, &r);
+        offerd_fixture_get(&fx, bad[i], fx.buyer, NULL, &r);
         assert_int_equal(r.status, 400);
         http_response_cleanup(&r);
     }
     /* Authorization is checked before holding: strangers are refused at once. */
-    double t0 = now_s();
-    get("/api/offers/o_pending?since=99&wait=5", fx.stranger, NULL, &r);
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, "/api/offers/o_pending?since=99&wait=5", fx.stranger, NULL, &r);
     assert_int_equal(r.status, 403);
-    assert_true(now_s() - t0 < 1.0);
+    assert_true(test_now_s() - t0 < 1.0);
     http_response_cleanup(&r);
 }
 
@@ -179,15 +120,15 @@ static void test_longpoll_wakes_on_outside_write(void **state)
     (void)state;
     struct http_response r;
     char path[128];
-    long long v = version_of("o_pending");
+    long long v = offerd_fixture_version(&fx, "o_pending");
     snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=10", v);
     struct delayed d = {300, "UPDATE offers SET message = 'from the web app' WHERE id = 'o_pending'",
                         NULL, NULL, NULL, NULL, 0};
     pthread_t t;
     pthread_create(&t, NULL, delayed_write, &d);
-    double t0 = now_s();
-    get(path, fx.buyer, NULL, &r);
-    double took = now_s() - t0;
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
+    double took = test_now_s() - t0;
     pthread_join(t, NULL);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "from the web app"));
@@ -201,7 +142,7 @@ static void test_longpoll_wakes_on_api_write_with_weak_etag(void **state)
     (void)state;
     struct http_response r;
     char etag[128], header[200];
-    get("/api/offers/o_countered", fx.seller, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.seller, NULL, &r);
     http_header(&r, "ETag", etag, sizeof(etag));
     http_response_cleanup(&r);
     snprintf(header, sizeof(header), "If-None-Match: W/%s", etag); /* as a gzip proxy sends it */
@@ -210,9 +151,9 @@ static void test_longpoll_wakes_on_api_write_with_weak_etag(void **state)
                         fx.seller, 0};
     pthread_t t;
     pthread_create(&t, NULL, delayed_write, &d);
-    double t0 = now_s();
-    get("/api/offers/o_countered?wait=10", fx.buyer, header, &r);
-    double took = now_s() - t0;
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, "/api/offers/o_countered?wait=10", fx.buyer, header, &r);
+    double took = test_now_s() - t0;
     pthread_join(t, NULL);
     assert_int_equal(d.status, 201);
     assert_int_equal(r.status, 200);
@@ -235,14 +176,14 @@ static void test_expiry_reaches_a_waiting_longpoll(void **state)
     snprintf(sql, sizeof(sql), "UPDATE offers SET expires_at = %lld WHERE id = 'o_soon'", now_ms + 700);
     assert_int_equal(seed_exec(fx.db, sql), 0);
     char path[128];
-    snprintf(path, sizeof(path), "/api/offers/o_soon?since=%lld&wait=10", version_of("o_soon"));
+    snprintf(path, sizeof(path), "/api/offers/o_soon?since=%lld&wait=10", offerd_fixture_version(&fx, "o_soon"));
     struct sse_reader *s;
     char url[256];
     snprintf(url, sizeof(url), "%s/api/offers/o_soon/events", fx.server.base_url);
     s = sse_open(url, fx.buyer, NULL);
     assert_true(sse_wait_for(s, "\"status\":\"PENDING\"", 0, 3000) > 0);
     struct http_response r;
-    get(path, fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
     clock_gettime(CLOCK_REALTIME, &ts);
     long long answered = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     assert_int_equal(r.status, 200);
@@ -260,7 +201,7 @@ static void test_sse_initial_changes_heartbeat_resume(void **state)
     char url[256];
     snprintf(url, sizeof(url), "%s/api/offers/o_pending/events", fx.server.base_url);
     struct sse_reader *s = sse_open(url, fx.buyer, NULL);
-    long long v = version_of("o_pending");
+    long long v = offerd_fixture_version(&fx, "o_pending");
     char want[64];
     snprintf(want, sizeof(want), "event: offer\nid: %lld\ndata: {\"id\":\"o_pending\"", v);
     size_t at = sse_wait_for(s, want, 0, 3000);
@@ -300,27 +241,27 @@ static void test_sse_headers_and_refusals(void **state)
 {
     (void)state;
     struct http_response r;
-    get("/api/offers/o_pending/events", fx.stranger, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending/events", fx.stranger, NULL, &r);
     assert_int_equal(r.status, 403);
     http_response_cleanup(&r);
-    get("/api/offers/o_nope/events", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_nope/events", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 404);
     http_response_cleanup(&r);
-    get("/api/offers/o_pending/events", NULL, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/o_pending/events", NULL, NULL, &r);
     assert_int_equal(r.status, 401);
     http_response_cleanup(&r);
     /* A multiplexed stream is refused whole only when it has nothing to watch (one refused
      * offer among others is an offer-error event: test_mux_refused_offers_get_error_events). */
-    get("/api/offers/events?ids=o_nope", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/events?ids=o_nope", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 404);
     http_response_cleanup(&r);
-    get("/api/offers/events?ids=o_pending,bad.id", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/events?ids=o_pending,bad.id", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
     http_response_cleanup(&r);
-    get("/api/offers/events?ids=o_pending", fx.stranger, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/events?ids=o_pending", fx.stranger, NULL, &r);
     assert_int_equal(r.status, 403);
     http_response_cleanup(&r);
-    get("/api/offers/events?ids=", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/events?ids=", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
     http_response_cleanup(&r);
 }
@@ -347,7 +288,7 @@ static void test_sse_multiplexed_carries_only_the_callers_offers(void **state)
     assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'mux' WHERE id = 'o_countered'"), 0);
     assert_true(sse_wait_for(some, "\"message\":\"mux\"", 0, 2000) > 0);
     assert_true(sse_wait_for(all, "\"message\":\"mux\"", 0, 2000) > 0);
-    sleep_ms(200);
+    test_sleep_ms(200);
     char *a = sse_text(all), *b = sse_text(some);
     assert_null(strstr(a, "o_other"));
     assert_null(strstr(b, "o_other"));
@@ -364,12 +305,12 @@ static void wait_for_body(const char *path, const char *want)
 {
     for (int i = 0; i < 100; i++) {
         struct http_response r;
-        get(path, fx.buyer, NULL, &r);
+        offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
         bool seen = r.status == 200 && strstr(r.body, want);
         http_response_cleanup(&r);
         if (seen)
             return;
-        sleep_ms(20);
+        test_sleep_ms(20);
     }
     fail_msg("%s never showed %s", path, want);
 }
@@ -402,7 +343,7 @@ static long held_now(void);
 static struct sse_reader *open_burst(const char *path, const char *token, const char *last_id_value)
 {
     for (int i = 0; i < 100 && held_now() > 3; i++)
-        sleep_ms(50);
+        test_sleep_ms(50);
     char url[512], header[256];
     snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
     if (last_id_value)
@@ -534,9 +475,9 @@ static void test_mux_all_offers_resume(void **state)
     assert_int_equal(seed_exec(fx.db, "INSERT INTO offers(id, amount, product_id, buyer_id,"
                                       " seller_id) VALUES ('o_resume_new', 16000, 'p_driver',"
                                       " 'u_buyer', 'u_seller')"), 0);
-    for (int i = 0; i < 200 && version_of("o_resume_exp") == 1; i++)
-        sleep_ms(50);
-    assert_true(version_of("o_resume_exp") > 1);
+    for (int i = 0; i < 200 && offerd_fixture_version(&fx, "o_resume_exp") == 1; i++)
+        test_sleep_ms(50);
+    assert_true(offerd_fixture_version(&fx, "o_resume_exp") > 1);
 
     s = open_burst("/api/offers/events", fx.buyer, id);
     assert_int_equal(sse_count(s, "event: offer\n"), 2);
@@ -569,7 +510,7 @@ static void test_mux_refused_offers_get_error_events(void **state)
     assert_int_equal(seed_exec(fx.db, "UPDATE offers SET message = 'still streaming'"
                                       " WHERE id = 'o_pending'"), 0);
     assert_true(sse_wait_for(s, "still streaming", 0, 3000) > 0);
-    sleep_ms(200);
+    test_sleep_ms(200);
     char *text = sse_text(s);
     assert_null(strstr(text, "seen by nobody"));
     free(text);
@@ -577,10 +518,10 @@ static void test_mux_refused_offers_get_error_events(void **state)
 
     /* Nothing left to watch: refused whole, with the first offer's answer. */
     struct http_response r;
-    get("/api/offers/events?ids=o_nope,o_expiring", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/events?ids=o_nope,o_expiring", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 404);
     http_response_cleanup(&r);
-    get("/api/offers/events?ids=o_expiring,o_nope", fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, "/api/offers/events?ids=o_expiring,o_nope", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 403);
     assert_non_null(strstr(r.body, "not yours"));
     http_response_cleanup(&r);
@@ -592,7 +533,7 @@ static void test_stream_ended_by_token_expiry_says_reauth(void **state)
     const char *paths[] = {"/api/offers/events?ids=o_pending", "/api/offers/events",
                            "/api/offers/o_pending/events"};
     for (int i = 0; i < 100 && held_now() > 0; i++)
-        sleep_ms(50);
+        test_sleep_ms(50);
     for (size_t i = 0; i < 3; i++) {
         /* expired 28 s ago: accepted inside the 30 s leeway, ends ~2 s on at exp + leeway */
         char *brief = test_token(SEED_BUYER_TOKEN_SUB, -28);
@@ -623,20 +564,20 @@ static void test_storm_ends_on_final_state(void **state)
     assert_true(sse_wait_for(s, "event: offer", 0, 3000) > 0);
     char poll_path[128];
     snprintf(poll_path, sizeof(poll_path), "/api/offers/o_pending?since=%lld&wait=10",
-             version_of("o_pending"));
+             offerd_fixture_version(&fx, "o_pending"));
     for (int i = 0; i < 60; i++) {
         char sql[128];
         snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'storm %d' WHERE id = 'o_pending'", i);
         assert_int_equal(seed_exec(fx.db, sql), 0);
     }
-    long long final = version_of("o_pending");
+    long long final = offerd_fixture_version(&fx, "o_pending");
     char want[64];
     snprintf(want, sizeof(want), "id: %lld\n", final);
     assert_true(sse_wait_for(s, want, 0, 3000) > 0);
     assert_true(sse_wait_for(s, "storm 59", 0, 100) > 0);
     sse_close(s);
     struct http_response r;
-    get(poll_path, fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, poll_path, fx.buyer, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "storm 59"));
     http_response_cleanup(&r);
@@ -653,9 +594,9 @@ static void *held_get(void *arg)
 {
     struct held *h = arg;
     struct http_response r;
-    double t0 = now_s();
-    get(h->path, h->token, NULL, &r);
-    h->took = now_s() - t0;
+    double t0 = test_now_s();
+    offerd_fixture_get(&fx, h->path, h->token, NULL, &r);
+    h->took = test_now_s() - t0;
     h->status = r.status;
     http_response_cleanup(&r);
     return NULL;
@@ -666,7 +607,7 @@ static void *held_get(void *arg)
 static long held_now(void)
 {
     struct http_response r;
-    get("/metrics", NULL, NULL, &r);
+    offerd_fixture_get(&fx, "/metrics", NULL, NULL, &r);
     const char *g = strstr(r.body, "\nofferd_held_requests ");
     long v = g ? strtol(g + strlen("\nofferd_held_requests "), NULL, 10) : -1;
     http_response_cleanup(&r);
@@ -676,7 +617,7 @@ static long held_now(void)
 static void wait_until_nothing_held(void)
 {
     for (int i = 0; i < 100 && held_now() != 0; i++)
-        sleep_ms(50);
+        test_sleep_ms(50);
     assert_int_equal(held_now(), 0);
 }
 
@@ -686,21 +627,21 @@ static void test_caps_give_429(void **state)
     wait_until_nothing_held();
     /* --max-held-per-user 6: six long-polls hold, the seventh is refused with Retry-After. */
     char path[128];
-    snprintf(path, sizeof(path), "/api/offers/o_countered?since=%lld&wait=2", version_of("o_countered"));
+    snprintf(path, sizeof(path), "/api/offers/o_countered?since=%lld&wait=2", offerd_fixture_version(&fx, "o_countered"));
     struct held held[6];
     pthread_t t[6];
     for (int i = 0; i < 6; i++) {
         held[i] = (struct held){path, fx.buyer, 0, 0};
         pthread_create(&t[i], NULL, held_get, &held[i]);
     }
-    sleep_ms(500);
+    test_sleep_ms(500);
     struct http_response r;
     char h[32];
-    get(path, fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
     assert_int_equal(r.status, 429);
     assert_non_null(http_header(&r, "Retry-After", h, sizeof(h)));
     http_response_cleanup(&r);
-    get(path, fx.seller, NULL, &r); /* another user is not affected */
+    offerd_fixture_get(&fx, path, fx.seller, NULL, &r); /* another user is not affected */
     assert_int_equal(r.status, 304);
     http_response_cleanup(&r);
     for (int i = 0; i < 6; i++) {
@@ -709,7 +650,7 @@ static void test_caps_give_429(void **state)
     }
     /* Released: holding works again, and the count goes back to zero (the release runs when
      * the server has finished the request, a moment after the client has its answer). */
-    get(path, fx.buyer, NULL, &r);
+    offerd_fixture_get(&fx, path, fx.buyer, NULL, &r);
     assert_int_equal(r.status, 304);
     http_response_cleanup(&r);
     wait_until_nothing_held();
@@ -748,11 +689,11 @@ static void test_shutdown_answers_held_requests(void **state)
     struct lp_args lp = {lp_url, fx.buyer, 0};
     pthread_t t;
     pthread_create(&t, NULL, run_lp, &lp);
-    sleep_ms(400); /* the long-poll is held now */
+    test_sleep_ms(400); /* the long-poll is held now */
 
-    double t0 = now_s();
+    double t0 = test_now_s();
     int status = offerd_stop(&p);
-    double stop_took = now_s() - t0;
+    double stop_took = test_now_s() - t0;
     pthread_join(t, NULL);
     assert_int_equal(status, 0);
     assert_true(stop_took < 6.0);

@@ -23,70 +23,26 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_sse.h"
 #include "test_tokens.h"
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
     const char *extra[] = {"--sse-heartbeat", "1", NULL};
-    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
-        return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    return 0;
+    return offerd_fixture_start(&fx, extra);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void b64url(const unsigned char *in, size_t len, char *out)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = tbl[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = tbl[v & 63];
-    }
-    out[o] = '\0';
+    return offerd_fixture_stop(&fx); /* a clean exit; under ASan this includes no leaks */
 }
 
 /* An HS256 token over exactly this payload text, signed with secret. Heap string; free(). */
@@ -96,17 +52,17 @@ static char *sign_payload(const char *payload, const char *secret)
     size_t cap = 4 * (strlen(header) + strlen(payload)) + 128;
     char *out = malloc(cap);
     assert_non_null(out);
-    b64url((const unsigned char *)header, strlen(header), out);
+    test_base64url((const unsigned char *)header, strlen(header), out);
     size_t n = strlen(out);
     out[n++] = '.';
-    b64url((const unsigned char *)payload, strlen(payload), out + n);
+    test_base64url((const unsigned char *)payload, strlen(payload), out + n);
     n = strlen(out);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned mac_len = 0;
     assert_non_null(HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)out, n,
                          mac, &mac_len));
     out[n++] = '.';
-    b64url(mac, mac_len, out + n);
+    test_base64url(mac, mac_len, out + n);
     return out;
 }
 
@@ -118,39 +74,12 @@ static char *token_with_exp(const char *exp_text)
     return sign_payload(payload, TEST_JWT_SECRET);
 }
 
+/* GET base+path with an optional token and extra header, bounded at 30 s, asserting an answer. */
 static void get(const char *base, const char *path, const char *token, const char *extra_header,
                 struct http_response *r)
 {
-    char url[512], auth[8300];
-    const char *headers[3] = {NULL, NULL, NULL};
-    size_t n = 0;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
-    if (extra_header)
-        headers[n++] = extra_header;
-    assert_int_equal(http_request_timeout("GET", url, headers, NULL, 30000, r), 0);
-}
-
-static long metric(const char *base, const char *name)
-{
-    struct http_response r;
-    char needle[160];
-    get(base, "/metrics", NULL, NULL, &r);
-    snprintf(needle, sizeof(needle), "\n%s ", name);
-    const char *p = strstr(r.body, needle);
-    long v = p ? strtol(p + strlen(needle), NULL, 10) : -1;
-    http_response_cleanup(&r);
-    return v;
-}
-
-static long offer_version(const char *id)
-{
-    char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT version FROM offers WHERE id = '%s'", id);
-    return (long)seed_query_int(fx.db, sql, -1);
+    const char *extra[] = {extra_header, NULL};
+    assert_int_equal(http_call(base, "GET", path, token, extra, NULL, 30000, r), 0);
 }
 
 /* ---- item 6: exp ---- */
@@ -205,14 +134,14 @@ static void test_stream_inside_the_leeway_serves_then_ends_once(void **state)
     char *token = test_token(SEED_BUYER_TOKEN_SUB, -26);
     char url[256];
     snprintf(url, sizeof(url), "%s/api/offers/o_pending/events", fx.server.base_url);
-    double t0 = mono_s();
+    double t0 = test_now_s();
     struct sse_reader *s = sse_open(url, token, NULL);
     assert_non_null(s);
     assert_true(sse_wait_for(s, "event: offer", 0, 3000) > 0);
     assert_true(sse_wait_for(s, ": heartbeat", 0, 3000) > 0);
     /* ...then ends once, with the reauth event, when the token stops being accepted... */
     assert_true(sse_wait_end(s, 10000));
-    double lasted = mono_s() - t0;
+    double lasted = test_now_s() - t0;
     char *text = sse_text(s);
     assert_non_null(strstr(text, "event: reauth\n"));
     free(text);
@@ -234,12 +163,12 @@ static void test_longpoll_cut_at_token_end_answers_401(void **state)
      * whole 20 s and answered 304: the negative time left was ignored). */
     char *token = test_token(SEED_BUYER_TOKEN_SUB, -27);
     char path[128];
-    snprintf(path, sizeof(path), "/api/offers/o_pending?since=%ld&wait=20",
-             offer_version("o_pending"));
-    double t0 = mono_s();
+    snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=20",
+             offerd_fixture_version(&fx, "o_pending"));
+    double t0 = test_now_s();
     struct http_response r;
     get(fx.server.base_url, path, token, NULL, &r);
-    double took = mono_s() - t0;
+    double took = test_now_s() - t0;
     assert_int_equal(r.status, 401);
     char h[64];
     assert_non_null(http_header(&r, "WWW-Authenticate", h, sizeof(h)));
@@ -303,7 +232,7 @@ static void test_failed_authentications_are_limited_per_address(void **state)
         assert_int_equal(status_as(&p, bad, attacker), 401);
         free(bad);
     }
-    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 5);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failures_total"), 5);
     /* Over the limit: the next unknown token from there is not even verified. */
     char *bad = forged(99);
     struct http_response r;
@@ -314,8 +243,8 @@ static void test_failed_authentications_are_limited_per_address(void **state)
     assert_non_null(strstr(r.body, "failed authentications"));
     http_response_cleanup(&r);
     free(bad);
-    assert_int_equal(metric(p.base_url, "offerd_auth_throttled_total"), 1);
-    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 5);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_throttled_total"), 1);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failures_total"), 5);
     /* A valid token from another address is unaffected, new or not... */
     assert_int_equal(status_as(&p, seller, other), 200);
     assert_int_equal(status_as(&p, fx.buyer, other), 200);
@@ -362,7 +291,7 @@ static void test_forwarded_for_is_ignored_unless_trusted(void **state)
         assert_int_equal(status_as(&p, expired, NULL), 401);
         free(expired);
     }
-    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 6);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failures_total"), 6);
     for (int i = 0; i < 3; i++) {
         snprintf(xff, sizeof(xff), "198.51.100.%d", i + 1);
         char *bad = forged(i);
@@ -385,8 +314,8 @@ static void test_replayed_bad_token_is_refused_from_memory(void **state)
     assert_int_equal(get_as(&p, bad, NULL, &r), 401);
     char *first = strdup(r.body);
     http_response_cleanup(&r);
-    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 1);
-    assert_int_equal(metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 0);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failures_total"), 1);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 0);
     /* The same bad token again: the same answer, from memory. */
     for (int i = 0; i < 3; i++) {
         assert_int_equal(get_as(&p, bad, NULL, &r), 401);
@@ -395,8 +324,8 @@ static void test_replayed_bad_token_is_refused_from_memory(void **state)
         assert_non_null(http_header(&r, "WWW-Authenticate", h, sizeof(h)));
         http_response_cleanup(&r);
     }
-    assert_int_equal(metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 3);
-    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 4);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 3);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failures_total"), 4);
     /* Each remembered token keeps its own reason. */
     assert_int_equal(get_as(&p, expired, NULL, &r), 401);
     assert_non_null(strstr(r.body, "expired"));
@@ -404,10 +333,10 @@ static void test_replayed_bad_token_is_refused_from_memory(void **state)
     assert_int_equal(get_as(&p, expired, NULL, &r), 401);
     assert_non_null(strstr(r.body, "expired"));
     http_response_cleanup(&r);
-    assert_int_equal(metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 4);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failed_token_cache_hits_total"), 4);
     /* Good tokens are untouched by all this. */
     assert_int_equal(status_as(&p, fx.buyer, NULL), 200);
-    assert_int_equal(metric(p.base_url, "offerd_auth_failures_total"), 6);
+    assert_int_equal(http_metric(p.base_url, "offerd_auth_failures_total"), 6);
     free(first);
     free(expired);
     free(bad);

@@ -19,47 +19,34 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "spawn_offerd.h"
+#include "offerd_fixture.h"
+#include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_tokens.h"
 
-struct fixture {
-    char *dir;
-    char db[512];
-    struct offerd_proc server;
-    char *buyer, *seller, *stranger, *buyer2, *nobody;
-};
-
-static struct fixture fx;
+static struct offerd_fixture fx;
+static char *buyer2, *nobody; /* tokens of u_buyer2 and of a user not in the database */
 
 static int setup(void **state)
 {
     (void)state;
-    fx.dir = test_tmpdir_new();
-    if (!fx.dir)
-        return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
     const char *extra[] = {"--busy-timeout-ms", "300", NULL};
-    if (offerd_start(&fx.server, fx.db, extra) != 0 || seed_fixture(fx.db) != 0)
+    if (offerd_fixture_start(&fx, extra) != 0)
         return -1;
     if (seed_exec(fx.db, "INSERT INTO products(id, user_id, title, price) VALUES"
                          " ('p_balls', 'u_seller', 'Pro V1 balls, 12', 2500),"
                          " ('p_wedge', 'u_seller', 'Vokey SM10 Wedge', 19999),"
                          " ('p_bag', 'u_seller', 'Stand bag', 10000)") != 0)
         return -1;
-    fx.buyer = test_token(SEED_BUYER_TOKEN_SUB, 3600);
-    fx.seller = test_token(SEED_SELLER_TOKEN_SUB, 3600);
-    fx.stranger = test_token(SEED_STRANGER_TOKEN_SUB, 3600);
-    fx.buyer2 = test_token("user_buyer2", 3600);
-    fx.nobody = test_token("user_not_in_db", 3600);
+    buyer2 = test_token("user_buyer2", 3600);
+    nobody = test_token("user_not_in_db", 3600);
     /* The fixture's o_expiring is already past its expiry: let the expiry clock store that now,
      * so its change-log row does not land in the middle of a "changes nothing" count. */
     for (int i = 0; i < 200; i++) {
         if (seed_query_int(fx.db, "SELECT status = 'EXPIRED' FROM offers WHERE id = 'o_expiring'", 0))
             return 0;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        test_sleep_ms(10);
     }
     return -1;
 }
@@ -67,44 +54,22 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int status = offerd_stop(&fx.server);
-    free(fx.buyer);
-    free(fx.seller);
-    free(fx.stranger);
-    free(fx.buyer2);
-    free(fx.nobody);
-    test_tmpdir_remove(fx.dir);
-    free(fx.dir);
-    return status == 0 ? 0 : -1;
+    free(buyer2);
+    free(nobody);
+    return offerd_fixture_stop(&fx);
 }
 
+/* METHOD path with token, JSON body (content type given, NULL for application/json) and one
+ * extra header. */
 /* METHOD path with token, JSON body (content type given, NULL for application/json) and one
  * extra header. */
 static void send_req(const char *method, const char *path, const char *token, const char *body,
                      const char *content_type, const char *extra, struct http_response *r)
 {
-    char url[512], auth[4096], ct[256];
-    const char *headers[4] = {NULL, NULL, NULL, NULL};
-    size_t n = 0;
-    snprintf(url, sizeof(url), "%s%s", fx.server.base_url, path);
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[n++] = auth;
-    }
+    char ct[256];
     snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
-    headers[n++] = ct;
-    if (extra)
-        headers[n++] = extra;
-    assert_int_equal(http_request(method, url, headers, body, r), 0);
-}
-
-static json_t *body_json(const struct http_response *r)
-{
-    json_error_t e;
-    json_t *j = json_loads(r->body, 0, &e);
-    if (!j)
-        fail_msg("not JSON (%s): %s", e.text, r->body);
-    return j;
+    const char *headers[] = {ct, extra, NULL};
+    assert_int_equal(http_call(fx.server.base_url, method, path, token, headers, body, 0, r), 0);
 }
 
 static const char *jstr(json_t *o, const char *key)
@@ -126,7 +91,7 @@ static void create(const char *token, const char *product, const char *amount, c
     send_req("POST", "/api/offers", token, body, NULL, NULL, &r);
     if (r.status != 201)
         fail_msg("create %s %s: %ld %s", product, amount, r.status, r.body);
-    json_t *j = body_json(&r);
+    json_t *j = http_body_json(&r);
     snprintf(out, 80, "%s", jstr(j, "id"));
     json_decref(j);
     http_response_cleanup(&r);
@@ -170,7 +135,7 @@ static void test_create_offer(void **state)
              "{\"productId\":\"p_driver\",\"amount\":150.5,\"message\":\"Fair?\",\"extra\":[1]}",
              NULL, NULL, &r);
     assert_int_equal(r.status, 201);
-    json_t *j = body_json(&r);
+    json_t *j = http_body_json(&r);
     const char *id = jstr(j, "id");
     assert_true(strncmp(id, "off_", 4) == 0 && strlen(id) == 26);
     assert_string_equal(jstr(j, "status"), "PENDING");
@@ -209,8 +174,7 @@ static void test_ids_are_unique_and_random(void **state)
     (void)state;
     char a[80], b[80];
     create(fx.buyer, "p_bag", "60", a);
-    struct timespec pause = {0, 2 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    test_sleep_ms(2);
     create(fx.buyer, "p_bag", "60", b);
     assert_string_not_equal(a, b);
     assert_int_equal(strlen(a), 4 + 8 + 14);
@@ -248,7 +212,7 @@ static void test_create_rules(void **state)
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_putter\",\"amount\":200}", NULL, NULL, 400, "sold");
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_irons\",\"amount\":300}", NULL, NULL, 400, "own");
     expect_refused("POST", p, fx.buyer, "{\"productId\":\"p_none\",\"amount\":150}", NULL, NULL, 400, "product");
-    expect_refused("POST", p, fx.nobody, "{\"productId\":\"p_driver\",\"amount\":150}", NULL, NULL, 403, NULL);
+    expect_refused("POST", p, nobody, "{\"productId\":\"p_driver\",\"amount\":150}", NULL, NULL, 403, NULL);
     expect_refused("POST", p, NULL, "{\"productId\":\"p_driver\",\"amount\":150}", NULL, NULL, 401, NULL);
 }
 
@@ -363,7 +327,7 @@ static void test_negotiation_converges_then_accept(void **state)
     expect_counter_refused(id, fx.buyer, "130", 409);
     expect_patch_refused(id, fx.stranger, "ACCEPTED", 403);
     expect_counter_refused(id, fx.stranger, "150", 403);
-    expect_patch_refused(id, fx.nobody, "ACCEPTED", 403);
+    expect_patch_refused(id, nobody, "ACCEPTED", 403);
     expect_patch_refused(id, fx.seller, "PENDING", 400);
     expect_patch_refused(id, fx.seller, "EXPIRED", 400);
     expect_refused("PATCH", "/api/offers/off_missing", fx.seller, "{\"status\":\"ACCEPTED\"}", NULL, NULL, 404, NULL);
@@ -377,7 +341,7 @@ static void test_negotiation_converges_then_accept(void **state)
     long long now_ms = (long long)time(NULL) * 1000;
     counter(id, fx.seller, "190", NULL, &r);
     assert_int_equal(r.status, 201);
-    json_t *j = body_json(&r);
+    json_t *j = http_body_json(&r);
     assert_string_equal(jstr(j, "status"), "COUNTERED");
     assert_int_equal(jint(j, "version"), 2);
     json_t *c0 = json_array_get(json_object_get(j, "counterOffers"), 0);
@@ -411,7 +375,7 @@ static void test_negotiation_converges_then_accept(void **state)
     /* The buyer accepts the seller's 170. */
     patch(id, fx.buyer, "ACCEPTED", NULL, &r);
     assert_int_equal(r.status, 200);
-    j = body_json(&r);
+    j = http_body_json(&r);
     assert_string_equal(jstr(j, "status"), "ACCEPTED");
     assert_int_equal(jint(j, "version"), 5);
     assert_int_equal(json_array_size(json_object_get(j, "counterOffers")), 3);
@@ -427,7 +391,7 @@ static void test_negotiation_converges_then_accept(void **state)
     expect_patch_refused(id, fx.seller, "REJECTED", 409);
     expect_counter_refused(id, fx.seller, "160", 409);
     expect_counter_refused(id, fx.buyer, "160", 409);
-    expect_refused("POST", "/api/offers", fx.buyer2, "{\"productId\":\"p_flow\",\"amount\":150}", NULL, NULL, 400, "sold");
+    expect_refused("POST", "/api/offers", buyer2, "{\"productId\":\"p_flow\",\"amount\":150}", NULL, NULL, 400, "sold");
 }
 
 static void test_reject_is_final(void **state)
@@ -547,7 +511,7 @@ static void test_racing_decisions_one_wins(void **state)
     run_race(id, races, 16, 200);
 
     /* Racing counters from the seller: one lands, the rest find it is no longer their turn. */
-    create(fx.buyer2, "p_driver", "150", id);
+    create(buyer2, "p_driver", "150", id);
     for (size_t i = 0; i < 16; i++)
         races[i] = (struct race){"", fx.seller, "{\"amount\":190}", "/counter", 0};
     run_race(id, races, 16, 201);
@@ -608,7 +572,7 @@ static void test_list_pagination(void **state)
         struct http_response r;
         send_req("GET", path, token, NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 200);
-        json_t *j = body_json(&r);
+        json_t *j = http_body_json(&r);
         json_t *offers = json_object_get(j, "offers");
         size_t i;
         json_t *o;
@@ -644,7 +608,7 @@ static void test_list_pagination(void **state)
 
     struct http_response r;
     send_req("GET", "/api/offers", token, NULL, NULL, NULL, &r);
-    json_t *j = body_json(&r);
+    json_t *j = http_body_json(&r);
     assert_int_equal(json_array_size(json_object_get(j, "offers")), 20);
     assert_string_equal(jstr(json_array_get(json_object_get(j, "offers"), 0), "id"), "l_new");
     json_decref(j);

@@ -37,6 +37,9 @@ int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *co
 int offerd_start_as(struct offerd_proc *p, const char *db_path, uid_t uid, gid_t gid,
                     const char *const *extra_args);
 
+/* Every started server is also killed and reaped at exit if no stop reached it (a failed
+ * assertion, an early exit), and gets SIGTERM if the test program dies (PR_SET_PDEATHSIG). */
+
 /* SIGTERM, then waits up to 15 s (SIGKILL after). Returns the exit status (0 is a clean exit),
  * 128+signal if it died of a signal, or -1. */
 int offerd_stop(struct offerd_proc *p);

@@ -4,11 +4,19 @@
  */
 #include "test_http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cmocka.h>
 #include <curl/curl.h>
 
 struct sink {
@@ -88,15 +96,45 @@ static int perform(const char *method, const char *url, const char *const *heade
     return 0;
 }
 
+const char *http_bearer_header(char *buf, size_t size, const char *token)
+{
+    snprintf(buf, size, "Authorization: Bearer %s", token);
+    return buf;
+}
+
+int http_call(const char *base, const char *method, const char *path, const char *token,
+              const char *const *extra_headers, const char *body, long timeout_ms,
+              struct http_response *out)
+{
+    char url[4096], auth[16384];
+    const char *headers[16];
+    size_t n = 0;
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    if (token)
+        headers[n++] = http_bearer_header(auth, sizeof(auth), token);
+    for (size_t i = 0; extra_headers && extra_headers[i] && n < 15; i++)
+        headers[n++] = extra_headers[i];
+    headers[n] = NULL;
+    if (timeout_ms > 0)
+        return http_request_timeout(method, url, headers, body, timeout_ms, out);
+    return http_request(method, url, headers, body, out);
+}
+
 int http_get(const char *url, const char *token, struct http_response *out)
 {
-    char auth[8192];
-    const char *headers[2] = {NULL, NULL};
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[0] = auth;
-    }
-    return http_request("GET", url, headers, NULL, out);
+    return http_call(url, "GET", "", token, NULL, NULL, 0, out);
+}
+
+long long http_metric(const char *base, const char *name)
+{
+    struct http_response r;
+    char needle[128];
+    http_call(base, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    const char *at = r.body ? strstr(r.body, needle) : NULL;
+    long long v = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    http_response_cleanup(&r);
+    return v;
 }
 
 const char *http_header(const struct http_response *r, const char *name, char *buf, size_t size)
@@ -117,6 +155,28 @@ const char *http_header(const struct http_response *r, const char *name, char *b
         line += len + (eol ? 2 : 0);
     }
     return found;
+}
+
+json_t *http_body_json(const struct http_response *r)
+{
+    json_error_t e;
+    json_t *j = json_loads(r->body, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %s", e.text, r->body);
+    return j;
+}
+
+int http_raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 void http_response_cleanup(struct http_response *r)

@@ -13,6 +13,8 @@
 
 #include <curl/curl.h>
 
+#include "test_http.h"
+
 struct sse_reader {
     pthread_t thread;
     pthread_mutex_t lock;
@@ -91,7 +93,7 @@ struct sse_reader *sse_open(const char *url, const char *token, const char *extr
     pthread_cond_init(&s->cond, NULL);
     snprintf(s->url, sizeof(s->url), "%s", url);
     if (token)
-        snprintf(s->auth, sizeof(s->auth), "Authorization: Bearer %s", token);
+        http_bearer_header(s->auth, sizeof(s->auth), token);
     if (extra_header)
         snprintf(s->extra, sizeof(s->extra), "%s", extra_header);
     if (pthread_create(&s->thread, NULL, run, s) != 0) {

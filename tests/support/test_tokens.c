@@ -31,16 +31,16 @@ char *test_token(const char *sub, long exp_offset_s)
     return test_token_with_secret(sub, exp_offset_s, TEST_JWT_SECRET);
 }
 
-static void base64url(const char *in, char *out)
+void test_base64url(const unsigned char *in, size_t len, char *out)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t len = strlen(in), o = 0;
+    size_t o = 0;
     for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
+        unsigned v = (unsigned)in[i] << 16;
         if (i + 1 < len)
-            v |= (unsigned char)in[i + 1] << 8;
+            v |= (unsigned)in[i + 1] << 8;
         if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
+            v |= in[i + 2];
         out[o++] = tbl[(v >> 18) & 63];
         out[o++] = tbl[(v >> 12) & 63];
         if (i + 1 < len)
@@ -49,6 +49,11 @@ static void base64url(const char *in, char *out)
             out[o++] = tbl[v & 63];
     }
     out[o] = '\0';
+}
+
+static void base64url(const char *in, char *out)
+{
+    test_base64url((const unsigned char *)in, strlen(in), out);
 }
 
 char *test_token_alg_none(const char *sub)
