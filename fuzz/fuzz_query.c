@@ -19,6 +19,7 @@
 
 #include "api/cursor.h"
 #include "fuzz_common.h"
+#include "domain/limits.h"
 #include "domain/offer.h"
 #include "http/query.h"
 #include "realtime/sse.h"
@@ -129,7 +130,7 @@ static void check_version(const char *text)
     FUZZ_CHECK(strcmp(buf, digits) == 0);
 }
 
-/* wait is 0 only when absent, else -1 or the value when it is 1..LONGPOLL_MAX_WAIT_S; limit is
+/* wait is 0 only when absent, else -1 or the value when it is 1..LIMITS_MAX_WAIT_S; limit is
  * the default when absent, else the value when it is 1..QUERY_LIMIT_MAX, else refused. */
 static void check_wait_and_limit(const char *text)
 {
@@ -137,8 +138,8 @@ static void check_wait_and_limit(const char *text)
     bool number = query_parse_version(text, &v);
 
     int w = query_parse_wait(text);
-    FUZZ_CHECK(w == -1 || (w >= 1 && w <= LONGPOLL_MAX_WAIT_S));
-    FUZZ_CHECK((w > 0) == (number && v >= 1 && v <= LONGPOLL_MAX_WAIT_S));
+    FUZZ_CHECK(w == -1 || (w >= 1 && w <= LIMITS_MAX_WAIT_S));
+    FUZZ_CHECK((w > 0) == (number && v >= 1 && v <= LIMITS_MAX_WAIT_S));
     FUZZ_CHECK(w < 0 || w == v);
     FUZZ_CHECK(query_parse_wait(NULL) == 0);
 
@@ -188,7 +189,7 @@ static enum query_ids_result reference_ids(const char *list, struct ref_entry *o
             for (size_t i = 0; i < *count; i++)
                 seen |= out[i].n == n && memcmp(out[i].p, p, n) == 0;
             if (!seen) {
-                if (*count == NOTIFY_MAX_KEYS)
+                if (*count == LIMITS_MAX_OFFERS_PER_WATCH)
                     return QUERY_IDS_TOO_MANY;
                 out[(*count)++] = (struct ref_entry){p, n};
             }
@@ -202,7 +203,7 @@ static enum query_ids_result reference_ids(const char *list, struct ref_entry *o
 
 static void check_ids(const char *list)
 {
-    struct ref_entry want[NOTIFY_MAX_KEYS];
+    struct ref_entry want[LIMITS_MAX_OFFERS_PER_WATCH];
     size_t want_count;
     enum query_ids_result want_result = reference_ids(list, want, &want_count);
 
@@ -215,7 +216,7 @@ static void check_ids(const char *list)
         return;
     }
     /* Never more than the max, each id valid and distinct, in the order the list names them. */
-    FUZZ_CHECK(ids.count >= 1 && ids.count <= NOTIFY_MAX_KEYS && ids.count == want_count);
+    FUZZ_CHECK(ids.count >= 1 && ids.count <= LIMITS_MAX_OFFERS_PER_WATCH && ids.count == want_count);
     for (size_t i = 0; i < ids.count; i++) {
         const char *id = ids.ids[i];
         FUZZ_CHECK(id >= ids.text && id < ids.text + sizeof(ids.text)); /* borrowed from *out */
@@ -266,7 +267,7 @@ static void check_since_list(const char *list)
         if (*p == ',')
             p++;
     }
-    int64_t got[NOTIFY_MAX_KEYS];
+    int64_t got[LIMITS_MAX_OFFERS_PER_WATCH];
     bool ok = query_parse_since_list(list, &ids, got);
     FUZZ_CHECK(ok == want_ok);
     for (int i = 0; i < 4; i++)

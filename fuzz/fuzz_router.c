@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "http/http_server.h"
+#include "api/routes.h"
+#include "domain/offer.h"
 #include "http/router.h"
 
 /* [A-Za-z0-9_-]{1,64}, written independently of offer.c. */
@@ -47,14 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     enum http_method method = http_method_parse(method_name);
     struct route_match m;
-    enum route_status st = router_match(http_routes, http_route_count, method, path, &m);
+    enum route_status st = router_match(api_routes, api_route_count, method, path, &m);
 
     FUZZ_CHECK(memchr(m.id, '\0', sizeof(m.id)) != NULL);
     FUZZ_CHECK(memchr(m.allow, '\0', sizeof(m.allow)) != NULL);
     switch (st) {
     case ROUTE_FOUND:
-        FUZZ_CHECK(m.route != NULL && m.route == &http_routes[m.route_index]);
-        FUZZ_CHECK(m.route_index < http_route_count);
+        FUZZ_CHECK(m.route != NULL && m.route == &api_routes[m.route_index]);
+        FUZZ_CHECK(m.route_index < api_route_count);
         FUZZ_CHECK(pattern_gives(m.route->pattern, m.id, path));
         if (strstr(m.route->pattern, "{id}"))
             FUZZ_CHECK(offer_id_is_valid(m.id));
@@ -79,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A path that any route takes is never NOT_FOUND under another method. */
     if (st != ROUTE_NOT_FOUND) {
         struct route_match m2;
-        FUZZ_CHECK(router_match(http_routes, http_route_count, HTTP_DELETE, path, &m2) !=
+        FUZZ_CHECK(router_match(api_routes, api_route_count, HTTP_DELETE, path, &m2) !=
                    ROUTE_NOT_FOUND);
         FUZZ_CHECK(strcmp(m.allow, m2.allow) == 0 || st == ROUTE_BAD_ID);
     }
