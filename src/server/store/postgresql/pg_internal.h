@@ -1,0 +1,153 @@
+/* pg_internal.h - what the PostgreSQL backend's files share. Private to store/postgresql/.
+ *
+ * Files and who owns what (one concern each):
+ *   store_postgresql.c  the ops table, store_backend_postgresql, open/close, check_ready
+ *   conn.c              per-thread connections: connect (with backoff), prepare every statement
+ *                       list below after each connect, run a prepared statement, map errors
+ *   migrate.c           migrations/postgresql/ (embedded), applied under an advisory lock
+ *   offer_read.c        read_offer (one round trip: offer + counters + images), find_user,
+ *                       tx_load_offer / tx_load_product row decoding shared with offer_write.c
+ *   offer_list.c        list_offers, list_changed_offers
+ *   demo_seed.c         seed_demo
+ *   offer_write.c       tx_* (READ COMMITTED; FOR UPDATE on the product, then the offer)
+ *   change_feed.c       the listener connection (LISTEN offerd_changes, keepalives), poll_changes,
+ *                       changes_since on an xid8 position, last_change_seq, offer_change_seq,
+ *                       next_expiry, expire_due, the feed's statistics
+ *
+ * Positions in the change log ("seq" in store.h) are transaction ids (xid8 as int64): position P
+ * means "every change of every transaction with xid <= P has been read". A reader only ever takes
+ * rows whose xid is below pg_snapshot_xmin(pg_current_snapshot()), i.e. of transactions that have
+ * all ended, so a transaction that commits late is read when it commits, never skipped.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OFFERD_PG_INTERNAL_H
+#define OFFERD_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/backend.h"
+
+/* A prepared statement: the name it is prepared under and its SQL ($1.. text parameters). */
+struct pg_statement {
+    const char *name;
+    const char *sql;
+};
+
+/* Each file's statements, each list ending with {NULL, NULL}; conn.c prepares them all on every
+ * new connection, so a statement is always there to run by name. */
+extern const struct pg_statement pg_read_statements[];   /* offer_read.c, offer_list.c, demo */
+extern const struct pg_statement pg_write_statements[];  /* offer_write.c */
+extern const struct pg_statement pg_feed_statements[];   /* change_feed.c */
+
+/* One thread's connection. */
+struct pg_conn {
+    PGconn *pg;               /* NULL while disconnected */
+    int64_t retry_at_ms;      /* backoff: no new connect attempt before this (monotonic ms) */
+    int backoff_ms;
+    bool in_tx;               /* between tx_begin and tx_commit/tx_rollback */
+    struct pg_conn *next;     /* every connection, closed at store close */
+};
+
+struct pg_store {
+    struct store base;        /* first: the backend-neutral head */
+    char *conninfo;           /* the --db value as given (may hold a password: never logged) */
+    pthread_key_t key;        /* this thread's struct pg_conn */
+    pthread_mutex_t lock;     /* guards conns */
+    struct pg_conn *conns;
+    struct pg_conn *tx_conn;  /* the writer thread's connection while a transaction is open */
+    atomic_ullong reconnects; /* successful connects after a connection was lost */
+    struct pg_feed *feed;     /* change_feed.c's state (listener, statistics) */
+};
+
+static inline struct pg_store *as_pg(struct store *s)
+{
+    return (struct pg_store *)s;
+}
+
+/* This thread's connection, connected (and every statement prepared) on first use and again
+ * after it was lost; NULL while PostgreSQL cannot be reached (fast, during the backoff), and the
+ * caller answers STORE_UNAVAILABLE. Never blocks longer than the connect timeout. */
+struct pg_conn *pg_conn_get(struct pg_store *ps);
+
+/* Opens a new connection for a special use (the listener) with the store's conninfo plus the
+ * extra keyword/value pairs (NULL-terminated arrays, may be NULL); NULL with err on failure. */
+PGconn *pg_connect(const struct pg_store *ps, const char *const *extra_keys,
+                   const char *const *extra_values, char *err, size_t err_size);
+
+/* Runs the prepared statement NAME with n text parameters (NULL: SQL NULL). Returns the result
+ * (PGRES_TUPLES_OK or PGRES_COMMAND_OK; PQclear it) or NULL with *r set by pg_result_of. */
+PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *values,
+                 enum store_result *r);
+
+/* Maps a failed result or a broken connection to a store result and logs it once:
+ * 40P01 deadlock, 40001 serialization failure, 55P03 lock not available -> STORE_BUSY;
+ * connection lost (PQstatus bad, 08xxx, 57P01..57P03 admin shutdown) -> STORE_UNAVAILABLE and the
+ * connection is closed, to be reconnected by the next pg_conn_get; anything else STORE_ERROR. */
+enum store_result pg_result_of(struct pg_conn *c, const PGresult *res);
+
+/* Runs a plain command (BEGIN, COMMIT, SAVEPOINT ...) on c; STORE_OK or as pg_result_of. */
+enum store_result pg_command(struct pg_conn *c, const char *sql);
+
+/* Column helpers. pg_text_id copies column col of row into id (OFFER_ID_SIZE) when it is a valid
+ * whole id (offer_id_is_valid), else returns false (the caller answers STORE_BAD_ROW and logs). */
+bool pg_text_id(const PGresult *res, int row, int col, char id[OFFER_ID_SIZE]);
+int64_t pg_int64(const PGresult *res, int row, int col);       /* 0 for NULL */
+bool pg_bool(const PGresult *res, int row, int col);           /* "t" */
+char *pg_strdup_or_null(const PGresult *res, int row, int col); /* NULL for SQL NULL */
+
+/* Closes every connection (store close). */
+void pg_conns_close(struct pg_store *ps);
+
+/* offer_read.c: decodes the row shape of the read statements into an offer (used by
+ * read_offer and tx_load_offer). */
+enum store_result pg_decode_offer(const PGresult *res, int row, struct offer *out);
+
+/* ops, by file */
+enum store_result pg_read_offer(struct store *s, const char *offer_id, struct offer *out);
+enum store_result pg_find_user(struct store *s, const char *clerk_id, char user_id[OFFER_ID_SIZE]);
+enum store_result pg_list_offers(struct store *s, const char *user_id,
+                                 const struct offer_cursor *after, size_t limit,
+                                 struct offer **out, size_t *count);
+enum store_result pg_list_changed_offers(struct store *s, const char *user_id, int64_t after_seq,
+                                         const struct offer_cursor *after, size_t limit,
+                                         struct offer_ref *out, size_t *count);
+enum store_result pg_seed_demo(struct store *s, int64_t now_ms);
+
+enum store_result pg_tx_begin(struct store *s);
+enum store_result pg_tx_commit(struct store *s);
+void pg_tx_rollback(struct store *s);
+enum store_result pg_tx_write_begin(struct store *s);
+void pg_tx_write_end(struct store *s, bool keep);
+enum store_result pg_tx_expire_offer(struct store *s, const char *offer_id, int64_t now_ms,
+                                     bool *expired);
+enum store_result pg_tx_load_offer(struct store *s, const char *offer_id, struct offer *out);
+enum store_result pg_tx_load_product(struct store *s, const char *product_id, struct product *out);
+enum store_result pg_tx_insert_offer(struct store *s, const struct new_offer *n,
+                                     const char *seller_id);
+enum store_result pg_tx_apply_change(struct store *s, const struct offer *cur,
+                                     const struct offer_change *ch, int64_t now_ms,
+                                     struct store_side_change **side, size_t *side_count);
+
+/* change_feed.c */
+int pg_feed_open(struct pg_store *ps, char *err, size_t err_size);
+void pg_feed_close(struct pg_store *ps);
+enum store_result pg_poll_changes(struct store *s, bool *changed);
+enum store_result pg_last_change_seq(struct store *s, int64_t *seq);
+enum store_result pg_changes_since(struct store *s, int64_t after_seq, int64_t *last_seq,
+                                   store_change_fn fn, void *userdata);
+enum store_result pg_offer_change_seq(struct store *s, const char *offer_id, int64_t *seq);
+enum store_result pg_next_expiry(struct store *s, bool *any, int64_t *at_ms);
+enum store_result pg_expire_due(struct store *s, int64_t now_ms, size_t *expired);
+
+/* migrate.c */
+int pg_migrate(const char *db, char *err, size_t err_size);
+int pg_migrate_conn(PGconn *pg, char *err, size_t err_size); /* on an open connection */
+int pg_latest_version(void);
+
+#endif
