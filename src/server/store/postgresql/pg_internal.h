@@ -54,6 +54,7 @@ struct pg_conn {
     bool in_tx;               /* between tx_begin and tx_commit/tx_rollback */
     struct pg_conn *next;     /* every connection, closed at store close */
     bool was_connected;       /* connected before: the next connect counts as a reconnect */
+    struct pg_store *store;   /* whose connection this is (pg_run_read reconnects through it) */
 };
 
 struct pg_store {
@@ -88,10 +89,21 @@ PGconn *pg_connect(const struct pg_store *ps, const char *const *extra_keys,
 PGconn *pg_connect_db(const char *conninfo, const char *const *extra_keys,
                       const char *const *extra_values, char *err, size_t err_size);
 
+/* libpq's message (msg, may be NULL) as one log line into dst: no line breaks, no trailing one. */
+void pg_message_line(char *dst, size_t size, const char *msg);
+
 /* Runs the prepared statement NAME with n text parameters (NULL: SQL NULL). Returns the result
  * (PGRES_TUPLES_OK or PGRES_COMMAND_OK; PQclear it) or NULL with *r set by pg_result_of. */
 PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *values,
                  enum store_result *r);
+
+/* pg_run for a statement that only reads (a SELECT, outside any transaction): when the
+ * connection turns out to have been lost while idle (PostgreSQL restarted, the backend was
+ * terminated), connects again at once and runs it once more, so the first request after a restart
+ * is answered rather than refused. Never use it for a write: a lost connection leaves unknown
+ * whether a write committed. */
+PGresult *pg_run_read(struct pg_conn *c, const char *name, int n, const char *const *values,
+                      enum store_result *r);
 
 /* Maps a failed result or a broken connection to a store result and logs it once:
  * 40P01 deadlock, 40001 serialization failure, 55P03 lock not available, 57014 statement timeout
