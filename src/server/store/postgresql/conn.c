@@ -2,7 +2,9 @@
  *
  * libpq forbids sharing a connection between threads, so each thread that touches the store gets
  * its own on first use (pthread key), listed in the store so that close can end them all. After
- * every connect the statements of every file are prepared, so any statement can be run by name.
+ * every connect the statements of every file are prepared, so any statement can be run by name;
+ * their {LIVE}, {PENDING} and {EXPIRED} are expanded first (store/sql_template.h), so status
+ * lists follow domain/offer.h.
  * A lost connection is closed where the fault is seen (pg_result_of) and made again on the
  * thread's next use; while PostgreSQL cannot be reached, attempts back off exponentially (100 ms
  * to 5 s) and the calls in between fail at once with STORE_UNAVAILABLE (503 + Retry-After), so
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sql_template.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -102,7 +105,13 @@ static int prepare_all(PGconn *pg, char *err, size_t err_size)
 {
     for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++) {
         for (const struct pg_statement *st = statement_lists[l]; st->name; st++) {
-            PGresult *res = PQprepare(pg, st->name, st->sql, 0, NULL);
+            char *sql = sql_template_expand(st->sql);
+            if (!sql) {
+                snprintf(err, err_size, "cannot prepare %s: out of memory", st->name);
+                return -1;
+            }
+            PGresult *res = PQprepare(pg, st->name, sql, 0, NULL);
+            free(sql);
             bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
             if (!ok) {
                 char msg[512];

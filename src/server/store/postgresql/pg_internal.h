@@ -33,7 +33,9 @@
 
 #include "store/backend.h"
 
-/* A prepared statement: the name it is prepared under and its SQL ($1.. text parameters). */
+/* A prepared statement: the name it is prepared under and its SQL ($1.. text parameters). The
+ * SQL may say {LIVE}, {PENDING}, {EXPIRED}: conn.c expands them (store/sql_template.h) into the
+ * domain's status names before preparing, as backend.h asks. */
 struct pg_statement {
     const char *name;
     const char *sql;
