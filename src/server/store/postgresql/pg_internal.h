@@ -43,7 +43,7 @@ struct pg_statement {
 
 /* Each file's statements, each list ending with {NULL, NULL}; conn.c prepares them all on every
  * new connection, so a statement is always there to run by name. */
-extern const struct pg_statement pg_read_statements[];   /* offer_read.c, offer_list.c, demo */
+extern const struct pg_statement pg_read_statements[];   /* offer_read.c (+ check_ready) */
 extern const struct pg_statement pg_list_statements[];   /* offer_list.c */
 extern const struct pg_statement pg_write_statements[];  /* offer_write.c */
 extern const struct pg_statement pg_feed_statements[];   /* change_feed.c */
