@@ -34,7 +34,7 @@ static const struct option_spec options[] = {
     {"--port", "N", "OFFERD_PORT", OPT_INT, FIELD(port), 0, 65535,
      "TCP port; 0 picks a free one (8080)"},
     {"--db", "DB", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
-     "SQLite file (offerd.db) or postgresql://..."},
+     "SQLite file or postgresql:// (offerd.db)"},
     {"--threads", "N", "OFFERD_THREADS", OPT_INT, FIELD(threads), 0, 1024,
      "worker threads (0: one per core)"},
     {"--jwt-secret", "S", "OFFERD_JWT_SECRET", OPT_STRING, FIELD(jwt_secret), 0, 0,
