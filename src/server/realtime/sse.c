@@ -161,12 +161,21 @@ static void fill(struct sse_stream *st)
         } else {
             for (size_t i = 0; reason == NOTIFY_CHANGED && i < st->hold.waiter.changed_count; i++)
                 sse_stream_refresh(st, st->hold.waiter.changed[i], st->all_of_user);
-            if (!st->failed && st->hold.waiter.fired_log_seq > st->synced_seq)
+            if (!st->failed && !st->stalled && st->hold.waiter.fired_log_seq > st->synced_seq)
                 st->synced_seq = st->hold.waiter.fired_log_seq;
         }
     }
+    if (st->retry_at_ms && !st->stalled && notify_now_ms() >= st->retry_at_ms) {
+        st->retry_at_ms = 0; /* the store may be back: send what the stall held up */
+        sse_burst_begin(st, st->multiplexed ? st->synced_seq : -1);
+    }
     if (st->bursting)
         sse_burst_continue(st);
+    if (st->stalled) {
+        st->stalled = false;
+        st->bursting = false;
+        st->retry_at_ms = notify_now_ms() + SSE_STORE_RETRY_MS;
+    }
     label(st);
     if (!st->bursting && notify_now_ms() >= st->next_heartbeat_ms) {
         sse_stream_append(st, ": heartbeat\n\n", 13);
@@ -180,6 +189,8 @@ static void wait_for_more(struct sse_stream *st)
     int64_t token_end = time_ms_add(notify_now_ms(), time_ms_sub(st->token_exp_ms, clock_now_ms()));
     if (token_end < deadline)
         deadline = token_end;
+    if (st->retry_at_ms && st->retry_at_ms < deadline)
+        deadline = st->retry_at_ms;
     st->hold.waiter.deadline_ms = deadline;
     const char *ids[NOTIFY_MAX_KEYS];
     size_t n = 0;

@@ -52,6 +52,16 @@ static void append_event(struct sse_stream *st, const char *head, size_t head_le
     st->failed = true;
 }
 
+/* A store read failed: unreachable or busy stalls the stream until a retry, anything else (a
+ * fault that may hide a change) ends it. */
+static void store_fault(struct sse_stream *st, enum store_result r)
+{
+    if (r == STORE_UNAVAILABLE || r == STORE_BUSY)
+        st->stalled = true;
+    else
+        st->failed = true;
+}
+
 /* Appends an event with this rendering if the client has not seen its version. */
 static void emit_json(struct sse_stream *st, struct watched *w, int64_t version, const char *json,
                       size_t len)
@@ -84,7 +94,8 @@ void sse_stream_refresh(struct sse_stream *st, const char *id, bool add)
     if (r != STORE_OK) {
         /* gone is no change to send, and a row the store cannot serve (logged there) is skipped,
          * as lists skip it; a fault may hide a change */
-        st->failed = r != STORE_NOT_FOUND && r != STORE_BAD_ROW;
+        if (r != STORE_NOT_FOUND && r != STORE_BAD_ROW)
+            store_fault(st, r);
         return;
     }
     if (offer_view_is_party(&meta, st->user_id))
@@ -117,12 +128,14 @@ void sse_burst_begin(struct sse_stream *st, int64_t after_seq)
 
 static void burst_ids(struct sse_stream *st)
 {
-    while (st->len < SSE_BURST_CHUNK && st->burst_next < st->count && !st->failed) {
+    while (st->len < SSE_BURST_CHUNK && st->burst_next < st->count && !st->failed &&
+           !st->stalled) {
         const char *id = st->offers[st->burst_next++].id;
         if (st->burst_after_seq >= 0) {
             int64_t seq = 0;
-            if (store_offer_change_seq(st->app->store, id, &seq) != STORE_OK) {
-                st->failed = true;
+            enum store_result r = store_offer_change_seq(st->app->store, id, &seq);
+            if (r != STORE_OK) {
+                store_fault(st, r);
                 return;
             }
             if (seq > 0 && seq <= st->burst_after_seq)
@@ -137,7 +150,7 @@ static void burst_ids(struct sse_stream *st)
 /* The caller's offers, newest first, up to SSE_ALL_MAX_OFFERS, a page at a time. */
 static void burst_all_of_user(struct sse_stream *st)
 {
-    while (st->len < SSE_BURST_CHUNK && !st->failed) {
+    while (st->len < SSE_BURST_CHUNK && !st->failed && !st->stalled) {
         if (st->page_pos < st->page_len) {
             sse_stream_refresh(st, st->page[st->page_pos++].id, true);
             continue;
@@ -152,9 +165,11 @@ static void burst_all_of_user(struct sse_stream *st)
             return;
         }
         size_t limit = room < SSE_BURST_PAGE ? room : SSE_BURST_PAGE, n = 0;
-        if (store_list_changed_offers(st->app->store, st->user_id, st->burst_after_seq,
-                                      &st->burst_cursor, limit, st->page, &n) != STORE_OK) {
-            st->failed = true;
+        enum store_result r = store_list_changed_offers(st->app->store, st->user_id,
+                                                        st->burst_after_seq, &st->burst_cursor,
+                                                        limit, st->page, &n);
+        if (r != STORE_OK) {
+            store_fault(st, r);
             return;
         }
         st->page_len = n;
@@ -179,6 +194,10 @@ void sse_burst_continue(struct sse_stream *st)
         burst_all_of_user(st);
     else
         burst_ids(st);
+    if (st->stalled) {
+        st->bursting = false; /* begun again, whole, by the retry */
+        return;
+    }
     if (!st->bursting && !st->failed) {
         if (st->burst_log_seq > st->synced_seq)
             st->synced_seq = st->burst_log_seq;

@@ -17,6 +17,7 @@
 #define SSE_ALL_MAX_OFFERS 1000     /* initial state of an all-offers stream: newest first */
 #define SSE_BURST_CHUNK 4096       /* a burst is rendered about this much at a time */
 #define SSE_BURST_PAGE 32          /* all-offers bursts: offers listed per store read */
+#define SSE_STORE_RETRY_MS 1000    /* a stream stalled by an unreachable store looks again after */
 
 struct MHD_Connection;
 
@@ -64,6 +65,11 @@ struct sse_stream {
     size_t page_len, page_pos, burst_listed;
     bool burst_listed_all;
     bool started, ending, ended, failed;
+    /* The store could not answer (unreachable, busy): what was due is sent by a burst from the
+     * last synced position once it answers again, retried every SSE_STORE_RETRY_MS. The stream
+     * stays open, since a browser's EventSource gives up after reconnecting into a 503. */
+    bool stalled;
+    int64_t retry_at_ms;        /* monotonic; 0: no retry pending */
 };
 
 /* Appends n bytes to the stream's pending buffer; false when out of memory. */
@@ -74,7 +80,8 @@ bool sse_stream_append(struct sse_stream *st, const char *data, size_t n);
 struct watched *sse_stream_find_or_add(struct sse_stream *st, const char *id, bool add);
 
 /* Appends an event for offer id when it is newer than what the client has and still the
- * caller's; sets st->failed when a store fault may hide a change. */
+ * caller's; sets st->stalled when the store cannot answer now, st->failed on any other fault
+ * that may hide a change. */
 void sse_stream_refresh(struct sse_stream *st, const char *id, bool add);
 
 /* Starts a burst of every watched offer changed after position after_seq (-1: all of them). */
