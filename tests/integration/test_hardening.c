@@ -514,6 +514,69 @@ static void test_sigterm_under_load(void **state)
     assert_true((t1.tv_sec - t0.tv_sec) < 8);
 }
 
+struct pending_write {
+    const char *base;
+    long status;
+    atomic_bool done;
+};
+
+static void *post_counter(void *arg)
+{
+    struct pending_write *w = arg;
+    struct http_response r;
+    req(w->base, "POST", "/api/offers/o_pending/counter", fx.seller, "{\"amount\":190}", &r);
+    w->status = r.status;
+    http_response_cleanup(&r);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/* True when a connection to 127.0.0.1:port is refused (nothing listens) within ms. */
+static bool refused_within(int port, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 10) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+        int err = errno;
+        close(fd);
+        if (rc != 0 && err == ECONNREFUSED)
+            return true;
+        test_sleep_ms(10);
+    }
+    return false;
+}
+
+/* SIGTERM while a write waits: the listening socket closes at once (a load balancer fails over:
+ * connection refused, not a connection accepted and dropped), the write still commits and is
+ * answered, and offerd exits 0. offerd closes its own listening socket for this (http/listener.c):
+ * libmicrohttpd's MHD_quiesce_daemon could abort the process when a worker was awake. */
+static void test_sigterm_stops_accepting_while_a_write_drains(void **state)
+{
+    (void)state;
+    char db[600];
+    const char *extra[] = {"--busy-timeout-ms", "4000", NULL};
+    struct offerd_proc p = start_own("drain", extra, db);
+    sqlite3 *holder = NULL; /* an outside writer holds the write lock: offerd's write waits */
+    assert_int_equal(sqlite3_open(db, &holder), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct pending_write w = {.base = p.base_url};
+    pthread_t t;
+    pthread_create(&t, NULL, post_counter, &w);
+    test_sleep_ms(300); /* the write is in the writer, waiting for the lock */
+    assert_false(atomic_load(&w.done));
+    kill(p.pid, SIGTERM);
+    assert_true(refused_within(p.port, 2000));
+    assert_false(atomic_load(&w.done)); /* refused while the write was still open */
+    sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(holder);
+    pthread_join(t, NULL);
+    assert_int_equal(w.status, 201);
+    assert_int_equal(offerd_stop(&p), 0);
+    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM counter_offers WHERE offer_id = 'o_pending'", -1), 1);
+}
+
 /* ---- security ---- */
 
 static char *rs256_token(const char *sub)
@@ -641,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_read_only_database),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_sigterm_under_load),
+        cmocka_unit_test(test_sigterm_stops_accepting_while_a_write_drains),
         cmocka_unit_test(test_authorization_matrix),
         cmocka_unit_test(test_logs_hold_no_tokens_or_cookies),
     };

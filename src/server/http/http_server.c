@@ -7,7 +7,8 @@
  * Request bodies are accumulated here, capped, never through MHD's form PostProcessor. Routing
  * goes through the table app->routes (api/routes.c, handed over by main.c): this file names no
  * handler and no transport. Whatever state a handler or transport left on the request is
- * released in one place, the completed callback (request_release_state).
+ * released in one place, the completed callback (request_release_state). The listening socket
+ * is offerd's own (listener.c), so that to stop accepting at shutdown never races the workers.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -26,6 +27,7 @@
 #include "util/config.h"
 #include "http/conn_deadline.h"
 #include "http/http_head.h"
+#include "http/listener.h"
 #include "util/log.h"
 #include "util/metrics.h"
 #include "http/reply.h"
@@ -33,6 +35,7 @@
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    struct listener *listener;  /* NULL once quiesced */
     struct app *app;
     struct conn_deadlines *deadlines;
     uint16_t port;
@@ -318,19 +321,21 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
     const struct config *cfg = app->config;
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof(addr));
+    /* No listening socket of MHD's own: listener.c accepts and hands connections over, waking
+     * the chosen worker through its inter-thread channel (ITC). */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+    socklen_t addr_len;
     if (inet_pton(AF_INET, cfg->bind, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
         a4->sin_port = htons((uint16_t)cfg->port);
+        addr_len = sizeof(*a4);
     } else if (inet_pton(AF_INET6, cfg->bind, &a6->sin6_addr) == 1) {
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)cfg->port);
-        /* "::" means every address, IPv4 too (nginx's ipv6only=off): a dual-stack socket. A
-         * specific IPv6 address stays IPv6 only. */
-        flags |= IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+        addr_len = sizeof(*a6);
     } else {
         snprintf(err, err_size, "--bind: '%s' is not an IPv4 or IPv6 address", cfg->bind);
         return NULL;
@@ -341,36 +346,45 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
         return NULL;
     }
     s->app = app;
+    char why[256];
+    s->listener = listener_open((struct sockaddr *)&addr, addr_len, why, sizeof(why));
+    if (!s->listener) {
+        snprintf(err, err_size, "cannot listen on %s port %d (in use, or not allowed): %s",
+                 cfg->bind, cfg->port, why);
+        free(s);
+        return NULL;
+    }
+    s->port = listener_port(s->listener);
     s->deadlines = conn_deadlines_new(cfg->request_timeout_s);
     if (!s->deadlines) {
         snprintf(err, err_size, "out of memory (or threads) for the request deadline checker");
+        listener_close(s->listener);
         free(s);
         return NULL;
     }
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : default_threads();
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+        flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, so it sees every message */
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,
         MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, err_size, "cannot listen on %s port %d (in use, or not allowed)", cfg->bind,
-                 cfg->port);
+    if (!s->daemon || listener_start(s->listener, s->daemon, err, err_size) != 0) {
+        if (!s->daemon)
+            snprintf(err, err_size, "cannot start the HTTP server (out of memory or threads)");
+        else
+            MHD_stop_daemon(s->daemon);
+        listener_close(s->listener);
         conn_deadlines_free(s->deadlines);
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : (uint16_t)cfg->port;
     return s;
 }
 
@@ -383,16 +397,18 @@ void http_server_quiesce(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    /* Not MHD_quiesce_daemon: it aborts the process when a worker is awake at the time
+     * (listener.c says why). */
+    listener_close(s->listener);
+    s->listener = NULL;
 }
 
 void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon); /* closes every connection, and so every clock */
+    listener_close(s->listener); /* first: no connection is handed to a stopped daemon */
+    MHD_stop_daemon(s->daemon);  /* closes every connection, and so every clock */
     conn_deadlines_free(s->deadlines);
     free(s);
 }
