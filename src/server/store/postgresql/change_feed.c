@@ -42,7 +42,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define EARLY_MAX 65536             /* xids delivered above xmin that are remembered */
-#define EARLY_AFTER_MS "200"        /* a change waits this long behind an open transaction */
+#define EARLY_AFTER_MS "50"         /* a change waits this long behind an open transaction */
 #define XID_LAST "9223372036854775807" /* no upper bound on a page's xid */
 
 const struct pg_statement pg_feed_statements[] = {
@@ -100,7 +100,7 @@ struct pg_feed {
     /* The reader's memory (changes_since). */
     pthread_mutex_t lock;
     int64_t *early;             /* ascending xids above the last xmin, delivered already */
-    size_t early_count;
+    size_t early_count, early_cap;
     /* What the early pass looks at: every transaction from scan_from on, and those in watch
      * (ascending), which were running at the previous read or not settled yet. Any other
      * transaction above xmin has been looked at once it had ended. */
@@ -315,12 +315,13 @@ static void remember_early(struct pg_feed *f, int64_t xid)
         return;
     if (f->early_count == EARLY_MAX)
         return; /* forgotten: reported once more when xmin passes it */
-    if ((f->early_count & (f->early_count - 1)) == 0) { /* 0, 1, 2, 4...: grow by doubling */
-        size_t cap = f->early_count ? f->early_count * 2 : 16;
+    if (f->early_count == f->early_cap) {
+        size_t cap = f->early_cap ? f->early_cap * 2 : 16;
         int64_t *grown = realloc(f->early, cap * sizeof(*grown));
         if (!grown)
-            return;
+            return; /* forgotten: reported once more when xmin passes it */
         f->early = grown;
+        f->early_cap = cap;
     }
     size_t at = f->early_count;
     while (at > 0 && f->early[at - 1] > xid)
