@@ -78,6 +78,7 @@ static const struct store_ops pg_ops = {
     .tx_write_end = pg_tx_write_end, .tx_expire_offer = pg_tx_expire_offer,
     .tx_load_offer = pg_tx_load_offer, .tx_load_product = pg_tx_load_product,
     .tx_insert_offer = pg_tx_insert_offer, .tx_apply_change = pg_tx_apply_change,
+    .stats = pg_store_stats,
 };
 
 static struct store *open_db(const char *db, const struct store_options *opts, char *err,
