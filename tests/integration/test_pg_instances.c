@@ -57,7 +57,8 @@ static long long offer(const struct offerd_proc *p, const char *token, const cha
                        char id[80])
 {
     struct test_write w = test_offer_new(p, token, product_id, "150");
-    assert_int_equal(w.status, 201);
+    if (w.status != 201)
+        fail_msg("a new offer on %s through :%d answered %ld", product_id, p->port, w.status);
     assert_true(w.version > 0);
     snprintf(id, 80, "%s", w.id);
     return w.version;
@@ -370,6 +371,47 @@ static void test_an_open_transaction_does_not_hold_back_other_writes(void **stat
     sse_close(s);
 }
 
+/* Held open: X (the oldest), then Y, which takes its xid next; another write commits and is
+ * delivered; then Y commits while X is still open. Y is above the oldest open transaction and
+ * below a transaction already delivered: it must reach watchers now, not when X ends. */
+static void test_a_late_commit_behind_an_open_transaction_is_not_held_back(void **state)
+{
+    (void)state;
+    char x_id[80], y_id[80], z_id[80], sql[256];
+    product("p_behind");
+    offer(A, t.buyer, "p_behind", x_id);
+    long long v_y = offer(A, t.buyer2, "p_behind", y_id);
+    long long v_z = offer(A, t.stranger, "p_behind", z_id);
+    struct sse_reader *y_stream = watch(B, t.seller, y_id, v_y);
+    struct sse_reader *z_stream = watch(B, t.seller, z_id, v_z);
+
+    struct seed_conn *x = seed_conn_open(t.db, false), *y = seed_conn_open(t.db, false);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(seed_conn_begin_write(x), 0);
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'x' WHERE id = '%s'", x_id);
+    assert_int_equal(seed_conn_exec(x, sql), 0);
+    assert_int_equal(seed_conn_begin_write(y), 0);
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'y committed' WHERE id = '%s'", y_id);
+    assert_int_equal(seed_conn_exec(y, sql), 0);
+
+    struct test_write z = test_offer_counter(C, t.seller, z_id, "190");
+    assert_int_equal(z.status, 201);
+    bool z_seen = stream_shows(z_stream, z.version);
+    assert_int_equal(seed_conn_exec(y, "COMMIT"), 0);
+    bool y_seen = stream_shows(y_stream, v_y + 1);
+    assert_int_equal(seed_conn_exec(x, "ROLLBACK"), 0);
+    seed_conn_close(x);
+    seed_conn_close(y);
+    bool y_seen_after_x = y_seen || stream_shows(y_stream, v_y + 1);
+    sse_close(y_stream);
+    sse_close(z_stream);
+    if (!z_seen || !y_seen)
+        fail_msg("with a transaction open: the later write reached B: %s; the late commit below "
+                 "it reached B: %s (and once the open one ended: %s)",
+                 z_seen ? "yes" : "no", y_seen ? "yes" : "no", y_seen_after_x ? "yes" : "no");
+}
+
 int main(void)
 {
     /* This file is about PostgreSQL only: it runs on it whatever the suite's backend, and skips
@@ -383,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_racing_decisions_on_one_offer_one_wins),
         cmocka_unit_test(test_a_transaction_committing_late_is_still_delivered),
         cmocka_unit_test(test_an_open_transaction_does_not_hold_back_other_writes),
+        cmocka_unit_test(test_a_late_commit_behind_an_open_transaction_is_not_held_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
