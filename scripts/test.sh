@@ -19,10 +19,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOFFERD_BUILD_TESTS=ON >/
 cmake --build build -j"$jobs"
 # pg_virtualenv (Debian's postgresql-common) creates a throw-away cluster, exports PG* for the
 # command and removes the cluster when it ends; the integration_pg/ tests each make their own
-# databases in it. fsync on, as in production: the durability test kills offerd mid-write. Run as
-# root, pg_virtualenv can run only one cluster at a time, so this is the only one this script
-# starts. OFFERD_TEST_REQUIRE_PG=1: a PostgreSQL test that finds no server fails, never skips.
-(cd build && OFFERD_TEST_REQUIRE_PG=1 pg_virtualenv -o fsync=on -- \
+# databases in it. fsync on, as in production: the durability test kills offerd mid-write. Room
+# for many connections: each offerd holds one per HTTP thread (one per core by default) plus its
+# writer's and listener's, and ctest runs a test per core. Run as root, pg_virtualenv can run only
+# one cluster at a time, so this is the only one this script starts. OFFERD_TEST_REQUIRE_PG=1: a
+# PostgreSQL test that finds no server fails, never skips.
+(cd build && OFFERD_TEST_REQUIRE_PG=1 pg_virtualenv -o fsync=on -o max_connections=500 -- \
    ctest --output-on-failure --no-tests=error -j"$jobs")
 
 # The valgrind and sanitizer passes run the SQLite side (-LE postgresql): the server code they
