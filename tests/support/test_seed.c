@@ -128,6 +128,34 @@ int seed_conn_query_ints(struct seed_conn *c, const char *sql, long long *out, i
     return rc;
 }
 
+int seed_conn_query_text(struct seed_conn *c, const char *sql, char **out)
+{
+    *out = NULL;
+    if (c->pg) {
+        PGresult *res = PQexec(c->pg, sql);
+        int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) > 0 : -1;
+        if (rc < 0)
+            fprintf(stderr, "seed: %s  in: %.200s\n", PQerrorMessage(c->pg), sql);
+        else if (rc == 1)
+            *out = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return rc;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->lite, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "seed: %s\n  in: %.200s\n", sqlite3_errmsg(c->lite), sql);
+        return -1;
+    }
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+    if (rc == 1) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        *out = strdup(text ? (const char *)text : "");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int seed_exec(const char *db, const char *sql)
 {
     struct seed_conn *c = seed_conn_open(db, false);

@@ -69,4 +69,8 @@ int seed_conn_begin_write(struct seed_conn *c);
  * a row, 0 for none, -1 for an error (with a message). */
 int seed_conn_query_ints(struct seed_conn *c, const char *sql, long long *out, int n);
 
+/* Reads the first column of the first row of SQL as text into *out (heap, free() it). Returns 1
+ * for a row, 0 for none, -1 for an error (with a message). */
+int seed_conn_query_text(struct seed_conn *c, const char *sql, char **out);
+
 #endif
