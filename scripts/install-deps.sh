@@ -13,7 +13,7 @@ packages=(
 if [ "${1:-}" != "--build" ]; then
   packages+=(
     libcmocka-dev valgrind sqlite3            # tests
-    postgresql postgresql-common              # the PostgreSQL suite: pg_virtualenv, initdb/pg_ctl
+    postgresql postgresql-common              # the PostgreSQL suite's own server (pg_virtualenv)
     chromium fonts-dejavu-core                # browser tests of the demo page (tests/browser)
     man-db groff-base mandoc                  # the install test renders and lints the man pages
   )

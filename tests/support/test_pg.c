@@ -39,7 +39,7 @@ PGconn *test_pg_connect(const char *url)
         return NULL;
     }
     /* Keep the server's NOTICEs (e.g. "database does not exist, skipping") out of test output. */
-    PQexec(pg, "SET client_min_messages = warning");
+    PQclear(PQexec(pg, "SET client_min_messages = warning"));
     return pg;
 }
 
