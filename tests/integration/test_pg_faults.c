@@ -287,17 +287,29 @@ static bool stream_shows(struct sse_reader *s, const char *id, long long version
     return sse_wait_for(s, needle, 0, within_ms) > 0;
 }
 
+/* Fails the test: what never reached stream s, and whether the server had ended the stream. */
+static void fail_stream(struct sse_reader *s, const char *what, const char *id, long long version)
+{
+    bool ended = sse_wait_end(s, 0);
+    char *text = sse_text(s);
+    size_t len = strlen(text);
+    fail_msg("%s %s at version %lld never reached the stream; the server %s; it ended with: %s",
+             what, id, version, ended ? "had ended the stream" : "kept the stream open",
+             text + (len > 120 ? len - 120 : 0));
+    free(text);
+}
+
 /* Every negotiated offer's final version, and every acknowledged new offer, reach stream s. */
 static void assert_stream_caught_up(struct sse_reader *s, const struct load *l)
 {
     for (int k = 0; k < NEGOTIATED; k++) {
         long long v = db_version(l->negotiated[k]);
         if (!stream_shows(s, l->negotiated[k], v, DELIVERY_BOUND_MS))
-            fail_msg("%s at version %lld never reached the stream", l->negotiated[k], v);
+            fail_stream(s, "negotiated offer", l->negotiated[k], v);
     }
     for (size_t i = 0; i < l->created_count; i++)
         if (!stream_shows(s, l->created[i], 1, DELIVERY_BOUND_MS))
-            fail_msg("new offer %s never reached the stream", l->created[i]);
+            fail_stream(s, "new offer", l->created[i], 1);
 }
 
 static int get_status(const struct offerd_proc *p, const char *path)
@@ -444,6 +456,68 @@ static void test_postgresql_restart_under_load(void **state)
     load_free(&l);
 }
 
+/* The same without load, made certain: a change is logged and announced, and the streams it wakes
+ * on B are still reading the offer (held up by a lock on products, which the offer's rendering
+ * joins) when PostgreSQL stops (immediate mode: as a crash would). A stream must stay open through the outage and send the change
+ * when PostgreSQL is back: ending it (even with a retry: hint) sends the browser's EventSource to
+ * reconnect into 503s, on which it gives up for good. */
+static void test_streams_woken_during_an_outage_stay_open(void **state)
+{
+    (void)state;
+    struct test_write x = test_offer_new(A, t.buyer, "p_load", "150");
+    assert_int_equal(x.status, 201);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/offers/%s/events", B->base_url, x.id);
+    struct sse_reader *one = sse_open(url, t.seller, NULL);
+    assert_non_null(one);
+    assert_true(sse_wait_for(one, "\"status\":\"PENDING\"", 0, DELIVERY_BOUND_MS) > 0);
+    struct sse_reader *all = watch_all(B);
+    assert_true(stream_shows(all, x.id, x.version, DELIVERY_BOUND_MS));
+    struct test_longpoll held;
+    test_longpoll_start(&held, B, t.buyer, x.id, x.version, 60);
+
+    struct seed_conn *lock = seed_conn_open(t.db, false);
+    assert_non_null(lock);
+    assert_int_equal(seed_conn_begin_write(lock), 0);
+    assert_int_equal(seed_conn_exec(lock, "LOCK TABLE products IN ACCESS EXCLUSIVE MODE"), 0);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'during the outage' WHERE id = '%s'",
+             x.id);
+    assert_int_equal(seed_exec(t.db, sql), 0); /* touches no product: not held up by the lock */
+    test_sleep_ms(1000); /* B is woken, and its reads of the offer wait for the lock */
+    /* Immediate: every backend ends at once, the lock holder with the readers it holds up, so
+     * the reads fail (fast mode may end the lock holder first and let them through). */
+    assert_int_equal(test_pg_server_stop(&pg, "immediate"), 0);
+    seed_conn_close(lock);
+    test_sleep_ms(1500);
+    bool one_open = !sse_wait_end(one, 0), all_open = !sse_wait_end(all, 0);
+    /* A woken long-poll may answer the outage with 503 (its client polls again), or the change
+     * if its read got through; anything else is wrong. */
+    bool held_ok = !atomic_load(&held.done) || held.status == 503 ||
+                   (held.status == 200 && strstr(held.body, "during the outage"));
+    assert_int_equal(test_pg_server_resume(&pg), 0);
+    assert_true(eventually_status(B, "/readyz", 200, RECOVERY_BOUND_MS));
+    if (!one_open || !all_open)
+        fail_msg("PostgreSQL stopped while streams were woken: the offer's stream %s, the "
+                 "all-offers stream %s",
+                 one_open ? "stayed open" : "was ended by the server",
+                 all_open ? "stayed open" : "was ended by the server");
+    assert_true(held_ok);
+    char needle[64];
+    snprintf(needle, sizeof(needle), "id: %lld\n", x.version + 1);
+    assert_true(sse_wait_for(one, needle, 0, DELIVERY_BOUND_MS) > 0);
+    assert_true(sse_wait_for(one, "during the outage", 0, DELIVERY_BOUND_MS) > 0);
+    assert_true(stream_shows(all, x.id, x.version + 1, DELIVERY_BOUND_MS));
+    if (!atomic_load(&held.done)) {
+        assert_true(test_longpoll_wait(&held, DELIVERY_BOUND_MS));
+        assert_int_equal(held.status, 200);
+        assert_non_null(strstr(held.body, "during the outage"));
+    }
+    test_longpoll_join(&held);
+    sse_close(one);
+    sse_close(all);
+}
+
 static void test_fast_restart_mid_load_recovers(void **state)
 {
     (void)state;
@@ -510,6 +584,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_killed_listener_loses_no_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_postgresql_restart_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams_woken_during_an_outage_stay_open, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_fast_restart_mid_load_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_of_an_instance_under_load_loses_no_acknowledged_write,
                                         setup, teardown),
