@@ -200,8 +200,9 @@ const char *store_result_name(enum store_result r);
 struct store_stats {
     bool available;             /* the backend reports the figures below */
     uint64_t reconnects;        /* connections re-established after one was lost, since start */
-    int64_t feed_lag_ms;        /* at the change feed's last read: how old the newest change it
-                                 * delivered was (commit to delivery), 0 when it had none */
+    int64_t feed_lag_ms;        /* how far the change feed is behind: the age of the newest
+                                 * change its last read delivered, or, while reads fail, the time
+                                 * since one worked; 0 when caught up */
     double notify_queue_usage;  /* PostgreSQL's pg_notification_queue_usage(), 0..1, sampled at
                                  * most once a second */
 };

@@ -196,6 +196,9 @@ enum store_result pg_changes_since(struct store *s, int64_t after_seq, int64_t *
 enum store_result pg_offer_change_seq(struct store *s, const char *offer_id, int64_t *seq);
 enum store_result pg_next_expiry(struct store *s, bool *any, int64_t *at_ms);
 enum store_result pg_expire_due(struct store *s, int64_t now_ms, size_t *expired);
+/* The stats op (store_get_stats): reconnects (ps->reconnects, the listener's included), the
+ * feed's lag, pg_notification_queue_usage(). From memory only, any thread. */
+void pg_store_stats(struct store *s, struct store_stats *out);
 
 /* migrate.c */
 int pg_migrate(const char *db, char *err, size_t err_size);
