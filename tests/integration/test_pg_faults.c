@@ -25,7 +25,6 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_instances.h"
@@ -34,9 +33,9 @@
 #include "test_sse.h"
 
 #define PRICE_MINOR 20000
-#define NEGOTIATED 4         /* offers countered back and forth under load */
-#define CREATORS 3           /* threads making new offers under load */
-#define PACE_MS 25           /* between one thread's requests: load, not a flood the checks drown in */
+#define NEGOTIATED 4 /* offers countered back and forth under load */
+#define CREATORS 3   /* threads making new offers under load */
+#define PACE_MS 25   /* between one thread's requests: load, not a flood the checks drown in */
 #define MAX_CREATED 20000
 #define REQUEST_TIMEOUT_MS 20000
 #define DELIVERY_BOUND_MS 15000
@@ -81,7 +80,7 @@ struct load {
     atomic_bool stop;
     pthread_t creators[CREATORS], negotiator;
     pthread_mutex_t lock;
-    char (*created)[80];          /* ids of acknowledged new offers */
+    char (*created)[80]; /* ids of acknowledged new offers */
     size_t created_count;
     char negotiated[NEGOTIATED][80];
     long long acked_version[NEGOTIATED]; /* highest version a counter's 201 showed */
@@ -114,10 +113,9 @@ static void *create_loop(void *arg)
     static atomic_uint next;
     unsigned me = atomic_fetch_add(&next, 1);
     for (unsigned i = me; !atomic_load(&l->stop); i++) {
-        struct test_write w = test_write(&t.p[i % t.count], "POST", "/api/offers",
-                                         i % 2 ? t.buyer : t.buyer2,
-                                         "{\"productId\":\"p_load\",\"amount\":150}",
-                                         REQUEST_TIMEOUT_MS);
+        struct test_write w =
+            test_write(&t.p[i % t.count], "POST", "/api/offers", i % 2 ? t.buyer : t.buyer2,
+                       "{\"productId\":\"p_load\",\"amount\":150}", REQUEST_TIMEOUT_MS);
         record(l, w.status, w.retry_after);
         if (w.status == 201) {
             pthread_mutex_lock(&l->lock);
@@ -138,8 +136,7 @@ static long long minor_of(json_t *amount)
 /* One step of a negotiation: read the offer through p, then counter a penny closer as whoever's
  * turn it is (the rules: strictly between the buyer's latest and the seller's latest). Reading
  * first keeps it right after a write whose outcome was lost. */
-static struct test_write negotiate_step(struct load *l, const struct offerd_proc *p,
-                                        const char *id)
+static struct test_write negotiate_step(struct load *l, const struct offerd_proc *p, const char *id)
 {
     char path[160];
     snprintf(path, sizeof(path), "/api/offers/%s", id);
@@ -156,8 +153,7 @@ static struct test_write negotiate_step(struct load *l, const struct offerd_proc
     bool sellers_turn = true;
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(j, "counterOffers"), i, c)
-    {
+    json_array_foreach (json_object_get(j, "counterOffers"), i, c) {
         sellers_turn = !json_is_true(json_object_get(c, "fromSeller"));
         *(sellers_turn ? &buyer_minor : &seller_minor) = minor_of(json_object_get(c, "amount"));
     }
@@ -458,9 +454,9 @@ static void test_postgresql_restart_under_load(void **state)
 
 /* The same without load, made certain: a change is logged and announced, and the streams it wakes
  * on B are still reading the offer (held up by a lock on products, which the offer's rendering
- * joins) when PostgreSQL stops (immediate mode: as a crash would). A stream must stay open through the outage and send the change
- * when PostgreSQL is back: ending it (even with a retry: hint) sends the browser's EventSource to
- * reconnect into 503s, on which it gives up for good. */
+ * joins) when PostgreSQL stops (immediate mode: as a crash would). A stream must stay open through
+ * the outage and send the change when PostgreSQL is back: ending it (even with a retry: hint) sends
+ * the browser's EventSource to reconnect into 503s, on which it gives up for good. */
 static void test_streams_woken_during_an_outage_stay_open(void **state)
 {
     (void)state;
@@ -548,7 +544,7 @@ static void test_kill9_of_an_instance_under_load_loses_no_acknowledged_write(voi
     struct load l;
     load_start(&l);
     test_sleep_ms(2000);
-    offerd_kill9(A); /* mid-stream: some of A's requests are in flight */
+    offerd_kill9(A);    /* mid-stream: some of A's requests are in flight */
     test_sleep_ms(500); /* B keeps serving */
     load_stop(&l);
     assert_int_equal(atomic_load(&l.server_errors), 0);
@@ -587,8 +583,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_streams_woken_during_an_outage_stay_open, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fast_restart_mid_load_recovers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_of_an_instance_under_load_loses_no_acknowledged_write,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_kill9_of_an_instance_under_load_loses_no_acknowledged_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

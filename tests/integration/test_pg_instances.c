@@ -206,8 +206,8 @@ static int race(struct decision *d, int n)
         } else if (st == 503) {
             assert_true(d[i].result.retry_after);
         } else if (st != 409) {
-            fail_msg("%s of %s through :%d answered %ld", d[i].status, d[i].offer_id,
-                     d[i].p->port, st);
+            fail_msg("%s of %s through :%d answered %ld", d[i].status, d[i].offer_id, d[i].p->port,
+                     st);
         }
     }
     assert_int_equal(winners, 1);
@@ -232,8 +232,9 @@ static bool eventually_reads(const struct offerd_proc *p, const char *id, long l
 static long long count_in(const char *product_id, const char *status)
 {
     char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM offers WHERE product_id = '%s' AND status = '%s'",
-             product_id, status);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM offers WHERE product_id = '%s' AND status = '%s'", product_id,
+             status);
     return seed_query_int(t.db, sql, -1);
 }
 
@@ -250,8 +251,8 @@ static void test_concurrent_accepts_on_one_product_leave_one_sale(void **state)
         for (int i = 0; i < INSTANCES; i++) {
             /* Each buyer offers through its own instance; the seller accepts each through a
              * different instance, all at once. */
-            d[i] = (struct decision){&t.p[(i + round) % INSTANCES], t.seller, "", "ACCEPTED",
-                                     NULL, {0}};
+            d[i] = (struct decision){
+                &t.p[(i + round) % INSTANCES], t.seller, "", "ACCEPTED", NULL, {0}};
             offer(&t.p[i], buyers[i], product_id, d[i].offer_id);
         }
         int winner = race(d, INSTANCES);
@@ -288,8 +289,8 @@ static void test_racing_decisions_on_one_offer_one_wins(void **state)
         long long v = offer(&t.p[round % INSTANCES], t.buyer, product_id, id);
         struct decision d[INSTANCES];
         for (int i = 0; i < INSTANCES; i++) {
-            d[i] = (struct decision){&t.p[(i + round) % INSTANCES], t.seller, "", decisions[i],
-                                     NULL, {0}};
+            d[i] = (struct decision){
+                &t.p[(i + round) % INSTANCES], t.seller, "", decisions[i], NULL, {0}};
             snprintf(d[i].offer_id, sizeof(d[i].offer_id), "%s", id);
         }
         int winner = race(d, INSTANCES);
@@ -359,8 +360,7 @@ static void test_an_open_transaction_does_not_hold_back_other_writes(void **stat
     struct seed_conn *held = seed_conn_open(t.db, false);
     assert_non_null(held);
     assert_int_equal(seed_conn_begin_write(held), 0);
-    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'still open' WHERE id = '%s'",
-             held_id);
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'still open' WHERE id = '%s'", held_id);
     assert_int_equal(seed_conn_exec(held, sql), 0);
 
     double written = test_now_s();
@@ -374,7 +374,8 @@ static void test_an_open_transaction_does_not_hold_back_other_writes(void **stat
     seed_conn_close(held);
     if (!answered || !streamed)
         fail_msg("a write through :%d reached B (long-poll %s, stream %s) only after another "
-                 "transaction ended", C->port, answered ? "yes" : "no", streamed ? "yes" : "no");
+                 "transaction ended",
+                 C->port, answered ? "yes" : "no", streamed ? "yes" : "no");
     assert_woken(&lp, written, needle);
     test_longpoll_join(&lp);
     sse_close(s);

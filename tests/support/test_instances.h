@@ -21,8 +21,8 @@
 #define TEST_INSTANCES_MAX 4
 
 struct test_instances {
-    char *dir;                                /* temporary directory (heap): the servers' output */
-    char db[256];                             /* the database they share */
+    char *dir;    /* temporary directory (heap): the servers' output */
+    char db[256]; /* the database they share */
     int count;
     struct offerd_proc p[TEST_INSTANCES_MAX];
     const char *const *extra_args;            /* borrowed: the flags every instance started with */
@@ -47,10 +47,10 @@ int test_product_new(const char *db, const char *id, long long price_minor);
 
 /* The outcome of one write. */
 struct test_write {
-    long status;          /* 0: no response (transport failure or timeout) */
-    long long version;    /* the offer's version in a 2xx body, else -1 */
-    char id[80];          /* the offer's id in a 2xx body, else "" */
-    bool retry_after;     /* the response carried Retry-After */
+    long status;       /* 0: no response (transport failure or timeout) */
+    long long version; /* the offer's version in a 2xx body, else -1 */
+    char id[80];       /* the offer's id in a 2xx body, else "" */
+    bool retry_after;  /* the response carried Retry-After */
 };
 
 /* Sends METHOD PATH with a JSON body as TOKEN to P, waiting at most timeout_ms (0: the default of
@@ -73,13 +73,13 @@ struct test_write test_offer_decide(const struct offerd_proc *p, const char *tok
 /* A long-poll GET /api/offers/ID?since=V&wait=S, sent and held on its own thread. */
 struct test_longpoll {
     const struct offerd_proc *p;
-    const char *token;       /* borrowed */
+    const char *token; /* borrowed */
     char path[256];
     pthread_t thread;
     double sent_at_s, answered_at_s; /* test_now_s() */
     atomic_bool done;
-    long status;             /* valid once done */
-    char *body;              /* heap, valid once done; freed by test_longpoll_join */
+    long status; /* valid once done */
+    char *body;  /* heap, valid once done; freed by test_longpoll_join */
 };
 
 /* Sends the long-poll on a new thread and returns at once. */

@@ -179,7 +179,8 @@ static void point_environment_at(const struct test_pg_server *s)
 static pid_t start_watchdog(const struct test_pg_server *s)
 {
     char command[3 * PATH_MAX + 200];
-    snprintf(command, sizeof(command), "%s'%s/pg_ctl' -D '%s/data' -m immediate -w stop "
+    snprintf(command, sizeof(command),
+             "%s'%s/pg_ctl' -D '%s/data' -m immediate -w stop "
              ">/dev/null 2>&1; rm -rf '%s'",
              geteuid() == 0 ? "runuser -u postgres -- " : "", s->bindir, s->dir, s->dir);
     pid_t parent = getpid();
@@ -216,8 +217,8 @@ int test_pg_server_start(struct test_pg_server *s)
     s->watchdog = start_watchdog(s);
     char data[PATH_MAX + 64];
     snprintf(data, sizeof(data), "%s/data", s->dir);
-    const char *initdb[] = {"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                            "--no-locale", "--no-sync", NULL};
+    const char *initdb[] = {"-D", data,   "-U",          "postgres",  "-A", "trust",
+                            "-E", "UTF8", "--no-locale", "--no-sync", NULL};
     if (run_tool(s, "initdb", initdb) != 0) {
         fprintf(stderr, "test_pg_server: initdb failed\n");
         print_file(s->dir, "commands.log");

@@ -22,8 +22,8 @@
 #include <sys/types.h>
 
 struct test_pg_server {
-    char *dir;              /* temporary directory (heap): data/, the socket, server.log */
-    char bindir[PATH_MAX];  /* /usr/lib/postgresql/N/bin */
+    char *dir;             /* temporary directory (heap): data/, the socket, server.log */
+    char bindir[PATH_MAX]; /* /usr/lib/postgresql/N/bin */
     int port;
     bool running;
     pid_t watchdog;
