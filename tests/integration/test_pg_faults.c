@@ -68,15 +68,10 @@ static int setup(void **state)
     return test_product_new(t.db, "p_load", PRICE_MINOR);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    return test_instances_stop(&t); /* both exit cleanly, whatever happened to PostgreSQL */
-}
-
 /* ---- load: new offers, and negotiations that never end, through every instance ---- */
 
 struct load {
+    bool running;
     atomic_bool stop;
     pthread_t creators[CREATORS], negotiator;
     pthread_mutex_t lock;
@@ -186,9 +181,14 @@ static void *negotiate_loop(void *arg)
     return NULL;
 }
 
+/* The load of the test running now (one at a time). Static, not on a test's stack: a test that
+ * fails midway leaves its threads running, and the per-test teardown stops them. */
+static struct load running_load;
+
 /* Makes the negotiated offers (at 100.00: room for thousands of counters), then starts. */
-static void load_start(struct load *l)
+static struct load *load_start(void)
 {
+    struct load *l = &running_load;
     memset(l, 0, sizeof(*l));
     pthread_mutex_init(&l->lock, NULL);
     l->created = calloc(MAX_CREATED, 80);
@@ -202,10 +202,15 @@ static void load_start(struct load *l)
     for (int i = 0; i < CREATORS; i++)
         pthread_create(&l->creators[i], NULL, create_loop, l);
     pthread_create(&l->negotiator, NULL, negotiate_loop, l);
+    l->running = true;
+    return l;
 }
 
 static void load_stop(struct load *l)
 {
+    if (!l->running)
+        return;
+    l->running = false;
     atomic_store(&l->stop, true);
     for (int i = 0; i < CREATORS; i++)
         pthread_join(l->creators[i], NULL);
@@ -222,8 +227,20 @@ static void load_stop(struct load *l)
 
 static void load_free(struct load *l)
 {
+    load_stop(l);
     free(l->created);
+    l->created = NULL;
     pthread_mutex_destroy(&l->lock);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (running_load.running) { /* a test failed midway */
+        atomic_store(&running_load.stop, true);
+        load_free(&running_load);
+    }
+    return test_instances_stop(&t); /* both exit cleanly, whatever happened to PostgreSQL */
 }
 
 /* Every acknowledged write is in the database: each new offer's row, and each negotiated offer
@@ -359,8 +376,7 @@ static void test_killed_listener_loses_no_change(void **state)
 {
     (void)state;
     struct sse_reader *s = watch_all(B);
-    struct load l;
-    load_start(&l);
+    struct load *l = load_start();
     long long killed = 0;
     for (int round = 0; round < 8; round++) {
         test_sleep_ms(600);
@@ -368,25 +384,25 @@ static void test_killed_listener_loses_no_change(void **state)
         assert_true(n >= 0);
         killed += n;
     }
-    load_stop(&l);
+    load_stop(l);
     print_message("  %lld listener connections terminated\n", killed);
     assert_true(killed >= 2);
-    assert_int_equal(atomic_load(&l.server_errors), 0);
-    assert_int_equal(atomic_load(&l.no_response), 0);
-    assert_int_equal(atomic_load(&l.busy_without_retry_after), 0);
-    assert_true(l.created_count > 10);
+    assert_int_equal(atomic_load(&l->server_errors), 0);
+    assert_int_equal(atomic_load(&l->no_response), 0);
+    assert_int_equal(atomic_load(&l->busy_without_retry_after), 0);
+    assert_true(l->created_count > 10);
 
-    assert_stream_caught_up(s, &l);
+    assert_stream_caught_up(s, l);
     assert_false(sse_wait_end(s, 0)); /* the stream itself stayed open */
     sse_close(s);
-    assert_acknowledged_writes_kept(&l);
+    assert_acknowledged_writes_kept(l);
     /* Both listeners came back by themselves, and B counted its reconnects. */
     int64_t end = test_now_ms() + RECOVERY_BOUND_MS;
     while (listeners() != 2 && test_now_ms() < end)
         test_sleep_ms(100);
     assert_int_equal(listeners(), 2);
     assert_true(http_metric(B->base_url, "offerd_store_reconnects_total") > 0);
-    load_free(&l);
+    load_free(l);
 }
 
 static void test_postgresql_restart_under_load(void **state)
@@ -396,10 +412,8 @@ static void test_postgresql_restart_under_load(void **state)
     /* A quiet offer with a long-poll held on B across the outage. */
     struct test_write quiet = test_offer_new(A, t.buyer2, "p_load", "120");
     assert_int_equal(quiet.status, 201);
-    struct test_longpoll held;
-    test_longpoll_start(&held, B, t.buyer2, quiet.id, quiet.version, 60);
-    struct load l;
-    load_start(&l);
+    struct test_longpoll *held = test_longpoll_start(B, t.buyer2, quiet.id, quiet.version, 60);
+    struct load *l = load_start();
     test_sleep_ms(1500);
     assert_int_equal(get_status(A, "/readyz"), 200);
 
@@ -415,7 +429,7 @@ static void test_postgresql_restart_under_load(void **state)
     assert_int_equal(w.status, 503);
     assert_true(w.retry_after);
     test_sleep_ms(2000);
-    assert_false(atomic_load(&held.done));
+    assert_false(atomic_load(&held->done));
     assert_int_equal(test_pg_server_resume(&pg), 0);
     print_message("  PostgreSQL was down for %.1f s\n", test_now_s() - down_at);
 
@@ -425,31 +439,31 @@ static void test_postgresql_restart_under_load(void **state)
     assert_true(eventually_writes(A, RECOVERY_BOUND_MS));
     assert_true(eventually_writes(B, RECOVERY_BOUND_MS));
     test_sleep_ms(1500); /* load flows again for a while */
-    load_stop(&l);
-    assert_int_equal(atomic_load(&l.server_errors), 0);
-    assert_int_equal(atomic_load(&l.no_response), 0);
-    assert_int_equal(atomic_load(&l.busy_without_retry_after), 0);
-    assert_true(atomic_load(&l.busy) > 0);
+    load_stop(l);
+    assert_int_equal(atomic_load(&l->server_errors), 0);
+    assert_int_equal(atomic_load(&l->no_response), 0);
+    assert_int_equal(atomic_load(&l->busy_without_retry_after), 0);
+    assert_true(atomic_load(&l->busy) > 0);
 
     /* The long-poll held through it all answers the next change. */
-    assert_false(atomic_load(&held.done));
+    assert_false(atomic_load(&held->done));
     double written = test_now_s();
     w = test_offer_counter(A, t.seller, quiet.id, "190");
     assert_int_equal(w.status, 201);
-    assert_true(test_longpoll_wait(&held, DELIVERY_BOUND_MS));
-    assert_int_equal(held.status, 200);
+    assert_true(test_longpoll_wait(held, DELIVERY_BOUND_MS));
+    assert_int_equal(held->status, 200);
     char needle[64];
     snprintf(needle, sizeof(needle), "\"version\":%lld,", w.version);
-    assert_non_null(strstr(held.body, needle));
+    assert_non_null(strstr(held->body, needle));
     print_message("  the held long-poll answered %.0f ms after the write\n",
-                  (held.answered_at_s - written) * 1000);
-    test_longpoll_join(&held);
+                  (held->answered_at_s - written) * 1000);
+    test_longpoll_free(held);
 
-    assert_acknowledged_writes_kept(&l);
-    assert_stream_caught_up(s, &l);
+    assert_acknowledged_writes_kept(l);
+    assert_stream_caught_up(s, l);
     assert_false(sse_wait_end(s, 0));
     sse_close(s);
-    load_free(&l);
+    load_free(l);
 }
 
 /* The same without load, made certain: a change is logged and announced, and the streams it wakes
@@ -469,8 +483,7 @@ static void test_streams_woken_during_an_outage_stay_open(void **state)
     assert_true(sse_wait_for(one, "\"status\":\"PENDING\"", 0, DELIVERY_BOUND_MS) > 0);
     struct sse_reader *all = watch_all(B);
     assert_true(stream_shows(all, x.id, x.version, DELIVERY_BOUND_MS));
-    struct test_longpoll held;
-    test_longpoll_start(&held, B, t.buyer, x.id, x.version, 60);
+    struct test_longpoll *held = test_longpoll_start(B, t.buyer, x.id, x.version, 60);
 
     struct seed_conn *lock = seed_conn_open(t.db, false);
     assert_non_null(lock);
@@ -489,8 +502,8 @@ static void test_streams_woken_during_an_outage_stay_open(void **state)
     bool one_open = !sse_wait_end(one, 0), all_open = !sse_wait_end(all, 0);
     /* A woken long-poll may answer the outage with 503 (its client polls again), or the change
      * if its read got through; anything else is wrong. */
-    bool held_ok = !atomic_load(&held.done) || held.status == 503 ||
-                   (held.status == 200 && strstr(held.body, "during the outage"));
+    bool held_ok = !atomic_load(&held->done) || held->status == 503 ||
+                   (held->status == 200 && strstr(held->body, "during the outage"));
     assert_int_equal(test_pg_server_resume(&pg), 0);
     assert_true(eventually_status(B, "/readyz", 200, RECOVERY_BOUND_MS));
     if (!one_open || !all_open)
@@ -504,12 +517,12 @@ static void test_streams_woken_during_an_outage_stay_open(void **state)
     assert_true(sse_wait_for(one, needle, 0, DELIVERY_BOUND_MS) > 0);
     assert_true(sse_wait_for(one, "during the outage", 0, DELIVERY_BOUND_MS) > 0);
     assert_true(stream_shows(all, x.id, x.version + 1, DELIVERY_BOUND_MS));
-    if (!atomic_load(&held.done)) {
-        assert_true(test_longpoll_wait(&held, DELIVERY_BOUND_MS));
-        assert_int_equal(held.status, 200);
-        assert_non_null(strstr(held.body, "during the outage"));
+    if (!atomic_load(&held->done)) {
+        assert_true(test_longpoll_wait(held, DELIVERY_BOUND_MS));
+        assert_int_equal(held->status, 200);
+        assert_non_null(strstr(held->body, "during the outage"));
     }
-    test_longpoll_join(&held);
+    test_longpoll_free(held);
     sse_close(one);
     sse_close(all);
 }
@@ -518,8 +531,7 @@ static void test_fast_restart_mid_load_recovers(void **state)
 {
     (void)state;
     struct sse_reader *s = watch_all(A);
-    struct load l;
-    load_start(&l);
+    struct load *l = load_start();
     test_sleep_ms(1000);
     assert_int_equal(test_pg_server_restart(&pg), 0); /* pg_ctl restart -m fast */
     assert_true(eventually_status(A, "/readyz", 200, RECOVERY_BOUND_MS));
@@ -527,42 +539,41 @@ static void test_fast_restart_mid_load_recovers(void **state)
     assert_true(eventually_writes(A, RECOVERY_BOUND_MS));
     assert_true(eventually_writes(B, RECOVERY_BOUND_MS));
     test_sleep_ms(1500);
-    load_stop(&l);
-    assert_int_equal(atomic_load(&l.server_errors), 0);
-    assert_int_equal(atomic_load(&l.no_response), 0);
-    assert_int_equal(atomic_load(&l.busy_without_retry_after), 0);
-    assert_acknowledged_writes_kept(&l);
-    assert_stream_caught_up(s, &l);
+    load_stop(l);
+    assert_int_equal(atomic_load(&l->server_errors), 0);
+    assert_int_equal(atomic_load(&l->no_response), 0);
+    assert_int_equal(atomic_load(&l->busy_without_retry_after), 0);
+    assert_acknowledged_writes_kept(l);
+    assert_stream_caught_up(s, l);
     sse_close(s);
-    load_free(&l);
+    load_free(l);
 }
 
 static void test_kill9_of_an_instance_under_load_loses_no_acknowledged_write(void **state)
 {
     (void)state;
     struct sse_reader *s = watch_all(B);
-    struct load l;
-    load_start(&l);
+    struct load *l = load_start();
     test_sleep_ms(2000);
     offerd_kill9(A);    /* mid-stream: some of A's requests are in flight */
     test_sleep_ms(500); /* B keeps serving */
-    load_stop(&l);
-    assert_int_equal(atomic_load(&l.server_errors), 0);
-    assert_true(l.created_count > 10);
-    assert_acknowledged_writes_kept(&l);
+    load_stop(l);
+    assert_int_equal(atomic_load(&l->server_errors), 0);
+    assert_true(l->created_count > 10);
+    assert_acknowledged_writes_kept(l);
 
     /* A fresh instance reads every acknowledged write back, as B's watchers saw them. */
     assert_int_equal(test_instances_restart(&t, 0), 0);
-    for (size_t i = 0; i < l.created_count; i++) {
+    for (size_t i = 0; i < l->created_count; i++) {
         char path[160];
-        snprintf(path, sizeof(path), "/api/offers/%s", l.created[i]);
+        snprintf(path, sizeof(path), "/api/offers/%s", l->created[i]);
         struct test_write r = test_write(A, "GET", path, t.seller, NULL, REQUEST_TIMEOUT_MS);
         if (r.status != 200)
-            fail_msg("acknowledged offer %s: GET answered %ld", l.created[i], r.status);
+            fail_msg("acknowledged offer %s: GET answered %ld", l->created[i], r.status);
     }
-    assert_stream_caught_up(s, &l);
+    assert_stream_caught_up(s, l);
     sse_close(s);
-    load_free(&l);
+    load_free(l);
 }
 
 int main(void)

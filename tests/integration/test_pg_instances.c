@@ -91,6 +91,40 @@ static long long db_version(const char *id)
     return seed_query_int(t.db, sql, -1);
 }
 
+/* Transactions a test holds open across others' writes. The per-test teardown ends any that a
+ * failed test left open, so that none holds back (or locks rows of) a later test. */
+enum { HELD_SLOTS = 2 };
+static struct seed_conn *held[HELD_SLOTS];
+
+/* Opens a connection, begins a transaction and runs SQL in it (taking its xid and log row),
+ * keeping it open in slot. */
+static void hold_open(int slot, const char *sql)
+{
+    held[slot] = seed_conn_open(t.db, false);
+    assert_non_null(held[slot]);
+    assert_int_equal(seed_conn_begin_write(held[slot]), 0);
+    assert_int_equal(seed_conn_exec(held[slot], sql), 0);
+}
+
+/* Ends slot's transaction with END ("COMMIT" or "ROLLBACK"). */
+static void end_held(int slot, const char *end)
+{
+    int rc = seed_conn_exec(held[slot], end);
+    seed_conn_close(held[slot]);
+    held[slot] = NULL;
+    assert_int_equal(rc, 0);
+}
+
+static int end_held_transactions(void **state)
+{
+    (void)state;
+    for (int i = 0; i < HELD_SLOTS; i++) {
+        seed_conn_close(held[i]); /* closing rolls back what is still open */
+        held[i] = NULL;
+    }
+    return 0;
+}
+
 /* A long-poll answered with 200 showing `needle`, after having been held (not answered at once),
  * and within the bound of written_at_s. */
 static void assert_woken(struct test_longpoll *lp, double written_at_s, const char *needle)
@@ -113,18 +147,17 @@ static void test_write_on_one_instance_wakes_watchers_on_another(void **state)
     product("p_wake");
     long long v = offer(A, t.buyer, "p_wake", id);
     struct sse_reader *s = watch(B, t.seller, id, v);
-    struct test_longpoll lp;
-    test_longpoll_start(&lp, B, t.buyer, id, v, 30);
+    struct test_longpoll *lp = test_longpoll_start(B, t.buyer, id, v, 30);
     test_sleep_ms(300); /* held by now */
-    assert_false(atomic_load(&lp.done));
+    assert_false(atomic_load(&lp->done));
 
     double written = test_now_s();
     struct test_write w = test_offer_counter(A, t.seller, id, "180");
     assert_int_equal(w.status, 201);
     assert_int_equal(w.version, v + 1);
     snprintf(needle, sizeof(needle), "\"version\":%lld,", w.version);
-    assert_woken(&lp, written, needle);
-    test_longpoll_join(&lp);
+    assert_woken(lp, written, needle);
+    test_longpoll_free(lp);
     assert_true(stream_shows(s, w.version));
 
     /* The buyer accepts through the third instance: B's stream shows the sale. */
@@ -143,10 +176,10 @@ static void test_outside_write_wakes_watchers_on_every_instance(void **state)
     product("p_psql");
     long long v = offer(B, t.buyer, "p_psql", id);
     struct sse_reader *streams[INSTANCES];
-    struct test_longpoll polls[INSTANCES];
+    struct test_longpoll *polls[INSTANCES];
     for (int i = 0; i < INSTANCES; i++) {
         streams[i] = watch(&t.p[i], t.seller, id, v);
-        test_longpoll_start(&polls[i], &t.p[i], t.buyer, id, v, 30);
+        polls[i] = test_longpoll_start(&t.p[i], t.buyer, id, v, 30);
     }
     test_sleep_ms(300);
 
@@ -157,8 +190,8 @@ static void test_outside_write_wakes_watchers_on_every_instance(void **state)
     assert_int_equal(seed_exec(t.db, sql), 0);
     assert_int_equal(db_version(id), v + 1);
     for (int i = 0; i < INSTANCES; i++) {
-        assert_woken(&polls[i], written, "\"message\":\"from psql\"");
-        test_longpoll_join(&polls[i]);
+        assert_woken(polls[i], written, "\"message\":\"from psql\"");
+        test_longpoll_free(polls[i]);
         assert_true(stream_shows(streams[i], v + 1));
         assert_true(sse_wait_for(streams[i], "from psql", 0, DELIVERY_BOUND_MS) > 0);
         sse_close(streams[i]);
@@ -314,15 +347,11 @@ static void test_a_transaction_committing_late_is_still_delivered(void **state)
     long long v_early = offer(A, t.buyer2, "p_late", early);
     struct sse_reader *late_stream = watch(B, t.seller, late, v_late);
     struct sse_reader *early_stream = watch(B, t.seller, early, v_early);
-    struct test_longpoll lp;
-    test_longpoll_start(&lp, B, t.buyer, late, v_late, 30);
+    struct test_longpoll *lp = test_longpoll_start(B, t.buyer, late, v_late, 30);
 
-    struct seed_conn *held = seed_conn_open(t.db, false);
-    assert_non_null(held);
-    assert_int_equal(seed_conn_begin_write(held), 0);
     snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'committed late' WHERE id = '%s'",
              late);
-    assert_int_equal(seed_conn_exec(held, sql), 0); /* its log row and xid are taken now */
+    hold_open(0, sql); /* its log row and xid are taken now */
 
     struct test_write w = test_offer_counter(A, t.seller, early, "190");
     assert_int_equal(w.status, 201);
@@ -330,13 +359,12 @@ static void test_a_transaction_committing_late_is_still_delivered(void **state)
      * test's question; here B gets time to read past it. */
     bool early_seen = stream_shows(early_stream, w.version);
     test_sleep_ms(1500);
-    assert_false(atomic_load(&lp.done)); /* nothing uncommitted is ever shown */
+    assert_false(atomic_load(&lp->done)); /* nothing uncommitted is ever shown */
 
     double committed = test_now_s();
-    assert_int_equal(seed_conn_exec(held, "COMMIT"), 0);
-    seed_conn_close(held);
-    assert_woken(&lp, committed, "\"message\":\"committed late\"");
-    test_longpoll_join(&lp);
+    end_held(0, "COMMIT");
+    assert_woken(lp, committed, "\"message\":\"committed late\"");
+    test_longpoll_free(lp);
     assert_true(stream_shows(late_stream, v_late + 1));
     assert_true(sse_wait_for(late_stream, "committed late", 0, DELIVERY_BOUND_MS) > 0);
     assert_true(early_seen || stream_shows(early_stream, w.version));
@@ -354,30 +382,25 @@ static void test_an_open_transaction_does_not_hold_back_other_writes(void **stat
     offer(A, t.buyer, "p_open", held_id);
     long long v = offer(A, t.buyer2, "p_open", id);
     struct sse_reader *s = watch(B, t.seller, id, v);
-    struct test_longpoll lp;
-    test_longpoll_start(&lp, B, t.buyer2, id, v, 30);
+    struct test_longpoll *lp = test_longpoll_start(B, t.buyer2, id, v, 30);
 
-    struct seed_conn *held = seed_conn_open(t.db, false);
-    assert_non_null(held);
-    assert_int_equal(seed_conn_begin_write(held), 0);
     snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'still open' WHERE id = '%s'", held_id);
-    assert_int_equal(seed_conn_exec(held, sql), 0);
+    hold_open(0, sql);
 
     double written = test_now_s();
     struct test_write w = test_offer_counter(C, t.seller, id, "190");
     assert_int_equal(w.status, 201);
     char needle[64];
     snprintf(needle, sizeof(needle), "\"version\":%lld,", w.version);
-    bool answered = test_longpoll_wait(&lp, DELIVERY_BOUND_MS);
+    bool answered = test_longpoll_wait(lp, DELIVERY_BOUND_MS);
     bool streamed = stream_shows(s, w.version);
-    assert_int_equal(seed_conn_exec(held, "ROLLBACK"), 0);
-    seed_conn_close(held);
+    end_held(0, "ROLLBACK");
     if (!answered || !streamed)
         fail_msg("a write through :%d reached B (long-poll %s, stream %s) only after another "
                  "transaction ended",
                  C->port, answered ? "yes" : "no", streamed ? "yes" : "no");
-    assert_woken(&lp, written, needle);
-    test_longpoll_join(&lp);
+    assert_woken(lp, written, needle);
+    test_longpoll_free(lp);
     sse_close(s);
 }
 
@@ -395,24 +418,18 @@ static void test_a_late_commit_behind_an_open_transaction_is_not_held_back(void 
     struct sse_reader *y_stream = watch(B, t.seller, y_id, v_y);
     struct sse_reader *z_stream = watch(B, t.seller, z_id, v_z);
 
-    struct seed_conn *x = seed_conn_open(t.db, false), *y = seed_conn_open(t.db, false);
-    assert_non_null(x);
-    assert_non_null(y);
-    assert_int_equal(seed_conn_begin_write(x), 0);
+    enum { X, Y };
     snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'x' WHERE id = '%s'", x_id);
-    assert_int_equal(seed_conn_exec(x, sql), 0);
-    assert_int_equal(seed_conn_begin_write(y), 0);
+    hold_open(X, sql);
     snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'y committed' WHERE id = '%s'", y_id);
-    assert_int_equal(seed_conn_exec(y, sql), 0);
+    hold_open(Y, sql);
 
     struct test_write z = test_offer_counter(C, t.seller, z_id, "190");
     assert_int_equal(z.status, 201);
     bool z_seen = stream_shows(z_stream, z.version);
-    assert_int_equal(seed_conn_exec(y, "COMMIT"), 0);
+    end_held(Y, "COMMIT");
     bool y_seen = stream_shows(y_stream, v_y + 1);
-    assert_int_equal(seed_conn_exec(x, "ROLLBACK"), 0);
-    seed_conn_close(x);
-    seed_conn_close(y);
+    end_held(X, "ROLLBACK");
     bool y_seen_after_x = y_seen || stream_shows(y_stream, v_y + 1);
     sse_close(y_stream);
     sse_close(z_stream);
@@ -429,13 +446,20 @@ int main(void)
     setenv("OFFERD_TEST_BACKEND", "postgresql", 1);
     test_backend_require();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_write_on_one_instance_wakes_watchers_on_another),
-        cmocka_unit_test(test_outside_write_wakes_watchers_on_every_instance),
-        cmocka_unit_test(test_concurrent_accepts_on_one_product_leave_one_sale),
-        cmocka_unit_test(test_racing_decisions_on_one_offer_one_wins),
-        cmocka_unit_test(test_a_transaction_committing_late_is_still_delivered),
-        cmocka_unit_test(test_an_open_transaction_does_not_hold_back_other_writes),
-        cmocka_unit_test(test_a_late_commit_behind_an_open_transaction_is_not_held_back),
+        cmocka_unit_test_teardown(test_write_on_one_instance_wakes_watchers_on_another,
+                                  end_held_transactions),
+        cmocka_unit_test_teardown(test_outside_write_wakes_watchers_on_every_instance,
+                                  end_held_transactions),
+        cmocka_unit_test_teardown(test_concurrent_accepts_on_one_product_leave_one_sale,
+                                  end_held_transactions),
+        cmocka_unit_test_teardown(test_racing_decisions_on_one_offer_one_wins,
+                                  end_held_transactions),
+        cmocka_unit_test_teardown(test_a_transaction_committing_late_is_still_delivered,
+                                  end_held_transactions),
+        cmocka_unit_test_teardown(test_an_open_transaction_does_not_hold_back_other_writes,
+                                  end_held_transactions),
+        cmocka_unit_test_teardown(test_a_late_commit_behind_an_open_transaction_is_not_held_back,
+                                  end_held_transactions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -148,7 +148,8 @@ static void *longpoll_run(void *arg)
     /* The server answers by the wait= bound; the transfer gives up 15 s after that. */
     const char *wait = strstr(lp->path, "wait=");
     long timeout_ms = ((wait ? atol(wait + 5) : 60) + 15) * 1000;
-    http_call(lp->p->base_url, "GET", lp->path, lp->token, NULL, NULL, timeout_ms, &r);
+    const char *headers[] = {lp->auth, NULL};
+    http_call(lp->p->base_url, "GET", lp->path, NULL, headers, NULL, timeout_ms, &r);
     lp->status = r.status;
     lp->body = r.body ? strdup(r.body) : NULL;
     http_response_cleanup(&r);
@@ -157,17 +158,21 @@ static void *longpoll_run(void *arg)
     return NULL;
 }
 
-void test_longpoll_start(struct test_longpoll *lp, const struct offerd_proc *p, const char *token,
-                         const char *offer_id, long long since_version, int wait_s)
+struct test_longpoll *test_longpoll_start(const struct offerd_proc *p, const char *token,
+                                          const char *offer_id, long long since_version, int wait_s)
 {
-    memset(lp, 0, sizeof(*lp));
+    struct test_longpoll *lp = calloc(1, sizeof(*lp));
+    if (!lp)
+        return NULL;
     lp->p = p;
-    lp->token = token;
+    http_bearer_header(lp->auth, sizeof(lp->auth), token);
     snprintf(lp->path, sizeof(lp->path), "/api/offers/%s?since=%lld&wait=%d", offer_id,
              since_version, wait_s);
     lp->sent_at_s = test_now_s();
-    if (pthread_create(&lp->thread, NULL, longpoll_run, lp) != 0)
+    lp->started = pthread_create(&lp->thread, NULL, longpoll_run, lp) == 0;
+    if (!lp->started)
         atomic_store(&lp->done, true); /* status 0: the caller sees no answer */
+    return lp;
 }
 
 bool test_longpoll_wait(struct test_longpoll *lp, int timeout_ms)
@@ -177,11 +182,12 @@ bool test_longpoll_wait(struct test_longpoll *lp, int timeout_ms)
     return atomic_load(&lp->done);
 }
 
-void test_longpoll_join(struct test_longpoll *lp)
+void test_longpoll_free(struct test_longpoll *lp)
 {
-    if (lp->thread)
+    if (!lp)
+        return;
+    if (lp->started)
         pthread_join(lp->thread, NULL);
-    lp->thread = 0;
     free(lp->body);
-    lp->body = NULL;
+    free(lp);
 }

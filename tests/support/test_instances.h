@@ -73,23 +73,28 @@ struct test_write test_offer_decide(const struct offerd_proc *p, const char *tok
 /* A long-poll GET /api/offers/ID?since=V&wait=S, sent and held on its own thread. */
 struct test_longpoll {
     const struct offerd_proc *p;
-    const char *token; /* borrowed */
     char path[256];
+    char auth[1024]; /* the Authorization header: a copy, so the caller's token may go */
     pthread_t thread;
+    bool started;
     double sent_at_s, answered_at_s; /* test_now_s() */
     atomic_bool done;
     long status; /* valid once done */
-    char *body;  /* heap, valid once done; freed by test_longpoll_join */
+    char *body;  /* heap, valid once done */
 };
 
-/* Sends the long-poll on a new thread and returns at once. */
-void test_longpoll_start(struct test_longpoll *lp, const struct offerd_proc *p, const char *token,
-                         const char *offer_id, long long since_version, int wait_s);
+/* Sends the long-poll on a new thread and returns at once. Returns a heap object: free it with
+ * test_longpoll_free. A test that fails before freeing it abandons it harmlessly (the thread only
+ * writes into it, and its request ends by its own wait= bound). */
+struct test_longpoll *test_longpoll_start(const struct offerd_proc *p, const char *token,
+                                          const char *offer_id, long long since_version,
+                                          int wait_s);
 
 /* Waits up to timeout_ms for the answer; true if it arrived. */
 bool test_longpoll_wait(struct test_longpoll *lp, int timeout_ms);
 
-/* Joins the thread (the request ends by its own wait= bound at the latest) and frees the body. */
-void test_longpoll_join(struct test_longpoll *lp);
+/* Joins the thread (the request ends by its own wait= bound at the latest) and frees lp and its
+ * body. NULL is a no-op. */
+void test_longpoll_free(struct test_longpoll *lp);
 
 #endif
