@@ -40,10 +40,13 @@
 #define XID_LAST "9223372036854775807" /* no upper bound on a page's xid */
 
 const struct pg_statement pg_feed_statements[] = {
-    {"f_xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"},
+    /* xmin and xmax of a fresh snapshot (equal: no transaction was running) */
+    {"f_xmin",
+     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint"
+     " FROM pg_current_snapshot() s"},
     {"f_xmin_usage",
-     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
-     " pg_notification_queue_usage()"},
+     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,"
+     " pg_notification_queue_usage() FROM pg_current_snapshot() s"},
     /* The log in (xid, seq) order after the cursor ($1 xid, $2 seq), below xid $3. */
     {"f_changes",
      "SELECT c.xid::text::bigint, c.seq, c.offer_id, c.version, c.buyer_id, c.seller_id,"
@@ -207,9 +210,11 @@ enum store_result pg_poll_changes(struct store *s, bool *changed)
 
 /* ---- reading the log ---- */
 
-/* xmin of a fresh snapshot: every transaction below it has ended. Samples the notification
- * queue's usage on the way when it is due. */
-static enum store_result read_xmin(struct pg_conn *c, struct pg_feed *f, int64_t *xmin)
+/* xmin of a fresh snapshot: every transaction below it has ended; *running: whether any
+ * transaction was still running (xmin < xmax). Samples the notification queue's usage on the way
+ * when it is due. */
+static enum store_result read_xmin(struct pg_conn *c, struct pg_feed *f, int64_t *xmin,
+                                   bool *running)
 {
     int64_t now = clock_monotonic_ms();
     pthread_mutex_lock(&f->lock);
@@ -226,8 +231,9 @@ static enum store_result read_xmin(struct pg_conn *c, struct pg_feed *f, int64_t
         return STORE_ERROR;
     }
     *xmin = pg_int64(res, 0, 0);
+    *running = *xmin < pg_int64(res, 0, 1);
     if (sample)
-        atomic_store(&f->queue_usage_ppm, (long long)(strtod(PQgetvalue(res, 0, 1), NULL) * 1e6));
+        atomic_store(&f->queue_usage_ppm, (long long)(strtod(PQgetvalue(res, 0, 2), NULL) * 1e6));
     PQclear(res);
     return STORE_OK;
 }
@@ -349,7 +355,8 @@ static enum store_result read_changes(struct pg_store *ps, struct log_pass *pass
     if (!c)
         return STORE_UNAVAILABLE;
     int64_t xmin = 0;
-    enum store_result r = read_xmin(c, f, &xmin);
+    bool running = false;
+    enum store_result r = read_xmin(c, f, &xmin, &running);
     if (r != STORE_OK)
         return r;
     char below[24];
@@ -363,6 +370,8 @@ static enum store_result read_changes(struct pg_store *ps, struct log_pass *pass
     forget_early_below(f, xmin);
     int64_t early_after = f->early_count ? f->early[f->early_count - 1] : position;
     pthread_mutex_unlock(&f->lock);
+    if (!running)
+        return STORE_OK; /* nothing above xmin had committed: the next read sees what has since */
     /* Committed transactions above xmin (some older one is still open): report them now. */
     pass->early = true;
     return read_log(c, pass, early_after, XID_LAST);
@@ -395,7 +404,8 @@ enum store_result pg_last_change_seq(struct store *s, int64_t *seq)
     if (!c)
         return STORE_UNAVAILABLE;
     int64_t xmin = 0;
-    enum store_result r = read_xmin(c, ps->feed, &xmin);
+    bool running = false;
+    enum store_result r = read_xmin(c, ps->feed, &xmin, &running);
     if (r == STORE_OK)
         *seq = xmin - 1;
     return r;

@@ -99,10 +99,15 @@ static enum store_result run_command(struct pg_conn *c, const char *name, int n,
 
 enum store_result pg_tx_begin(struct store *s)
 {
+    static const char begin[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
     struct pg_conn *c = pg_conn_get(as_pg(s));
     if (!c)
         return STORE_UNAVAILABLE;
-    enum store_result r = pg_command(c, "BEGIN ISOLATION LEVEL READ COMMITTED");
+    enum store_result r = pg_command(c, begin);
+    /* Lost while idle (PostgreSQL restarted, the backend was terminated): nothing was done on it
+     * yet, so begin once more on a new connection rather than refuse the batch. */
+    if (r == STORE_UNAVAILABLE && !c->pg && (c = pg_conn_get(as_pg(s))) != NULL)
+        r = pg_command(c, begin);
     if (r == STORE_OK)
         c->in_tx = true;
     return r;
