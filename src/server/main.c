@@ -126,8 +126,9 @@ static int run_migrate(const struct config *cfg)
         fprintf(stderr, "offerd: %s\n", err);
         return 1;
     }
-    printf("offerd: %s is at schema version %d\n", cfg->db_path,
-           store_schema_version(cfg->db_path));
+    char shown[512];
+    store_db_for_log(cfg->db_path, shown, sizeof(shown));
+    printf("offerd: %s is at schema version %d\n", shown, store_schema_version(cfg->db_path));
     return 0;
 }
 
@@ -165,7 +166,9 @@ static int serve(struct config *cfg)
     if (!store)
         goto out;
     if (cfg->demo && store_seed_demo(store, clock_now_ms()) != STORE_OK) {
-        snprintf(err, sizeof(err), "cannot load the demo data into %s", cfg->db_path);
+        char shown[512];
+        store_db_for_log(cfg->db_path, shown, sizeof(shown));
+        snprintf(err, sizeof(err), "cannot load the demo data into %s", shown);
         goto out;
     }
     const char *names[METRICS_MAX_ROUTES];

@@ -165,7 +165,7 @@ bool reply_store_failure(struct request *r, enum store_result sr, const char *no
         reply_busy(r);
         return true;
     case STORE_UNAVAILABLE:
-        reply_error_with(r, 503, "the database cannot take changes right now; retry later",
+        reply_error_with(r, 503, "the database is unavailable right now; retry later",
                          &later, 1);
         return true;
     case STORE_BAD_ROW: /* logged by the store with the row and column */

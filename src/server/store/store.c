@@ -74,6 +74,33 @@ int store_schema_version(const char *db)
     return b ? b->schema_version() : -1;
 }
 
+void store_db_for_log(const char *db, char *out, size_t out_size)
+{
+    if (!out_size)
+        return;
+    size_t n = 0;
+    const char *authority = strstr(db, "://");
+    const char *at = authority ? strchr(authority + 3, '@') : NULL;
+    const char *colon = at ? memchr(authority + 3, ':', (size_t)(at - authority - 3)) : NULL;
+    for (const char *p = db; *p && n + 1 < out_size;) {
+        if (colon && p == colon + 1) { /* user:PASSWORD@host */
+            n += (size_t)snprintf(out + n, out_size - n, "***");
+            p = at;
+            continue;
+        }
+        if (strncmp(p, "password=", 9) == 0 && (p == db || p[-1] == '?' || p[-1] == '&' ||
+                                                p[-1] == ' ')) { /* ?password=... or key=value */
+            n += (size_t)snprintf(out + n, out_size - n, "password=***");
+            p += 9 + strcspn(p + 9, "& ");
+            continue;
+        }
+        out[n++] = *p++;
+    }
+    if (n >= out_size)
+        n = out_size - 1;
+    out[n] = '\0';
+}
+
 enum store_result store_seed_demo(struct store *s, int64_t now_ms)
 {
     return s->ops->seed_demo(s, now_ms);

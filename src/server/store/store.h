@@ -136,9 +136,14 @@ struct store *store_open(const char *db, const struct store_options *opts, char 
 /* Applies the migrations to db and closes it: `offerd migrate`. 0 on success, -1 with err. */
 int store_migrate(const char *db, char *err, size_t err_size);
 
-/* The schema version the migrations bring db's kind of database to (every backend numbers its
- * migrations alike), or -1 when db names a backend this offerd lacks. */
+/* The schema version the migrations bring db's kind of database to (each backend numbers its own
+ * migrations: migrations/sqlite/, migrations/postgresql/), or -1 when db names a backend this
+ * offerd lacks. */
 int store_schema_version(const char *db);
+
+/* db as it may be shown in logs and messages: a URI's password (user:PASSWORD@, password=...)
+ * replaced by "***". Writes a NUL-terminated string into out (cut to out_size). */
+void store_db_for_log(const char *db, char *out, size_t out_size);
 
 /* `offerd --demo`: inserts the sample users, products and offers (ids start with "demo_": users
  * with clerk ids user_demo_alice, user_demo_bob, user_demo_carol; offers demo_offer_1..3) unless

@@ -33,8 +33,8 @@ static const struct option_spec options[] = {
      "address to listen on (127.0.0.1)"},
     {"--port", "N", "OFFERD_PORT", OPT_INT, FIELD(port), 0, 65535,
      "TCP port; 0 picks a free one (8080)"},
-    {"--db", "PATH", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
-     "SQLite file, made if missing (offerd.db)"},
+    {"--db", "DB", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
+     "SQLite file or postgresql:// (offerd.db)"},
     {"--threads", "N", "OFFERD_THREADS", OPT_INT, FIELD(threads), 0, 1024,
      "worker threads (0: one per core)"},
     {"--jwt-secret", "S", "OFFERD_JWT_SECRET", OPT_STRING, FIELD(jwt_secret), 0, 0,
@@ -388,7 +388,7 @@ bool config_cors_allows(const struct config *c, const char *origin)
 void config_usage(FILE *out)
 {
     fputs("usage: offerd [OPTION]...             serve the offers API\n"
-          "       offerd migrate [--db PATH]     apply the database migrations and exit\n"
+          "       offerd migrate [--db DB]       apply the database migrations and exit\n"
           "       offerd --help | --version\n"
           "\nEach option can be set in the environment too; options win. Defaults in parentheses.\n",
           out);
