@@ -8,12 +8,17 @@
  * transaction with xid <= P has been read. A read takes xmin = pg_snapshot_xmin(pg_current_snapshot())
  * once and reads only rows below it, i.e. of transactions that have all ended, so a transaction
  * that commits late (seq values are handed out in statement order, not commit order) is read when
- * it commits, never skipped; the position then becomes xmin - 1.
+ * it commits, never skipped; the position then becomes xmin - 1. While a row of transaction X is
+ * reported the position is X on X's last row and X - 1 on the others.
  *
  * A transaction held open anywhere on the server (xids are cluster-wide) holds xmin back. So that
  * it does not hold back every other change too, a read also delivers the committed rows above
- * xmin at once ("early"), remembers their xids, and skips them when xmin passes them; the
- * position still only moves to xmin - 1. A row may be reported twice (after a restart, or when
+ * xmin that have waited EARLY_AFTER_MS ("early"; by the database's clock), remembers their xids,
+ * and skips them when xmin passes them; the position still only moves to xmin - 1. Short
+ * transactions (another instance's batch) never make a change early, so positions stay exact
+ * (the position on a change's row is its own xid) unless a transaction is held open; an early
+ * change's position is xmin - 1, below its own, so a stream resuming from it is sent that offer
+ * once more, never one too few. A row may be reported twice (after a restart, or when
  * the memory of early xids is full); notify ignores a version it has seen.
  *
  * Wake-ups are lossy by nature (a reconnect, a full notification queue), so poll_changes also
@@ -37,6 +42,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define EARLY_MAX 65536             /* xids delivered above xmin that are remembered */
+#define EARLY_AFTER_MS "200"        /* a change waits this long behind an open transaction */
 #define XID_LAST "9223372036854775807" /* no upper bound on a page's xid */
 
 const struct pg_statement pg_feed_statements[] = {
@@ -50,7 +56,7 @@ const struct pg_statement pg_feed_statements[] = {
     /* The log in (xid, seq) order after the cursor ($1 xid, $2 seq), below xid $3. */
     {"f_changes",
      "SELECT c.xid::text::bigint, c.seq, c.offer_id, c.version, c.buyer_id, c.seller_id,"
-     " c.changed_at FROM offer_changes c"
+     " c.changed_at, c.changed_at <= offerd_now_ms() - " EARLY_AFTER_MS " FROM offer_changes c"
      " WHERE (c.xid, c.seq) > ($1::xid8, $2::bigint) AND c.xid < $3::xid8"
      " ORDER BY c.xid, c.seq LIMIT 500"}, /* c.xid: the column, not the bigint output */
     {"f_offer_change_seq",
@@ -86,6 +92,7 @@ struct pg_feed {
     int64_t *early;             /* ascending xids above the last xmin, delivered already */
     size_t early_count;
     int64_t usage_sampled_ms;   /* monotonic */
+    atomic_bool reread_soon;    /* a change waits to be delivered early: look again next poll */
 
     /* Statistics, read by /metrics from any thread. */
     atomic_llong lag_ms;
@@ -200,7 +207,8 @@ enum store_result pg_poll_changes(struct store *s, bool *changed)
         listener_connect(ps, f, now);
     /* The safety net also runs while the listener is down: the log is read from the cursor
      * whenever PostgreSQL answers. */
-    *changed = notified || f->reconnected || now - f->last_changed_ms >= SAFETY_READ_MS;
+    *changed = notified || f->reconnected || atomic_exchange(&f->reread_soon, false) ||
+               now - f->last_changed_ms >= SAFETY_READ_MS;
     if (*changed) {
         f->reconnected = false;
         f->last_changed_ms = now;
@@ -289,21 +297,28 @@ struct log_pass {
     int64_t newest_changed_at;  /* changed_at of the last row reported, 0 if none */
 };
 
+/* Reports row i of a page. While it runs, *last_seq is xid for the last row of its transaction
+ * (then every row up to xid has been reported), else xid - 1 (some of xid's rows are to come:
+ * a stream resuming from xid would miss them). The last row of a short page is its transaction's
+ * last (xid is below xmin: all its rows are there); of a full one, that is not known. */
 static void report_row(struct log_pass *p, const PGresult *res, int i, int64_t xid)
 {
+    int rows = PQntuples(res);
+    bool last_of_tx = i + 1 < rows ? pg_int64(res, i + 1, 0) != xid : rows < CHANGES_PAGE;
     const char *offer_id = PQgetvalue(res, i, 2);
     if (!offer_id_is_valid(offer_id))
         return; /* no offer has that id (the table refuses it): nothing to wake */
     const char *buyer = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
     const char *seller = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5);
     if (!p->early)
-        *p->last_seq = xid - 1; /* xid's rows are being reported: only those below are done */
+        *p->last_seq = last_of_tx ? xid : xid - 1;
     p->fn(offer_id, pg_int64(res, i, 3), buyer && offer_id_is_valid(buyer) ? buyer : NULL,
           seller && offer_id_is_valid(seller) ? seller : NULL, p->userdata);
     p->newest_changed_at = pg_int64(res, i, 6);
 }
 
 /* Reports the rows with xid in (after, below), in (xid, seq) order, page by page. The early pass
+ * stops at the first row that has not waited EARLY_AFTER_MS yet (and asks for another look), and
  * remembers each xid once all its rows are reported (a pass cut short reports the last one again
  * later); the other pass skips the xids remembered. */
 static enum store_result read_log(struct pg_conn *c, struct log_pass *p, int64_t after,
@@ -322,6 +337,11 @@ static enum store_result read_log(struct pg_conn *c, struct log_pass *p, int64_t
         int rows = PQntuples(res);
         for (int i = 0; i < rows; i++) {
             int64_t xid = pg_int64(res, i, 0);
+            if (p->early && !pg_bool(res, i, 7)) {
+                atomic_store(&p->f->reread_soon, true);
+                PQclear(res);
+                return STORE_OK; /* reporting's rows may be cut short: not remembered */
+            }
             pthread_mutex_lock(&p->f->lock);
             bool skip = !p->early && is_early(p->f, xid);
             if (p->early && xid != reporting && reporting)
