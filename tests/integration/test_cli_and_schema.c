@@ -21,6 +21,7 @@
 
 #include "store/sqlite/migrate.h"
 #include "spawn_offerd.h"
+#include "test_backend.h"
 #include "test_http.h"
 #include "test_seed.h"
 #include "test_tokens.h"
@@ -47,27 +48,41 @@ static void db_path(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", dir, name);
 }
 
+/* A database of this run's store (test_backend.h): DIR/NAME, or a fresh PostgreSQL database. */
+static void new_db(char *buf, size_t size, const char *name)
+{
+    assert_int_equal(test_db_new(dir, name, buf, size), 0);
+}
+
 static void test_migrate_applies_once(void **state)
 {
     (void)state;
     char db[512];
     char *out = NULL;
-    db_path(db, sizeof(db), "migrate.db");
+    new_db(db, sizeof(db), "migrate.db");
     const char *argv[] = {"migrate", "--db", db, NULL};
     assert_int_equal(offerd_run(argv, &out), 0);
     assert_non_null(strstr(out, "schema version"));
     free(out);
     assert_int_equal(offerd_run(argv, &out), 0);
     free(out);
-    /* Every embedded migration once (numbers may have gaps), the newest last. */
-    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM schema_migrations", -1),
-                     (long long)migrations_embedded_count);
-    assert_int_equal(seed_query_int(db, "SELECT max(version) FROM schema_migrations", -1),
-                     migrate_latest_version());
-    assert_int_equal(seed_query_int(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode()", -1), 1);
-    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                        " ('users','products','product_images','offers',"
-                                        "'counter_offers','offer_changes')", -1), 6);
+    /* Every migration of the store once (numbers may have gaps), the newest last. */
+    int latest = 0;
+    int files = seed_migration_files(&latest);
+    assert_true(files > 0);
+    if (!test_backend_is_pg()) /* the files are embedded in offerd */
+        assert_int_equal(files, (int)migrations_embedded_count);
+    assert_int_equal(seed_query_int(db, "SELECT count(*) FROM schema_migrations", -1), files);
+    assert_int_equal(seed_query_int(db, "SELECT max(version) FROM schema_migrations", -1), latest);
+    if (!test_backend_is_pg())
+        assert_int_equal(seed_query_int(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode()", -1), 1);
+    const char *tables = test_sql("SELECT count(*) FROM sqlite_master WHERE name IN",
+                                  "SELECT count(*) FROM information_schema.tables"
+                                  " WHERE table_schema = current_schema() AND table_name IN");
+    char sql[512];
+    snprintf(sql, sizeof(sql), "%s ('users','products','product_images','offers',"
+                               "'counter_offers','offer_changes')", tables);
+    assert_int_equal(seed_query_int(db, sql, -1), 6);
 }
 
 static void test_newer_database_is_refused(void **state)
@@ -75,7 +90,7 @@ static void test_newer_database_is_refused(void **state)
     (void)state;
     char db[512];
     char *out = NULL;
-    db_path(db, sizeof(db), "newer.db");
+    new_db(db, sizeof(db), "newer.db");
     const char *migrate[] = {"migrate", "--db", db, NULL};
     assert_int_equal(offerd_run(migrate, &out), 0);
     free(out);
@@ -97,7 +112,7 @@ static void test_append_only_change_log(void **state)
     (void)state;
     char db[512];
     char *out = NULL;
-    db_path(db, sizeof(db), "log.db");
+    new_db(db, sizeof(db), "log.db");
     const char *migrate[] = {"migrate", "--db", db, NULL};
     assert_int_equal(offerd_run(migrate, &out), 0);
     free(out);
@@ -138,7 +153,7 @@ static void test_help_and_bad_flags(void **state)
     free(out);
 
     char db[512];
-    db_path(db, sizeof(db), "nosecret.db");
+    new_db(db, sizeof(db), "nosecret.db");
     const char *no_secret[] = {"--port", "0", "--db", db, NULL};
     assert_int_equal(offerd_run(no_secret, &out), 1);
     assert_non_null(strstr(out, "--jwt-secret"));
@@ -210,7 +225,7 @@ static void test_port_in_use(void **state)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     char port[16], db[512], expect[64];
     snprintf(port, sizeof(port), "%d", ntohs(a.sin_port));
-    db_path(db, sizeof(db), "inuse.db");
+    new_db(db, sizeof(db), "inuse.db");
     const char *argv[] = {"--bind", "127.0.0.1", "--port", port, "--db", db,
                           "--jwt-secret", TEST_JWT_SECRET, NULL};
     char *out = NULL;
@@ -228,6 +243,7 @@ static void test_port_in_use(void **state)
 static void test_db_dir_problems(void **state)
 {
     (void)state;
+    TEST_SQLITE_ONLY("about the directory and permissions of a SQLite file");
     char db[512], ro[512];
     char *out = NULL;
     db_path(db, sizeof(db), "missing/dir/t.db");
@@ -297,7 +313,7 @@ static void test_bad_public_key(void **state)
     (void)state;
     char db[512], key[512];
     char *out = NULL;
-    db_path(db, sizeof(db), "key.db");
+    new_db(db, sizeof(db), "key.db");
     db_path(key, sizeof(key), "absent.pem");
     const char *absent[] = {"--port", "0", "--db", db, "--jwt-public-key", key, NULL};
     assert_int_equal(offerd_run(absent, &out), 1);
@@ -324,7 +340,7 @@ static void test_demo_prints_working_curl(void **state)
 {
     (void)state;
     char db[512];
-    db_path(db, sizeof(db), "demo.db");
+    new_db(db, sizeof(db), "demo.db");
     const char *argv[] = {"--bind", "127.0.0.1", "--port", "0", "--db", db, "--demo", NULL};
     struct offerd_proc p;
     assert_int_equal(offerd_start_argv(&p, db, argv), 0);
@@ -364,7 +380,7 @@ static void test_bind_any_ipv6_is_dual_stack(void **state)
 {
     (void)state;
     char db[512], url[128];
-    db_path(db, sizeof(db), "dualstack.db");
+    new_db(db, sizeof(db), "dualstack.db");
     struct offerd_proc p;
     const char *any[] = {"--bind", "::", NULL};
     assert_int_equal(offerd_start(&p, db, any), 0);
@@ -411,7 +427,7 @@ static void test_sighup_reopens_the_log_file(void **state)
 {
     (void)state;
     char db[512], log[512], rotated[512], url[128];
-    db_path(db, sizeof(db), "sighup.db");
+    new_db(db, sizeof(db), "sighup.db");
     db_path(log, sizeof(log), "offerd.log");
     db_path(rotated, sizeof(rotated), "offerd.log.1");
     struct offerd_proc p;

@@ -21,6 +21,7 @@
 #include <openssl/rsa.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_http.h"
 
 struct fixture {
@@ -39,7 +40,8 @@ static int setup(void **state)
     fx.dir = test_tmpdir_new();
     if (!fx.dir)
         return -1;
-    snprintf(fx.db, sizeof(fx.db), "%s/t.db", fx.dir);
+    if (test_db_new(fx.dir, "t.db", fx.db, sizeof(fx.db)) != 0)
+        return -1;
     const char *demo[] = {"--demo", NULL};
     fx.demo_up = offerd_start(&fx.demo, fx.db, demo) == 0;
     const char *plain[] = {"--jwt-secret", "another-secret-for-the-server-without-demo", NULL};
@@ -55,6 +57,7 @@ static int teardown(void **state)
         status |= offerd_stop(&fx.demo);
     if (fx.plain_up)
         status |= offerd_stop(&fx.plain);
+    test_db_drop(fx.db);
     test_tmpdir_remove(fx.dir);
     free(fx.dir);
     return status == 0 ? 0 : -1;
@@ -167,7 +170,7 @@ static void session_needs_a_secret(void **state)
     fclose(f);
     EVP_PKEY_free(key);
     char db[600];
-    snprintf(db, sizeof(db), "%s/pk.db", fx.dir);
+    assert_int_equal(test_db_new(fx.dir, "pk.db", db, sizeof(db)), 0);
     struct offerd_proc p;
     const char *args[] = {"--bind", "127.0.0.1", "--port", "0", "--db", db, "--demo",
                           "--jwt-public-key", pem, NULL};

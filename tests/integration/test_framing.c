@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -350,7 +351,7 @@ static void test_trickling_clients_are_cut_off(void **state)
     (void)state;
     enum { TRICKLERS = 12 };
     char db[600];
-    snprintf(db, sizeof(db), "%s/trickle.db", fx.dir);
+    assert_int_equal(test_db_new(fx.dir, "trickle.db", db, sizeof(db)), 0);
     const char *extra[] = {"--request-timeout", "2", "--idle-timeout", "5",
                            "--max-connections", "16", NULL};
     struct offerd_proc p;

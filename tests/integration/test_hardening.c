@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include <sqlite3.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -92,7 +94,9 @@ static bool closed_by_server(int fd, int ms)
 static struct offerd_proc start_own(const char *name, const char *const *extra, char *db_out)
 {
     struct offerd_proc p;
-    snprintf(db_out, 600, "%s/%s.db", fx.dir, name);
+    char file[128];
+    snprintf(file, sizeof(file), "%s.db", name);
+    assert_int_equal(test_db_new(fx.dir, file, db_out, 600), 0);
     assert_int_equal(offerd_start(&p, db_out, extra), 0);
     assert_int_equal(seed_fixture(db_out), 0);
     return p;
@@ -301,15 +305,16 @@ struct lock_holder {
 static void *hold_lock(void *arg)
 {
     struct lock_holder *h = arg;
-    sqlite3 *db = NULL;
-    sqlite3_open(h->db_path, &db);
-    sqlite3_busy_timeout(db, 5000);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE offers SET message = 'half' WHERE id = 'o_pending';",
-                          NULL, NULL, NULL);
-    atomic_store(&h->state, rc == SQLITE_OK ? 1 : -1);
+    /* SQLite: the database's write lock; PostgreSQL: the offer's row lock, which a write to it
+     * needs too. */
+    struct seed_conn *db = seed_conn_open(h->db_path, false);
+    bool held = db && seed_conn_begin_write(db) == 0 &&
+                seed_conn_exec(db, "UPDATE offers SET message = 'half' WHERE id = 'o_pending'") == 0;
+    atomic_store(&h->state, held ? 1 : -1);
     test_sleep_ms(10000);
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(db);
+    if (db)
+        seed_conn_exec(db, "ROLLBACK");
+    seed_conn_close(db);
     return NULL;
 }
 
@@ -341,6 +346,7 @@ static void test_write_lock_held_for_10s(void **state)
         else
             print_message("write %d while locked: %ld %s\n", i, r.status, r.body ? r.body : "");
         assert_null(strstr(r.body, "sqlite"));
+        assert_null(strstr(r.body, "postgres"));
         http_response_cleanup(&r);
     }
     assert_int_equal(reads, 4);
@@ -357,6 +363,7 @@ static void test_write_lock_held_for_10s(void **state)
 static void test_read_only_database(void **state)
 {
     (void)state;
+    TEST_SQLITE_ONLY("the fault is a write-protected database file");
     /* Permissions bind only non-root users, so this server runs as nobody. */
     char dir[600], db[700], side[720];
     snprintf(dir, sizeof(dir), "%s/ro", fx.dir);
@@ -421,6 +428,8 @@ static void set_fsize_limit(pid_t pid, const char *limit)
 static void test_disk_full(void **state)
 {
     (void)state;
+    TEST_SQLITE_ONLY("the fault is offerd's own file growth (RLIMIT_FSIZE); on PostgreSQL the"
+                     " disk is the server's");
     char db[600];
     struct offerd_proc p = start_own("full", NULL, db);
     struct http_response r;

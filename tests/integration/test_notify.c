@@ -1,4 +1,5 @@
-/* test_notify.c - the change-notification module against a real SQLite store, no HTTP.
+/* test_notify.c - the change-notification module against a real store (SQLite or PostgreSQL), no
+ * HTTP.
  *
  * Waiters here resume nothing: their wake callback records that it ran, so each rule (fire once,
  * deduplicate versions, deadlines, cancel, caps, shutdown, the lost-wakeup guard, outside writes
@@ -26,6 +27,7 @@
 #include "realtime/notify.h"
 #include "spawn_offerd.h"
 #include "store/store.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_seed.h"
 
@@ -67,7 +69,8 @@ static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof(*e));
     e->dir = test_tmpdir_new();
-    snprintf(e->db, sizeof(e->db), "%s/n.db", e->dir);
+    if (!e->dir || test_db_new(e->dir, "n.db", e->db, sizeof(e->db)) != 0)
+        return -1;
     char err[256];
     struct store_options o = {.busy_timeout_ms = 2000};
     e->store = store_open(e->db, &o, err, sizeof(err));
@@ -87,6 +90,7 @@ static int teardown(void **state)
     notify_shutdown(e->notify);
     notify_free(e->notify);
     store_close(e->store);
+    test_db_drop(e->db);
     test_tmpdir_remove(e->dir);
     free(e->dir);
     free(e);
@@ -197,8 +201,12 @@ static void test_a_wake_names_every_change_and_where_it_fired(void **state)
     assert_int_equal(seed_exec(e->db, "UPDATE offers SET message = 'logged' WHERE id = 'o_pending'"),
                      0);
     assert_true(woke(&p, 1, 3000));
+    /* A position in the change log: its seq on SQLite, its transaction id on PostgreSQL. */
     long long row = seed_query_int(
-        e->db, "SELECT max(seq) FROM offer_changes WHERE offer_id = 'o_pending'", -1);
+        e->db,
+        test_sql("SELECT max(seq) FROM offer_changes WHERE offer_id = 'o_pending'",
+                 "SELECT max(xid::text::bigint) FROM offer_changes WHERE offer_id = 'o_pending'"),
+        -1);
     assert_true(row > 0);
     assert_int_equal(p.w.fired_log_seq, row);
     assert_true(notify_log_seq(e->notify) >= row);

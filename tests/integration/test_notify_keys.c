@@ -27,6 +27,7 @@
 
 #include "realtime/notify.h"
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -126,14 +127,15 @@ static int setup(void **state)
              "BEGIN;"
              "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < %d)"
              " INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
-             " SELECT printf('o_c%%05d', x), 15000, 'p_driver', 'u_buyer', 'u_seller' FROM n;"
+             " SELECT %s, 15000, 'p_driver', 'u_buyer', 'u_seller' FROM n;"
              "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < %d)"
              " INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
-             " SELECT printf('o_w%%02d', x), 15000, 'p_driver', 'u_buyer', 'u_seller' FROM n;"
+             " SELECT %s, 15000, 'p_driver', 'u_buyer', 'u_seller' FROM n;"
              "INSERT INTO offers(id, amount, product_id, buyer_id, seller_id)"
              " VALUES ('o_sentinel', 15000, 'p_driver', 'u_buyer', 'u_seller');"
              "COMMIT;",
-             CHURN - 1, WATCHED - 1);
+             CHURN - 1, test_sql("printf('o_c%05d', x)", "'o_c' || lpad(x::text, 5, '0')"),
+             WATCHED - 1, test_sql("printf('o_w%02d', x)", "'o_w' || lpad(x::text, 2, '0')"));
     return seed_exec(fx.db, sql);
 }
 

@@ -23,9 +23,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -124,7 +124,7 @@ static long long count_rows(void)
 {
     return seed_query_int(fx.db, "SELECT (SELECT count(*) FROM offers) * 1000000 +"
                                  " (SELECT count(*) FROM offer_changes) * 1000 +"
-                                 " (SELECT sum(is_sold) FROM products)", -1);
+                                 " (SELECT sum(CASE WHEN is_sold THEN 1 ELSE 0 END) FROM products)", -1);
 }
 
 /* A PATCH or counter on the fixture's server that must be refused with status and change nothing
@@ -228,7 +228,7 @@ static void seed_sale(void)
              " ('s_old', 6000, 'REJECTED', 'p_sale', 'u_buyer2', 'u_seller', 1000, %lld),"
              " ('s_late', 6500, 'PENDING', 'p_sale', 'u_stranger', 'u_seller', 1000, %lld);"
              "INSERT INTO counter_offers(id, offer_id, amount, from_seller, created_at)"
-             " VALUES ('sc_1', 's_st', 9500, 1, 1000);",
+             " VALUES ('sc_1', 's_st', 9500, TRUE, 1000);",
              future, future, future, future, past);
     assert_int_equal(seed_exec(fx.db, sql), 0);
 }
@@ -390,7 +390,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     (void)state;
     /* Outside writes are seen through the change log: an offerd with the default poll. */
     char db[600];
-    snprintf(db, sizeof(db), "%s/outside.db", fx.dir);
+    assert_int_equal(test_db_new(fx.dir, "outside.db", db, sizeof(db)), 0);
     struct offerd_proc p;
     assert_int_equal(offerd_start(&p, db, NULL), 0);
     assert_int_equal(seed_fixture(db), 0);
@@ -424,7 +424,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     assert_true(sse_wait_for(one, needle, 0, 3000) > 0);
     test_sleep_ms(200);
     double sold_at = test_now_s();
-    assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = 1 WHERE id = 'p_out'"), 0);
+    assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = TRUE WHERE id = 'p_out'"), 0);
     held_poll_expect(&poll, "REJECTED", sold_at);
     event_needle(needle, sizeof(needle), "x_ctr", v_ctr + 1, "REJECTED");
     assert_true(sse_wait_for(one, needle, 0, 3000) > 0);
@@ -446,11 +446,11 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
 
     /* Writing the same flag again changes nothing. */
     long long log_before = seed_query_int(db, "SELECT count(*) FROM offer_changes", -1);
-    assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = 1 WHERE id = 'p_out'"), 0);
+    assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = TRUE WHERE id = 'p_out'"), 0);
     assert_int_equal(seed_query_int(db, "SELECT count(*) FROM offer_changes", -1), log_before);
 
     /* Relisting shows every offer unsold again, and revives none. */
-    assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = 0 WHERE id = 'p_out'"), 0);
+    assert_int_equal(seed_exec(db, "UPDATE products SET is_sold = FALSE WHERE id = 'p_out'"), 0);
     assert_int_equal(version_in(db, "x_live"), v_live + 2);
     assert_int_equal(version_in(db, "x_done"), v_done + 2);
     assert_true(status_in(db, "x_live", "REJECTED"));
@@ -470,7 +470,7 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     long long v_win = version_in(db, "w_win");
     assert_int_equal(seed_exec(db, "BEGIN;"
                                    "UPDATE offers SET status = 'ACCEPTED' WHERE id = 'w_win';"
-                                   "UPDATE products SET is_sold = 1 WHERE id = 'p_web';"
+                                   "UPDATE products SET is_sold = TRUE WHERE id = 'p_web';"
                                    "COMMIT;"), 0);
     assert_true(status_in(db, "w_win", "ACCEPTED"));
     assert_int_equal(version_in(db, "w_win"), v_win + 2);
@@ -480,11 +480,14 @@ static void test_outside_sale_is_seen_and_ends_live_offers(void **state)
     assert_true(jsold(j));
     json_decref(j);
     assert_int_equal(offerd_stop(&p), 0);
+    test_db_drop(db);
 }
 
 static void test_upgrade_ends_offers_left_live_on_sold_products(void **state)
 {
     (void)state;
+    TEST_SQLITE_ONLY("an upgrade from SQLite schema 2; a PostgreSQL database starts at the whole"
+                     " schema (migrations/postgresql/0001 ends such offers from the first row)");
     /* A database as schema 2 left it: a sold product with a live offer (the old accept). */
     char db[600];
     snprintf(db, sizeof(db), "%s/upgrade.db", fx.dir);
@@ -586,25 +589,23 @@ static void *creator_main(void *arg)
 static void *observer_main(void *arg)
 {
     (void)arg;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    /* The busy timeout before the prepare: reading the schema takes a read lock, and under
-     * valgrind offerd's writer can hold the file long enough for an immediate SQLITE_BUSY. */
-    if (sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT (SELECT is_sold FROM products WHERE id = 'p_big'),"
-                               " (SELECT count(*) FROM offers WHERE product_id = 'p_big'"
-                               "  AND status IN ('PENDING', 'COUNTERED'))",
-                           -1, &st, NULL) != SQLITE_OK) {
+    /* (SQLite: seed_conn_open sets the busy timeout before any statement; reading the schema
+     * takes a read lock, and under valgrind offerd's writer can hold the file long enough for an
+     * immediate SQLITE_BUSY.) */
+    struct seed_conn *db = seed_conn_open(fx.db, true);
+    if (!db) {
         atomic_fetch_add(&load.torn, 1000);
-        print_message("observer: %s\n", db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
+        print_message("observer: cannot open %s\n", fx.db);
         return NULL;
     }
     while (!atomic_load(&load.stop)) {
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            int sold = sqlite3_column_int(st, 0);
-            int live = sqlite3_column_int(st, 1);
+        long long row[2];
+        if (seed_conn_query_ints(db, "SELECT (SELECT is_sold FROM products WHERE id = 'p_big'),"
+                                     " (SELECT count(*) FROM offers WHERE product_id = 'p_big'"
+                                     "  AND status IN ('PENDING', 'COUNTERED'))",
+                                 row, 2) == 1) {
+            int sold = (int)row[0];
+            int live = (int)row[1];
             atomic_fetch_add(&load.samples, 1);
             if (!sold && live == BIG_OFFERS)
                 atomic_store(&load.saw_before, true);
@@ -613,11 +614,9 @@ static void *observer_main(void *arg)
             else if (atomic_fetch_add(&load.torn, 1) == 0)
                 print_message("torn snapshot: sold %d, live %d\n", sold, live);
         }
-        sqlite3_reset(st);
         test_sleep_ms(1);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    seed_conn_close(db);
     return NULL;
 }
 
@@ -631,10 +630,11 @@ static void test_accepting_200_live_offers_is_one_transaction_under_load(void **
              " ('p_big', 'u_seller', 'Tour staff bag', 100000);"
              "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
              " INSERT INTO offers(id, amount, status, product_id, buyer_id, seller_id, expires_at)"
-             " SELECT printf('big_%%03d', i), 60000 + i,"
+             " SELECT %s, 60000 + i,"
              "  CASE WHEN i %% 3 = 2 THEN 'COUNTERED' ELSE 'PENDING' END, 'p_big',"
              "  CASE WHEN i %% 2 = 0 THEN 'u_buyer' ELSE 'u_buyer2' END, 'u_seller', %lld FROM n;",
-             BIG_OFFERS - 1, future);
+             BIG_OFFERS - 1, test_sql("printf('big_%03d', i)", "'big_' || lpad(i::text, 3, '0')"),
+             future);
     assert_int_equal(seed_exec(fx.db, sql), 0);
     memset(&load, 0, sizeof(load));
     pthread_mutex_init(&load.lock, NULL);

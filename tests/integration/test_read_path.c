@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -395,7 +396,7 @@ static void test_outside_writer_is_seen(void **state)
     http_response_cleanup(&r);
 
     assert_int_equal(seed_exec(fx.db, "INSERT INTO counter_offers(id, offer_id, amount, from_seller)"
-                                      " VALUES ('c_outside', 'o_countered', 17000, 1)"), 0);
+                                      " VALUES ('c_outside', 'o_countered', 17000, TRUE)"), 0);
     snprintf(want, sizeof(want), "\"version\":%lld,", before + 2);
     get_until("/api/offers/o_countered", fx.buyer, want, &r);
     assert_non_null(strstr(r.body, "\"id\":\"c_outside\",\"amount\":170"));

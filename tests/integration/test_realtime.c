@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -677,7 +678,7 @@ static void test_shutdown_answers_held_requests(void **state)
     (void)state;
     /* A server of its own, so the group's server keeps running. */
     char db[600];
-    snprintf(db, sizeof(db), "%s/shutdown.db", fx.dir);
+    assert_int_equal(test_db_new(fx.dir, "shutdown.db", db, sizeof(db)), 0);
     struct offerd_proc p;
     assert_int_equal(offerd_start(&p, db, NULL), 0);
     assert_int_equal(seed_fixture(db), 0);

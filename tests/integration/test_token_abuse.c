@@ -24,6 +24,7 @@
 #include <openssl/hmac.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -183,7 +184,9 @@ static struct offerd_proc start_own(const char *name, const char *const *extra)
 {
     struct offerd_proc p;
     char db[600];
-    snprintf(db, sizeof(db), "%s/%s.db", fx.dir, name);
+    char file[128];
+    snprintf(file, sizeof(file), "%s.db", name);
+    assert_int_equal(test_db_new(fx.dir, file, db, sizeof(db)), 0);
     assert_int_equal(offerd_start(&p, db, extra), 0);
     assert_int_equal(seed_fixture(db), 0);
     return p;

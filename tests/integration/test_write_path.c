@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "offerd_fixture.h"
+#include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_seed.h"
@@ -111,7 +111,7 @@ static void expect_refused(const char *method, const char *path, const char *tok
 {
     struct http_response r;
     long long before = count_rows();
-    long long sold_before = seed_query_int(fx.db, "SELECT sum(is_sold) FROM products", -1);
+    long long sold_before = seed_query_int(fx.db, "SELECT sum(CASE WHEN is_sold THEN 1 ELSE 0 END) FROM products", -1);
     send_req(method, path, token, body, content_type, extra, &r);
     if (r.status != status)
         fail_msg("%s %s %s: want %ld, got %ld %s", method, path, body ? body : "", status,
@@ -122,7 +122,7 @@ static void expect_refused(const char *method, const char *path, const char *tok
         fail_msg("error should mention '%s': %s", message_part, r.body);
     http_response_cleanup(&r);
     assert_int_equal(count_rows(), before);
-    assert_int_equal(seed_query_int(fx.db, "SELECT sum(is_sold) FROM products", -1), sold_before);
+    assert_int_equal(seed_query_int(fx.db, "SELECT sum(CASE WHEN is_sold THEN 1 ELSE 0 END) FROM products", -1), sold_before);
 }
 
 static void test_create_offer(void **state)
@@ -523,9 +523,14 @@ static void test_racing_decisions_one_wins(void **state)
 static void test_busy_database_gives_503(void **state)
 {
     (void)state;
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(fx.db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    /* An outside writer holds the write lock: SQLite's (BEGIN IMMEDIATE), or on PostgreSQL a
+     * lock on offers that every write needs and no read does. */
+    struct seed_conn *db = seed_conn_open(fx.db, false);
+    assert_non_null(db);
+    assert_int_equal(seed_conn_begin_write(db), 0);
+    const char *lock = test_sql(NULL, "LOCK TABLE offers IN EXCLUSIVE MODE");
+    if (lock)
+        assert_int_equal(seed_conn_exec(db, lock), 0);
     struct http_response r;
     char h[64];
     send_req("POST", "/api/offers", fx.buyer, "{\"productId\":\"p_bag\",\"amount\":80}", NULL, NULL, &r);
@@ -535,13 +540,13 @@ static void test_busy_database_gives_503(void **state)
     patch("o_pending", fx.seller, "REJECTED", NULL, &r);
     assert_int_equal(r.status, 503);
     http_response_cleanup(&r);
-    /* Reads keep working while a writer holds the lock (WAL). */
+    /* Reads keep working while a writer holds the lock (WAL; MVCC). */
     send_req("GET", "/api/offers/o_pending", fx.buyer, NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"status\":\"PENDING\""));
     http_response_cleanup(&r);
-    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    assert_int_equal(seed_conn_exec(db, "ROLLBACK"), 0);
+    seed_conn_close(db);
     /* Nothing was half-applied, and writes work again. */
     assert_int_equal(seed_query_int(fx.db, "SELECT status = 'PENDING' FROM offers WHERE id = 'o_pending'", 0), 1);
     char id[80];

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "test_backend.h"
 #include "test_seed.h"
 #include "test_tokens.h"
 
@@ -23,9 +24,9 @@ int offerd_fixture_start(struct offerd_fixture *fx, const char *const *extra_arg
     fx->dir = test_tmpdir_new();
     if (!fx->dir)
         return -1;
-    snprintf(fx->db, sizeof(fx->db), "%s/t.db", fx->dir);
-    /* offerd migrates the new file as it starts; the seed needs those tables. */
-    if (offerd_start(&fx->server, fx->db, extra_args) != 0 || seed_fixture(fx->db) != 0) {
+    /* offerd migrates the new database as it starts; the seed needs those tables. */
+    if (test_db_new(fx->dir, "t.db", fx->db, sizeof(fx->db)) != 0 ||
+        offerd_start(&fx->server, fx->db, extra_args) != 0 || seed_fixture(fx->db) != 0) {
         offerd_fixture_stop(fx);
         return -1;
     }
@@ -42,6 +43,8 @@ int offerd_fixture_stop(struct offerd_fixture *fx)
     free(fx->seller);
     free(fx->stranger);
     fx->buyer = fx->seller = fx->stranger = NULL;
+    test_db_drop(fx->db);
+    fx->db[0] = '\0';
     test_tmpdir_remove(fx->dir);
     free(fx->dir);
     fx->dir = NULL;

@@ -1,11 +1,12 @@
-/* offerd_fixture.h - one real offerd on a temporary, seeded SQLite database, for a test group.
+/* offerd_fixture.h - one real offerd on a temporary, seeded database, for a test group.
  *
- * offerd_fixture_start makes a temporary directory, starts offerd on DIR/t.db (127.0.0.1, port 0,
- * the test JWT secret, limits off; see offerd_start) with the caller's extra flags, seeds the
- * usual users, products and offers (test_seed.h) and mints one-hour tokens for the seeded buyer,
- * seller and stranger. offerd_fixture_stop stops the server and removes everything. A server that
- * no stop reaches (a failed assertion in setup, an exit, a crash) is still killed: see
- * spawn_offerd.h.
+ * offerd_fixture_start makes a temporary directory and a database (test_db_new: DIR/t.db on
+ * SQLite; a fresh database with OFFERD_TEST_BACKEND=postgresql), starts offerd on it (127.0.0.1,
+ * port 0, the test JWT secret, limits off; see offerd_start) with the caller's extra flags, seeds
+ * the usual users, products and offers (test_seed.h) and mints one-hour tokens for the seeded
+ * buyer, seller and stranger. offerd_fixture_stop stops the server and removes everything, the
+ * PostgreSQL database too. A server that no stop reaches (a failed assertion in setup, an exit, a
+ * crash) is still killed: see spawn_offerd.h; a database still there at exit is dropped then.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -19,7 +20,7 @@
 
 struct offerd_fixture {
     char *dir;                        /* temporary directory (heap), removed by stop */
-    char db[PATH_MAX];                /* DIR/t.db */
+    char db[PATH_MAX];                /* DIR/t.db, or "postgresql:///NAME" (test_backend.h) */
     struct offerd_proc server;        /* pid, port, base_url, log paths */
     char *buyer, *seller, *stranger;  /* tokens of the seeded users (heap), freed by stop */
 };
@@ -28,7 +29,8 @@ struct offerd_fixture {
  * or -1 (with whatever was started stopped again). */
 int offerd_fixture_start(struct offerd_fixture *fx, const char *const *extra_args);
 
-/* Stops the server (SIGTERM, then SIGKILL after 60 s), frees the tokens and removes the directory.
+/* Stops the server (SIGTERM, then SIGKILL after 60 s), frees the tokens, drops the database and
+ * removes the directory.
  * Returns 0 when the server exited cleanly (under ASan: with no leaks), -1 otherwise. Safe to call
  * on a fixture whose start failed or that was already stopped. */
 int offerd_fixture_stop(struct offerd_fixture *fx);

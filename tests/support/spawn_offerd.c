@@ -165,11 +165,25 @@ static pid_t spawn(const char *const *argv_tail, const char *out_path, const cha
     return pid;
 }
 
+void offerd_output_base(const char *db, char *base, size_t size)
+{
+    if (!strstr(db, "://")) {
+        snprintf(base, size, "%s", db);
+        return;
+    }
+    const char *tmp = getenv("TMPDIR");
+    const char *slash = strrchr(db, '/');
+    snprintf(base, size, "%s/%.*s", tmp && *tmp ? tmp : "/tmp", (int)strcspn(slash + 1, "?"),
+             slash + 1);
+}
+
 int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *const *argv_tail)
 {
     memset(p, 0, sizeof(*p));
-    snprintf(p->stdout_path, sizeof(p->stdout_path), "%s.stdout", db_path);
-    snprintf(p->log_path, sizeof(p->log_path), "%s.log", db_path);
+    char base[PATH_MAX];
+    offerd_output_base(db_path, base, sizeof(base));
+    snprintf(p->stdout_path, sizeof(p->stdout_path), "%.*s.stdout", PATH_MAX - 16, base);
+    snprintf(p->log_path, sizeof(p->log_path), "%.*s.log", PATH_MAX - 16, base);
     unlink(p->stdout_path); /* a previous run's "listening on" line must not be read as ours */
     p->pid = spawn(argv_tail, p->stdout_path, p->log_path);
     if (p->pid < 0)

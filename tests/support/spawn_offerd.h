@@ -1,4 +1,4 @@
-/* spawn_offerd.h - start and stop a real offerd for tests (port 0, temp SQLite file).
+/* spawn_offerd.h - start and stop a real offerd for tests (port 0, a temporary database).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -6,6 +6,7 @@
 #define OFFERD_TEST_SPAWN_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -23,9 +24,14 @@ char *test_tmpdir_new(void);
 /* Removes the directory made by test_tmpdir_new and everything in it. NULL is a no-op. */
 void test_tmpdir_remove(const char *dir);
 
+/* Where a server on database DB keeps its stdout and stderr: DB itself for a SQLite file (the
+ * files are DB.stdout and DB.log beside it), $TMPDIR/NAME (else /tmp/NAME) for a PostgreSQL URL
+ * ending in /NAME (test_db_drop removes them). */
+void offerd_output_base(const char *db, char *base, size_t size);
+
 /* Starts OFFERD_BINARY --bind 127.0.0.1 --port 0 --db DB_PATH --jwt-secret TEST_JWT_SECRET
  * --rate-limit 0 --auth-fail-limit 0, then extra_args (NULL-terminated, may be NULL; later flags
- * win), with stdout and stderr in files beside DB_PATH, and waits (up to 20 s) for the "listening on http://..." line.
+ * win), with stdout and stderr in files beside DB_PATH (offerd_output_base), and waits (up to 20 s) for the "listening on http://..." line.
  * Returns 0 and fills *p, or -1. */
 int offerd_start(struct offerd_proc *p, const char *db_path, const char *const *extra_args);
 
