@@ -1,10 +1,22 @@
-# Run as `cmake -DSRC_DIR=... -DOUT=... -P EmbedMigrations.cmake`: turns
-# migrations/sqlite/NNNN_name.sql into a C array so the binary carries its schema and never depends
-# on files at run time. The array's type is store/sqlite/migrate.h's, private to that backend.
+# Run as `cmake -DSRC_DIR=... -DOUT=... [-DHEADER=... -DTYPE=... -DARRAY=...] -P EmbedMigrations.cmake`:
+# turns migrations/<backend>/NNNN_name.sql into a C array so the binary carries its schema and never
+# depends on files at run time. The array's type is the backend's own (private to it): by default
+# store/sqlite/migrate.h's struct migration migrations_embedded[]; the PostgreSQL backend passes
+# store/postgresql/migrate.h, pg_migration and pg_migrations_embedded.
+if(NOT DEFINED HEADER)
+  set(HEADER "store/sqlite/migrate.h")
+endif()
+if(NOT DEFINED TYPE)
+  set(TYPE "migration")
+endif()
+if(NOT DEFINED ARRAY)
+  set(ARRAY "migrations_embedded")
+endif()
 file(GLOB files RELATIVE "${SRC_DIR}" "${SRC_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* Generated from migrations/sqlite/ by cmake/EmbedMigrations.cmake; do not edit. */\n")
-string(APPEND body "#include \"store/sqlite/migrate.h\"\n\n")
+get_filename_component(from "${SRC_DIR}" NAME)
+set(body "/* Generated from migrations/${from}/ by cmake/EmbedMigrations.cmake; do not edit. */\n")
+string(APPEND body "#include \"${HEADER}\"\n\n")
 set(table "")
 set(i 0)
 foreach(f IN LISTS files)
@@ -20,7 +32,7 @@ foreach(f IN LISTS files)
   string(APPEND table "    {${num}, \"${name}\", sql_${i}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "\nconst struct migration migrations_embedded[] = {\n${table}};\n")
-string(APPEND body "const size_t migrations_embedded_count = ${i};\n")
+string(APPEND body "\nconst struct ${TYPE} ${ARRAY}[] = {\n${table}};\n")
+string(APPEND body "const size_t ${ARRAY}_count = ${i};\n")
 file(WRITE "${OUT}.tmp" "${body}")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,8 +1,8 @@
 /* store.c - the storage interface's front: picks the backend, dispatches, reports changes.
  *
  * The backends built in are listed here; each recognises its own --db values. PostgreSQL URIs are
- * recognised even without that backend, so that a missing backend is said plainly rather than
- * taken for a file name.
+ * recognised even without that backend (built with -DOFFERD_POSTGRESQL=OFF), so that a missing
+ * backend is said plainly rather than taken for a file name.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -15,8 +15,15 @@
 #include "store/backend.h"
 #include "store/sqlite/store_sqlite.h"
 #include "store/writer.h"
+#ifdef OFFERD_HAVE_POSTGRESQL
+#include "store/postgresql/store_postgresql.h"
+#endif
 
+/* PostgreSQL first: it takes only its URIs, and SQLite takes anything that is not a URI. */
 static const struct store_backend *const backends[] = {
+#ifdef OFFERD_HAVE_POSTGRESQL
+    &store_backend_postgresql,
+#endif
     &store_backend_sqlite,
 };
 

@@ -42,6 +42,7 @@ struct pg_statement {
 /* Each file's statements, each list ending with {NULL, NULL}; conn.c prepares them all on every
  * new connection, so a statement is always there to run by name. */
 extern const struct pg_statement pg_read_statements[];   /* offer_read.c, offer_list.c, demo */
+extern const struct pg_statement pg_list_statements[];   /* offer_list.c */
 extern const struct pg_statement pg_write_statements[];  /* offer_write.c */
 extern const struct pg_statement pg_feed_statements[];   /* change_feed.c */
 
@@ -52,11 +53,13 @@ struct pg_conn {
     int backoff_ms;
     bool in_tx;               /* between tx_begin and tx_commit/tx_rollback */
     struct pg_conn *next;     /* every connection, closed at store close */
+    bool was_connected;       /* connected before: the next connect counts as a reconnect */
 };
 
 struct pg_store {
     struct store base;        /* first: the backend-neutral head */
     char *conninfo;           /* the --db value as given (may hold a password: never logged) */
+    int lock_timeout_ms;      /* --busy-timeout-ms: a lock wait past it is 55P03, STORE_BUSY */
     pthread_key_t key;        /* this thread's struct pg_conn */
     pthread_mutex_t lock;     /* guards conns */
     struct pg_conn *conns;
@@ -80,15 +83,22 @@ struct pg_conn *pg_conn_get(struct pg_store *ps);
 PGconn *pg_connect(const struct pg_store *ps, const char *const *extra_keys,
                    const char *const *extra_values, char *err, size_t err_size);
 
+/* pg_connect on any conninfo, without a store (`offerd migrate`, start-up). connect_timeout=2
+ * and application_name=offerd unless the conninfo says otherwise; err never holds the conninfo. */
+PGconn *pg_connect_db(const char *conninfo, const char *const *extra_keys,
+                      const char *const *extra_values, char *err, size_t err_size);
+
 /* Runs the prepared statement NAME with n text parameters (NULL: SQL NULL). Returns the result
  * (PGRES_TUPLES_OK or PGRES_COMMAND_OK; PQclear it) or NULL with *r set by pg_result_of. */
 PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *values,
                  enum store_result *r);
 
 /* Maps a failed result or a broken connection to a store result and logs it once:
- * 40P01 deadlock, 40001 serialization failure, 55P03 lock not available -> STORE_BUSY;
- * connection lost (PQstatus bad, 08xxx, 57P01..57P03 admin shutdown) -> STORE_UNAVAILABLE and the
- * connection is closed, to be reconnected by the next pg_conn_get; anything else STORE_ERROR. */
+ * 40P01 deadlock, 40001 serialization failure, 55P03 lock not available, 57014 statement timeout
+ * -> STORE_BUSY; connection lost (PQstatus bad, 08xxx, 57P01..57P03 admin shutdown) ->
+ * STORE_UNAVAILABLE and the connection is closed, to be reconnected by the next pg_conn_get;
+ * 53xxx (disk full, out of resources) and 25006 (read-only: a standby) -> STORE_UNAVAILABLE, as
+ * SQLite's disk-full and read-only faults; anything else STORE_ERROR. */
 enum store_result pg_result_of(struct pg_conn *c, const PGresult *res);
 
 /* Runs a plain command (BEGIN, COMMIT, SAVEPOINT ...) on c; STORE_OK or as pg_result_of. */
@@ -97,16 +107,44 @@ enum store_result pg_command(struct pg_conn *c, const char *sql);
 /* Column helpers. pg_text_id copies column col of row into id (OFFER_ID_SIZE) when it is a valid
  * whole id (offer_id_is_valid), else returns false (the caller answers STORE_BAD_ROW and logs). */
 bool pg_text_id(const PGresult *res, int row, int col, char id[OFFER_ID_SIZE]);
-int64_t pg_int64(const PGresult *res, int row, int col);       /* 0 for NULL */
+int64_t pg_get_int64(const PGresult *res, int row, int col);   /* 0 for NULL */
+/* pg_int64 is libpq's own typedef (postgres_ext.h), so the function cannot have that name; this
+ * function-like macro keeps pg_int64(res, row, col) calls working and leaves the type alone. */
+#define pg_int64(res, row, col) pg_get_int64(res, row, col)
 bool pg_bool(const PGresult *res, int row, int col);           /* "t" */
 char *pg_strdup_or_null(const PGresult *res, int row, int col); /* NULL for SQL NULL */
+/* As pg_strdup_or_null into *out; true when that failed for want of memory (not for NULL). */
+bool pg_dup_failed(const PGresult *res, int row, int col, char **out);
+/* Logs why a row is refused: which row (what), the column's length and printable start. */
+void pg_log_bad_id(const char *what, const PGresult *res, int row, int col,
+                   const char *consequence);
 
 /* Closes every connection (store close). */
 void pg_conns_close(struct pg_store *ps);
 
+/* The row shape pg_decode_offer reads: an offer with its product, people, images and counters
+ * in one row (images and counters as json_agg arrays). Append the WHERE (and, in a write,
+ * FOR UPDATE OF o: the other tables are on the nullable side of outer joins or locked apart). */
+#define PG_OFFER_SELECT                                                                            \
+    "SELECT o.id, o.version, o.status, o.amount, o.message, o.product_id, o.buyer_id,"            \
+    " o.seller_id, o.created_at, o.updated_at, o.expires_at,"                                      \
+    " p.user_id, p.title, p.price, p.is_sold,"                                                     \
+    " b.first_name, b.last_name, s.first_name, s.last_name,"                                       \
+    " (SELECT json_agg(i.url ORDER BY i.sort_order, i.id) FROM product_images i"                   \
+    "   WHERE i.product_id = o.product_id),"                                                       \
+    " (SELECT json_agg(json_build_array(c.id, c.amount, c.message, c.from_seller, c.created_at)"   \
+    "                  ORDER BY c.created_at, c.seq) FROM counter_offers c WHERE c.offer_id = o.id)" \
+    " FROM offers o JOIN products p ON p.id = o.product_id"                                        \
+    " LEFT JOIN users b ON b.id = o.buyer_id LEFT JOIN users s ON s.id = o.seller_id"
+
+/* The row shape pg_decode_product reads (no images); append the WHERE (and FOR UPDATE). */
+#define PG_PRODUCT_SELECT "SELECT id, user_id, title, price, is_sold FROM products"
+
 /* offer_read.c: decodes the row shape of the read statements into an offer (used by
- * read_offer and tx_load_offer). */
+ * read_offer and tx_load_offer). STORE_BAD_ROW (logged) when an id cannot be served whole. */
 enum store_result pg_decode_offer(const PGresult *res, int row, struct offer *out);
+/* The same for PG_PRODUCT_SELECT's row (tx_load_product); release with store_product_cleanup. */
+enum store_result pg_decode_product(const PGresult *res, int row, struct product *out);
 
 /* ops, by file */
 enum store_result pg_read_offer(struct store *s, const char *offer_id, struct offer *out);
@@ -147,7 +185,8 @@ enum store_result pg_expire_due(struct store *s, int64_t now_ms, size_t *expired
 
 /* migrate.c */
 int pg_migrate(const char *db, char *err, size_t err_size);
-int pg_migrate_conn(PGconn *pg, char *err, size_t err_size); /* on an open connection */
+int pg_migrate_conn(PGconn *pg, char *err, size_t err_size); /* on an open connection: how
+                                                              * many it applied, or -1 */
 int pg_latest_version(void);
 
 #endif
