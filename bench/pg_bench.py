@@ -42,6 +42,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -190,7 +191,7 @@ NGINX_PROXY_CONF = """\
 # packaging/nginx-offerd-cluster.conf, plain HTTP on 127.0.0.1.
 {user}
 worker_processes {workers};
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile {nofile};
 daemon off;
 master_process on;
 pid {prefix}/nginx.pid;
@@ -228,7 +229,10 @@ def proxy_conf(prefix, port, backends, workers):
     body = [ln for ln in up.group(0).splitlines() if not re.match(r"\s*#?\s*server\s", ln)]
     servers = [f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;" for p in backends]
     upstream = "\n".join(body[:1] + servers + body[1:])
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
     return NGINX_PROXY_CONF.format(user="user root;" if os.geteuid() == 0 else "", workers=workers,
+                                   nofile=nofile,
                                    prefix=prefix, port=port, upstream=upstream,
                                    location=loc.group(0))
 
