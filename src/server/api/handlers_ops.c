@@ -39,6 +39,20 @@ void handle_readyz(struct request *r)
     reply_static_json(r, 200, "{\"status\":\"ready\"}");
 }
 
+/* Appends block (n bytes) to *text; false, *text freed, when out of memory. */
+static bool append_block(char **text, size_t *len, const char *block, size_t n)
+{
+    char *all = realloc(*text, *len + n + 1);
+    if (!all) {
+        free(*text);
+        return false;
+    }
+    memcpy(all + *len, block, n + 1);
+    *text = all;
+    *len += n;
+    return true;
+}
+
 /* The streams' pending-event buffers, appended to *text (freed on failure). */
 static bool append_sse_buffers(char **text, size_t *len)
 {
@@ -55,15 +69,35 @@ static bool append_sse_buffers(char **text, size_t *len)
                      "# TYPE offerd_sse_buffer_peak_bytes gauge\n"
                      "offerd_sse_buffer_peak_bytes %zu\n",
                      allocated, peak);
-    char *all = realloc(*text, *len + (size_t)n + 1);
-    if (!all) {
-        free(*text);
-        return false;
-    }
-    memcpy(all + *len, block, (size_t)n + 1);
-    *text = all;
-    *len += (size_t)n;
-    return true;
+    return append_block(text, len, block, (size_t)n);
+}
+
+/* A shared database's figures (PostgreSQL), appended to *text (freed on failure); nothing for a
+ * backend without them (SQLite). */
+static bool append_store_stats(struct store *store, char **text, size_t *len)
+{
+    struct store_stats st;
+    store_get_stats(store, &st);
+    if (!st.available)
+        return true;
+    char block[1024];
+    int n = snprintf(block, sizeof(block),
+                     "# HELP offerd_store_reconnects_total Database connections re-established "
+                     "after one was lost (the change listener's included).\n"
+                     "# TYPE offerd_store_reconnects_total counter\n"
+                     "offerd_store_reconnects_total %llu\n"
+                     "# HELP offerd_store_feed_lag_seconds How far the change feed is behind: "
+                     "the age of the newest change its last read delivered, or, while reads "
+                     "fail, the time since one worked (0: caught up).\n"
+                     "# TYPE offerd_store_feed_lag_seconds gauge\n"
+                     "offerd_store_feed_lag_seconds %.3f\n"
+                     "# HELP offerd_store_notify_queue_usage PostgreSQL's NOTIFY queue in use, "
+                     "0 to 1 (pg_notification_queue_usage()).\n"
+                     "# TYPE offerd_store_notify_queue_usage gauge\n"
+                     "offerd_store_notify_queue_usage %.6f\n",
+                     (unsigned long long)st.reconnects, (double)st.feed_lag_ms / 1000.0,
+                     st.notify_queue_usage);
+    return append_block(text, len, block, (size_t)n);
 }
 
 void handle_metrics(struct request *r)
@@ -121,7 +155,7 @@ void handle_metrics(struct request *r)
     memcpy(all + len, held, (size_t)n + 1);
     text = all;
     len += (size_t)n;
-    if (!append_sse_buffers(&text, &len)) {
+    if (!append_sse_buffers(&text, &len) || !append_store_stats(r->app->store, &text, &len)) {
         reply_error(r, 500, "internal error");
         return;
     }

@@ -93,6 +93,10 @@ struct store_ops {
     enum store_result (*tx_apply_change)(struct store *s, const struct offer *cur,
                                          const struct offer_change *ch, int64_t now_ms,
                                          struct store_side_change **side, size_t *side_count);
+
+    /* Optional (NULL: store_get_stats reports zeros, available false). Quick, from any thread,
+     * from memory only: /metrics calls it. */
+    void (*stats)(struct store *s, struct store_stats *out);
 };
 
 /* The head of every backend's store: the backend's own struct starts with it. */

@@ -189,3 +189,10 @@ const char *store_result_name(enum store_result r)
     }
     return "unknown";
 }
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->ops->stats)
+        s->ops->stats(s, out);
+}

@@ -195,4 +195,19 @@ enum store_result store_expire_due(struct store *s, int64_t now_ms, size_t *expi
 
 const char *store_result_name(enum store_result r);
 
+/* What a shared database's backend reports for /metrics (store_get_stats). All zero, and
+ * available false, for a backend without such figures (SQLite: one file, no connection to lose). */
+struct store_stats {
+    bool available;             /* the backend reports the figures below */
+    uint64_t reconnects;        /* connections re-established after one was lost, since start */
+    int64_t feed_lag_ms;        /* how far the change feed is behind: the age of the newest
+                                 * change its last read delivered, or, while reads fail, the time
+                                 * since one worked; 0 when caught up */
+    double notify_queue_usage;  /* PostgreSQL's pg_notification_queue_usage(), 0..1, sampled at
+                                 * most once a second */
+};
+
+/* Fills *out; safe from any thread, never blocks on the database. */
+void store_get_stats(struct store *s, struct store_stats *out);
+
 #endif

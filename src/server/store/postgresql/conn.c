@@ -2,7 +2,9 @@
  *
  * libpq forbids sharing a connection between threads, so each thread that touches the store gets
  * its own on first use (pthread key), listed in the store so that close can end them all. After
- * every connect the statements of every file are prepared, so any statement can be run by name.
+ * every connect the statements of every file are prepared, so any statement can be run by name;
+ * their {LIVE}, {PENDING} and {EXPIRED} are expanded first (store/sql_template.h), so status
+ * lists follow domain/offer.h.
  * A lost connection is closed where the fault is seen (pg_result_of) and made again on the
  * thread's next use; while PostgreSQL cannot be reached, attempts back off exponentially (100 ms
  * to 5 s) and the calls in between fail at once with STORE_UNAVAILABLE (503 + Retry-After), so
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sql_template.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -33,13 +36,23 @@ static const struct pg_statement *const statement_lists[] = {
     pg_feed_statements,
 };
 
-/* libpq's message, one line, without its trailing newline. */
-static void copy_message(char *dst, size_t size, const char *msg)
+/* libpq's message on one line: line breaks and the tabs that indent its hints become one space,
+ * the trailing newline goes. */
+void pg_message_line(char *dst, size_t size, const char *msg)
 {
-    snprintf(dst, size, "%s", msg && *msg ? msg : "unknown error");
-    for (char *p = dst; *p; p++)
-        if (*p == '\n')
-            *p = p[1] ? ' ' : '\0';
+    if (!msg || !*msg)
+        msg = "unknown error";
+    size_t n = 0;
+    for (; *msg && n + 1 < size; msg++) {
+        bool blank = *msg == '\n' || *msg == '\t';
+        if (!blank)
+            dst[n++] = *msg;
+        else if (n > 0 && dst[n - 1] != ' ')
+            dst[n++] = ' ';
+    }
+    while (n > 0 && dst[n - 1] == ' ')
+        n--;
+    dst[n] = '\0';
 }
 
 /* Server notices (a WARNING from a trigger, say) go to the log rather than to stderr raw. */
@@ -47,7 +60,7 @@ static void log_notice(void *arg, const char *message)
 {
     (void)arg;
     char line[512];
-    copy_message(line, sizeof(line), message);
+    pg_message_line(line, sizeof(line), message);
     log_info("postgresql: %s", line);
 }
 
@@ -72,7 +85,7 @@ PGconn *pg_connect_db(const char *conninfo, const char *const *extra_keys,
     }
     if (PQstatus(pg) != CONNECTION_OK) {
         char msg[512];
-        copy_message(msg, sizeof(msg), PQerrorMessage(pg));
+        pg_message_line(msg, sizeof(msg), PQerrorMessage(pg));
         snprintf(err, err_size, "cannot connect to PostgreSQL: %s", msg);
         PQfinish(pg);
         return NULL;
@@ -92,11 +105,17 @@ static int prepare_all(PGconn *pg, char *err, size_t err_size)
 {
     for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++) {
         for (const struct pg_statement *st = statement_lists[l]; st->name; st++) {
-            PGresult *res = PQprepare(pg, st->name, st->sql, 0, NULL);
+            char *sql = sql_template_expand(st->sql);
+            if (!sql) {
+                snprintf(err, err_size, "cannot prepare %s: out of memory", st->name);
+                return -1;
+            }
+            PGresult *res = PQprepare(pg, st->name, sql, 0, NULL);
+            free(sql);
             bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
             if (!ok) {
                 char msg[512];
-                copy_message(msg, sizeof(msg), PQresultErrorMessage(res));
+                pg_message_line(msg, sizeof(msg), PQresultErrorMessage(res));
                 snprintf(err, err_size, "cannot prepare %s: %s", st->name, msg);
             }
             PQclear(res);
@@ -123,7 +142,7 @@ static int set_lock_timeout(PGconn *pg, int timeout_ms, char *err, size_t err_si
     PGresult *res = PQexec(pg, sql);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc != 0)
-        copy_message(err, err_size, PQresultErrorMessage(res));
+        pg_message_line(err, err_size, PQresultErrorMessage(res));
     PQclear(res);
     return rc;
 }
@@ -167,6 +186,7 @@ struct pg_conn *pg_conn_get(struct pg_store *ps)
             log_error("postgresql: out of memory for a connection");
             return NULL;
         }
+        c->store = ps;
         pthread_mutex_lock(&ps->lock);
         c->next = ps->conns;
         ps->conns = c;
@@ -214,7 +234,7 @@ enum store_result pg_result_of(struct pg_conn *c, const PGresult *res)
     }
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[512];
-    copy_message(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+    pg_message_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
     if (PQstatus(c->pg) != CONNECTION_OK || (state && sqlstate_is(state, lost))) {
         log_error("postgresql: connection lost (%s): %s", state ? state : "-", msg);
         disconnect(c);
@@ -256,6 +276,21 @@ PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *
         return NULL;
     }
     return checked(c, PQexecPrepared(c->pg, name, n, values, NULL, NULL, 0), r);
+}
+
+PGresult *pg_run_read(struct pg_conn *c, const char *name, int n, const char *const *values,
+                      enum store_result *r)
+{
+    enum store_result ignored;
+    if (!r)
+        r = &ignored;
+    bool idle = c && c->pg && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    PGresult *res = pg_run(c, name, n, values, r);
+    /* pg_result_of closed the connection only if it was lost; the backoff is still 0 then, so
+     * this connects at once (or, PostgreSQL being down, fails and starts backing off). */
+    if (!res && idle && !c->pg && *r == STORE_UNAVAILABLE && connect_conn(c->store, c))
+        res = pg_run(c, name, n, values, r);
+    return res;
 }
 
 enum store_result pg_command(struct pg_conn *c, const char *sql)

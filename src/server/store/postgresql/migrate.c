@@ -45,11 +45,9 @@ static PGresult *run(PGconn *pg, const char *sql, int n, const char *const *valu
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
-    snprintf(err, err_size, "%s: %s", what,
-             res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
-    for (char *p = err; *p; p++) /* one line */
-        if (*p == '\n')
-            *p = p[1] ? ' ' : '\0';
+    char msg[512];
+    pg_message_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+    snprintf(err, err_size, "%s: %s", what, msg);
     PQclear(res);
     return NULL;
 }

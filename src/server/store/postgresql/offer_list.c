@@ -88,7 +88,7 @@ enum store_result pg_list_offers(struct store *s, const char *user_id,
         struct page_params p;
         size_t want = limit - n;
         page_params_set(&p, user_id, positioned, at_ms, at_id, want);
-        PGresult *res = pg_run(c, "list_offers", 4, p.values, &r);
+        PGresult *res = pg_run_read(c, "list_offers", 4, p.values, &r);
         if (!res)
             break;
         int rows = PQntuples(res);
@@ -139,7 +139,7 @@ enum store_result pg_list_changed_offers(struct store *s, const char *user_id, i
     snprintf(p.seq, sizeof(p.seq), "%" PRId64, after_seq);
     p.values[4] = p.seq;
     enum store_result r;
-    PGresult *res = pg_run(c, "list_changed_offers", 5, p.values, &r);
+    PGresult *res = pg_run_read(c, "list_changed_offers", 5, p.values, &r);
     if (!res)
         return r;
     int rows = PQntuples(res);

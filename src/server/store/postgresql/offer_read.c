@@ -207,7 +207,7 @@ enum store_result pg_read_offer(struct store *s, const char *offer_id, struct of
     if (!c)
         return STORE_UNAVAILABLE;
     enum store_result r;
-    PGresult *res = pg_run(c, "read_offer", 1, &offer_id, &r);
+    PGresult *res = pg_run_read(c, "read_offer", 1, &offer_id, &r);
     if (!res)
         return r;
     r = PQntuples(res) == 0 ? STORE_NOT_FOUND : pg_decode_offer(res, 0, out);
@@ -223,7 +223,7 @@ enum store_result pg_find_user(struct store *s, const char *clerk_id,
     if (!c)
         return STORE_UNAVAILABLE;
     enum store_result r;
-    PGresult *res = pg_run(c, "read_user", 1, &clerk_id, &r);
+    PGresult *res = pg_run_read(c, "read_user", 1, &clerk_id, &r);
     if (!res)
         return r;
     if (PQntuples(res) == 0) {

@@ -33,7 +33,9 @@
 
 #include "store/backend.h"
 
-/* A prepared statement: the name it is prepared under and its SQL ($1.. text parameters). */
+/* A prepared statement: the name it is prepared under and its SQL ($1.. text parameters). The
+ * SQL may say {LIVE}, {PENDING}, {EXPIRED}: conn.c expands them (store/sql_template.h) into the
+ * domain's status names before preparing, as backend.h asks. */
 struct pg_statement {
     const char *name;
     const char *sql;
@@ -41,7 +43,7 @@ struct pg_statement {
 
 /* Each file's statements, each list ending with {NULL, NULL}; conn.c prepares them all on every
  * new connection, so a statement is always there to run by name. */
-extern const struct pg_statement pg_read_statements[];   /* offer_read.c, offer_list.c, demo */
+extern const struct pg_statement pg_read_statements[];   /* offer_read.c (+ check_ready) */
 extern const struct pg_statement pg_list_statements[];   /* offer_list.c */
 extern const struct pg_statement pg_write_statements[];  /* offer_write.c */
 extern const struct pg_statement pg_feed_statements[];   /* change_feed.c */
@@ -54,6 +56,7 @@ struct pg_conn {
     bool in_tx;               /* between tx_begin and tx_commit/tx_rollback */
     struct pg_conn *next;     /* every connection, closed at store close */
     bool was_connected;       /* connected before: the next connect counts as a reconnect */
+    struct pg_store *store;   /* whose connection this is (pg_run_read reconnects through it) */
 };
 
 struct pg_store {
@@ -88,10 +91,21 @@ PGconn *pg_connect(const struct pg_store *ps, const char *const *extra_keys,
 PGconn *pg_connect_db(const char *conninfo, const char *const *extra_keys,
                       const char *const *extra_values, char *err, size_t err_size);
 
+/* libpq's message (msg, may be NULL) as one log line into dst: no line breaks, no trailing one. */
+void pg_message_line(char *dst, size_t size, const char *msg);
+
 /* Runs the prepared statement NAME with n text parameters (NULL: SQL NULL). Returns the result
  * (PGRES_TUPLES_OK or PGRES_COMMAND_OK; PQclear it) or NULL with *r set by pg_result_of. */
 PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *values,
                  enum store_result *r);
+
+/* pg_run for a statement that only reads (a SELECT, outside any transaction): when the
+ * connection turns out to have been lost while idle (PostgreSQL restarted, the backend was
+ * terminated), connects again at once and runs it once more, so the first request after a restart
+ * is answered rather than refused. Never use it for a write: a lost connection leaves unknown
+ * whether a write committed. */
+PGresult *pg_run_read(struct pg_conn *c, const char *name, int n, const char *const *values,
+                      enum store_result *r);
 
 /* Maps a failed result or a broken connection to a store result and logs it once:
  * 40P01 deadlock, 40001 serialization failure, 55P03 lock not available, 57014 statement timeout
@@ -182,6 +196,9 @@ enum store_result pg_changes_since(struct store *s, int64_t after_seq, int64_t *
 enum store_result pg_offer_change_seq(struct store *s, const char *offer_id, int64_t *seq);
 enum store_result pg_next_expiry(struct store *s, bool *any, int64_t *at_ms);
 enum store_result pg_expire_due(struct store *s, int64_t now_ms, size_t *expired);
+/* The stats op (store_get_stats): reconnects (ps->reconnects, the listener's included), the
+ * feed's lag, pg_notification_queue_usage(). From memory only, any thread. */
+void pg_store_stats(struct store *s, struct store_stats *out);
 
 /* migrate.c */
 int pg_migrate(const char *db, char *err, size_t err_size);

@@ -31,7 +31,7 @@ static enum store_result pg_check_ready(struct store *s, char *why, size_t why_s
         return STORE_UNAVAILABLE;
     }
     enum store_result r;
-    PGresult *res = pg_run(c, "read_schema_version", 0, NULL, &r);
+    PGresult *res = pg_run_read(c, "read_schema_version", 0, NULL, &r);
     if (!res) {
         snprintf(why, why_size, "database unreachable");
         return r;
