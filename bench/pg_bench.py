@@ -31,7 +31,8 @@ BENCH_PG_SYSTEMS [sqlite,pg,nginx-1,nginx-2], BENCH_OFFERS [10000], BENCH_NGINX_
 BENCH_FANOUT_N [1000], BENCH_FANOUT_WRITES [24], BENCH_FANOUT_MODES [longpoll,sse],
 BENCH_FANOUT_CELLS [pg-cross,pg-same,sqlite-cross] ("" skips part 3), BENCH_PARTS [throughput,fanout],
 BENCH_PG_PREFIX [offerd_bench_] (databases made here; every one is dropped at the end),
-BENCH_PG_ADMIN_DB [postgres] (where CREATE/DROP DATABASE run), BENCH_COMMAND (shown in the docs).
+BENCH_PG_ADMIN_DB [postgres] (where CREATE/DROP DATABASE run), BENCH_OFFERD_ARGS [""] (more flags
+for every offerd, e.g. "--change-poll-ms 5"), BENCH_COMMAND (shown in the docs).
 
 SPDX-License-Identifier: MIT
 """
@@ -62,6 +63,8 @@ import rt as RT  # noqa: E402 - bench/realtime/rt.py: holdpoll's driver, the fan
 
 # The tables bench/gen_db.py and rt.make_template_db fill, parents first (foreign keys).
 DATA_TABLES = ["users", "products", "product_images", "offers", "counter_offers"]
+# BENCH_OFFERD_ARGS: more flags for every offerd started here (e.g. "--change-poll-ms 5").
+EXTRA_OFFERD_ARGS = os.environ.get("BENCH_OFFERD_ARGS", "").split()
 PG_NULL = "\\N"      # SQL NULL in the COPY files (no generated value is this text)
 CLUSTER_CONF = os.path.join(ROOT, "packaging", "nginx-offerd-cluster.conf")
 SYSTEM_INFO = {
@@ -269,7 +272,7 @@ class PgBench(B.Bench):
                "--access-log=0", "--rate-limit", "0"]
         if self.offerd_threads:
             cmd += ["--threads", self.offerd_threads]
-        return cmd
+        return cmd + EXTRA_OFFERD_ARGS
 
     def start_offerd(self, name, db):
         port = B.free_port()
@@ -379,6 +382,7 @@ class Instance:
         cmd = [offerd, "--port", str(self.port), "--db", db, "--jwt-secret", RT.SECRET,
                "--access-log=0", "--rate-limit", "0", "--max-held", str(n + 1000),
                "--max-held-per-user", str(n + 1000), "--max-connections", str(n + 2000)]
+        cmd += EXTRA_OFFERD_ARGS
         self.p = B.Proc(name, cmd, os.path.join(tmp, f"{name}.log"))
         if not B.wait_http(self.p, self.port):
             tail = self.p.tail(5)
