@@ -347,6 +347,9 @@ class PgBench(B.Bench):
         run = super().wrk(system, scenario, conns, duration, sample)
         if run is not None:
             run["pg_cpu_pct"] = 100 * (B.cpu_seconds(pids) - c0) / (time.monotonic() - t0) if db else 0
+            # bench.py counts every process outside the system's tree as "other" (noise): this
+            # system's own PostgreSQL backends are not noise.
+            run["other_cpu_pct"] = max(0.0, run["other_cpu_pct"] - run["pg_cpu_pct"])
             run["instances"] = len(self.extra.get(system, [])) or 1
         return run
 
@@ -472,6 +475,7 @@ class Fanout:
         """kind: pg-cross (write on A, watchers on B, PostgreSQL), pg-same (write on B itself),
         sqlite-cross (A and B on one SQLite file)."""
         backend, hop = kind.split("-")
+        load_before = os.getloadavg()[0]
         d = tempfile.mkdtemp(prefix=f"{kind}-{mode}-", dir=self.tmp)
         if backend == "pg":
             db = dsn(self.pg.create(f"rt_{hop}_{mode}", template=self.pg_template))
@@ -528,7 +532,11 @@ class Fanout:
                 c.close()
             for i in insts:
                 i.stop()
-        return self.summarize(kind, mode, writes)
+        cell = self.summarize(kind, mode, writes)
+        # The machine's 1-minute load average around the cell (2 cores: above 2, processes wait
+        # for a core; on a shared machine that includes other people's work).
+        cell["load"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+        return cell
 
     def summarize(self, kind, mode, writes):
         got = [w for w in writes if w.get("received")]
@@ -632,20 +640,21 @@ def throughput_tables(data):
 
 def fanout_tables(cells):
     head = ["mode", "cell", "watchers", "writes", "p50 ms", "p99 ms (median write)",
-            "p99 ms (worst write)", "max ms", "POST ms", "missed"]
+            "p99 ms (worst write)", "max ms", "POST ms", "missed", "load"]
     rows, targets = [], []
     for c in cells:
         info = FANOUT_INFO.get(c["kind"], c["kind"])
         if "error" in c or "p99_ms" not in c:
             rows.append([c["mode"], info, str(c["n"]), "-", "-", "-", "-", "-", "-",
-                         c.get("error", "no write delivered")[:80]])
+                         c.get("error", "no write delivered")[:80], "-"])
             if c["kind"] == "pg-cross":
                 targets.append((f"{c['mode']}: write on A reaches {c['n']} watchers on B, p99 <= 50 ms",
                                 "not measured", False))
             continue
         rows.append([c["mode"], info, str(c["n"]), str(c["writes"]), B.fmt_ms(c["p50_ms"]),
                      B.fmt_ms(c["p99_ms_median"]), B.fmt_ms(c["p99_ms"]), B.fmt_ms(c["max_ms"]),
-                     B.fmt_ms(c["ack_ms"]), str(c["missing"])])
+                     B.fmt_ms(c["ack_ms"]), str(c["missing"]),
+                     "..".join(str(x) for x in c.get("load", [])) or "-"])
         if c["kind"] == "pg-cross":
             ok = c["p99_ms"] <= 50 and c["missing"] == 0
             targets.append((f"{c['mode']}: write on A reaches {c['n']} watchers on B, p99 <= 50 ms",
@@ -664,12 +673,16 @@ def report(data, docs_path):
         targets += tg
         cfg = t["config"]
         failed = "".join(f"\n- **{k} did not run**: {m}" for k, m in t.get("failed", {}).items())
+        others = sorted(r["other_cpu_pct"] for r in t["runs"])
+        noise = (f" Noise: processes outside the benchmark used {others[len(others) // 2]:.0f}% of a "
+                 f"core in the median wrk run, {others[-1]:.0f}% at most (`noisy` cells: 15% or more)."
+                 if others else "")
         parts.append(f"""**Throughput** ({cfg['rounds']} round(s) of {cfg['duration']} s per wrk run, the systems
 interleaved within each round, {cfg['warmup']} s warm-up each; medians over rounds). Data: {t['meta'].get('offers')}
 offers on {t['meta'].get('products')} products, {t['meta'].get('users')} users (bench/gen_db.py), the same rows in
 SQLite and in each PostgreSQL database. Systems: {'; '.join(f'`{s}` {SYSTEM_INFO.get(s, s)}' for s in t['systems'])}.
 `server CPU` is offerd's (and nginx's) processes, `pg CPU` the PostgreSQL backends of that system's
-database, both over wall time (200% = both cores).{failed}
+database, both over wall time (200% = both cores).{noise}{failed}
 
 {B.md_table(h1, r1)}
 
@@ -686,7 +699,8 @@ bench/realtime/holdpoll on instance B, long-polls `?since=V&wait=60` or SSE stre
 {f['writes']} counters POSTed one at a time, each timed from just before the POST until each watcher
 has the new version; long-poll watchers re-poll between writes; one unmeasured write first). `p50` is the median over writes of
 each write's median watcher; `p99` each write's 99th percentile watcher, the median write's and the
-worst write's; `max` the last watcher of any write; `POST ms` the write's own answer time.
+worst write's; `max` the last watcher of any write; `POST ms` the write's own answer time (the
+median write's); `load` the machine's 1-minute load average before and after the cell (2 cores).
 
 {B.md_table(h3, r3)}
 """)
