@@ -567,9 +567,13 @@ static void test_sigterm_stops_accepting_while_a_write_drains(void **state)
     char db[600];
     const char *extra[] = {"--busy-timeout-ms", "4000", NULL};
     struct offerd_proc p = start_own("drain", extra, db);
-    sqlite3 *holder = NULL; /* an outside writer holds the write lock: offerd's write waits */
-    assert_int_equal(sqlite3_open(db, &holder), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    /* An outside writer holds the lock offerd's write needs (SQLite: the database's write lock;
+     * PostgreSQL: the offer's row lock): offerd's write waits. */
+    struct seed_conn *holder = seed_conn_open(db, false);
+    assert_non_null(holder);
+    assert_int_equal(seed_conn_begin_write(holder), 0);
+    assert_int_equal(
+        seed_conn_exec(holder, "UPDATE offers SET message = 'half' WHERE id = 'o_pending'"), 0);
     struct pending_write w = {.base = p.base_url};
     pthread_t t;
     pthread_create(&t, NULL, post_counter, &w);
@@ -578,8 +582,8 @@ static void test_sigterm_stops_accepting_while_a_write_drains(void **state)
     kill(p.pid, SIGTERM);
     assert_true(refused_within(p.port, 2000));
     assert_false(atomic_load(&w.done)); /* refused while the write was still open */
-    sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(holder);
+    seed_conn_exec(holder, "ROLLBACK");
+    seed_conn_close(holder);
     pthread_join(t, NULL);
     assert_int_equal(w.status, 201);
     assert_int_equal(offerd_stop(&p), 0);

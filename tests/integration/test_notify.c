@@ -208,8 +208,15 @@ static void test_a_wake_names_every_change_and_where_it_fired(void **state)
                  "SELECT max(xid::text::bigint) FROM offer_changes WHERE offer_id = 'o_pending'"),
         -1);
     assert_true(row > 0);
-    assert_int_equal(p.w.fired_log_seq, row);
-    assert_true(notify_log_seq(e->notify) >= row);
+    if (test_backend_is_pg()) {
+        /* Exact when no transaction is open anywhere on the server; one held open by another
+         * test (xids are cluster-wide) makes the delivery early and its position xmin - 1, below
+         * the row's own: never above it (that would skip it on a resume). */
+        assert_true(p.w.fired_log_seq > 0 && p.w.fired_log_seq <= row);
+    } else {
+        assert_int_equal(p.w.fired_log_seq, row);
+        assert_true(notify_log_seq(e->notify) >= row);
+    }
 
     /* The version hook runs before the sequence moves. */
     struct hook_probe h = {e->notify, 0, 0};

@@ -337,6 +337,8 @@ static void forget_early_below(struct pg_feed *f, int64_t xmin)
     size_t n = 0;
     while (n < f->early_count && f->early[n] < xmin)
         n++;
+    if (n == 0)
+        return; /* nothing to drop (and early may still be NULL: memmove must not see it) */
     memmove(f->early, f->early + n, (f->early_count - n) * sizeof(*f->early));
     f->early_count -= n;
 }
