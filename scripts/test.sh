@@ -24,6 +24,23 @@ cmake --build build -j"$jobs"
 # writer's and listener's, and ctest runs a test per core. Run as root, pg_virtualenv can run only
 # one cluster at a time: this script starts its clusters one after the other, never two at once.
 # OFFERD_TEST_REQUIRE_PG=1: a PostgreSQL test that finds no server fails, never skips.
+# A run killed mid-way (a machine restart) leaves pg_virtualenv's "regress" cluster behind, and
+# pg_virtualenv then refuses to start ("Cluster 15/regress exists"). One that is down is debris and
+# is dropped; one that is running belongs to another run, and this run stops with a clear message.
+clear_stale_cluster() {
+  [ "$(id -u)" = 0 ] || return 0   # as another user pg_virtualenv uses a private temporary directory
+  local ver _name _port status
+  while read -r ver _name _port status _; do
+    if [ "$status" = down ]; then
+      echo "dropping the stale throw-away cluster $ver/regress a killed run left behind"
+      pg_dropcluster "$ver" regress
+    else
+      echo "cluster $ver/regress is running: another test run is using it; stop that first" >&2
+      exit 1
+    fi
+  done < <(pg_lsclusters -h 2>/dev/null | awk '$2 == "regress"')
+}
+clear_stale_cluster
 (cd build && OFFERD_TEST_REQUIRE_PG=1 pg_virtualenv -o fsync=on -o max_connections=500 -- \
    ctest --output-on-failure --no-tests=error -j"$jobs")
 
@@ -42,6 +59,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOFFERD_SANITIZE=address,unde
       -DOFFERD_BUILD_TESTS=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 # A second throw-away cluster, started after the first one is gone (one at a time, as above).
+clear_stale_cluster
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OFFERD_TEST_REQUIRE_PG=1 \
    pg_virtualenv -o fsync=on -o max_connections=500 -- \
