@@ -24,21 +24,27 @@ cmake --build build -j"$jobs"
 # writer's and listener's, and ctest runs a test per core. Run as root, pg_virtualenv can run only
 # one cluster at a time: this script starts its clusters one after the other, never two at once.
 # OFFERD_TEST_REQUIRE_PG=1: a PostgreSQL test that finds no server fails, never skips.
-# A run killed mid-way (a machine restart) leaves pg_virtualenv's "regress" cluster behind, and
-# pg_virtualenv then refuses to start ("Cluster 15/regress exists"). One that is down is debris and
-# is dropped; one that is running belongs to another run, and this run stops with a clear message.
+# A run killed mid-way (a machine restart) leaves pg_virtualenv's "regress" cluster behind, or
+# only its /etc/postgresql/<v>/regress directory with pg_virtualenv's marker file in it, and
+# pg_virtualenv then refuses to start ("Cluster 15/regress exists"). A stopped one pg_virtualenv
+# made is debris and is removed; a running one belongs to another run: this run stops and says so.
 clear_stale_cluster() {
   [ "$(id -u)" = 0 ] || return 0   # as another user pg_virtualenv uses a private temporary directory
-  local ver _name _port status
-  while read -r ver _name _port status _; do
-    if [ "$status" = down ]; then
-      echo "dropping the stale throw-away cluster $ver/regress a killed run left behind"
-      pg_dropcluster "$ver" regress
-    else
+  local dir ver
+  for dir in /etc/postgresql/*/regress; do
+    [ -f "$dir/.by_pg_virtualenv" ] || continue
+    ver=$(basename "$(dirname "$dir")")
+    if pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "regress" && $4 == "online"' |
+       grep -q .; then
       echo "cluster $ver/regress is running: another test run is using it; stop that first" >&2
       exit 1
     fi
-  done < <(pg_lsclusters -h 2>/dev/null | awk '$2 == "regress"')
+    echo "removing the stale throw-away cluster $ver/regress a killed run left behind"
+    if pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "regress"' | grep -q .; then
+      pg_dropcluster "$ver" regress || true
+    fi
+    rm -rf "$dir"
+  done
 }
 clear_stale_cluster
 (cd build && OFFERD_TEST_REQUIRE_PG=1 pg_virtualenv -o fsync=on -o max_connections=500 -- \
