@@ -236,7 +236,7 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     else if (changed)
         notify_fire_locked(n, w, NOTIFY_CHANGED, NULL, &fired);
     else if (n->heap_len && n->heap[0] == w)
-        pthread_cond_signal(&n->cond); /* the thread may sleep past this deadline */
+        notify_feed_wake(n); /* the thread may sleep past this deadline */
     notify_evict_idle_locked(n, notify_now_ms());
     pthread_mutex_unlock(&n->lock);
     notify_run_wakes(fired);
@@ -362,13 +362,7 @@ struct notify *notify_new(struct store *store, const struct notify_options *opts
     n->key_idle_ms = NOTIFY_KEY_IDLE_MS_DEFAULT;
     n->max_idle_keys = NOTIFY_MAX_IDLE_KEYS_DEFAULT;
     pthread_mutex_init(&n->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&n->cond, &attr);
-    pthread_condattr_destroy(&attr);
     if (!notify_feed_start(n, err, err_size)) {
-        pthread_cond_destroy(&n->cond);
         pthread_mutex_destroy(&n->lock);
         free(n);
         return NULL;
@@ -392,7 +386,6 @@ void notify_free(struct notify *n)
     free(n->heap);
     free(n->live_fds);
     free(n->live_waiters);
-    pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     free(n);
 }

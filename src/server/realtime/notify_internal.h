@@ -50,7 +50,7 @@ struct user_count {
 
 struct notify {
     pthread_mutex_t lock;
-    pthread_cond_t cond;        /* wakes the thread: earlier deadline, or stop */
+    int wake_fd;                /* eventfd that wakes the thread: earlier deadline, or stop */
     struct key_entry *keys[KEY_BUCKETS];
     uint64_t evicted_seq[KEY_BUCKETS]; /* highest last_seq evicted from each bucket */
     struct key_entry *idle_oldest, *idle_newest; /* keys with no waiter, by idle_since_ms */
@@ -126,6 +126,8 @@ void notify_publish_logged(struct notify *n, const char *offer_id, int64_t versi
 bool notify_feed_start(struct notify *n, char *err, size_t err_size);
 /* Stops the thread and waits for it. */
 void notify_feed_stop(struct notify *n);
+/* Wakes the thread from its wait (safe with or without n->lock held). */
+void notify_feed_wake(struct notify *n);
 
 /* ---- notify_liveness.c ---- */
 

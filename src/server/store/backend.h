@@ -56,6 +56,8 @@ struct store_ops {
 
     /* The change-log follower, as store.h describes store_poll_changes and its neighbours. */
     enum store_result (*poll_changes)(struct store *s, bool *changed);
+    /* Optional (NULL: none): as store.h's store_change_wake_fd. */
+    int (*change_wake_fd)(struct store *s);
     enum store_result (*last_change_seq)(struct store *s, int64_t *seq);
     enum store_result (*changes_since)(struct store *s, int64_t after_seq, int64_t *last_seq,
                                        store_change_fn fn, void *userdata);

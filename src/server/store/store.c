@@ -165,6 +165,11 @@ enum store_result store_poll_changes(struct store *s, bool *changed)
     return s->ops->poll_changes(s, changed);
 }
 
+int store_change_wake_fd(struct store *s)
+{
+    return s->ops->change_wake_fd ? s->ops->change_wake_fd(s) : -1;
+}
+
 enum store_result store_last_change_seq(struct store *s, int64_t *seq)
 {
     return s->ops->last_change_seq(s, seq);

@@ -176,6 +176,11 @@ enum store_result store_check_ready(struct store *s, char *why, size_t why_size)
  * (offer id, version, parties) and sets *last_seq to the last one seen (while fn runs, to the
  * seq of the row being reported). */
 enum store_result store_poll_changes(struct store *s, bool *changed);
+/* A descriptor the poll_changes thread may wait on (readable: poll_changes may have news before
+ * the next poll interval), so a notification is acted on at once rather than at the next round;
+ * -1 when the backend has none right now (SQLite; PostgreSQL while its listener is down). Valid
+ * until that thread's next poll_changes call. */
+int store_change_wake_fd(struct store *s);
 enum store_result store_last_change_seq(struct store *s, int64_t *seq);
 enum store_result store_changes_since(struct store *s, int64_t after_seq, int64_t *last_seq,
                                       store_change_fn fn, void *userdata);

@@ -233,6 +233,13 @@ enum store_result pg_poll_changes(struct store *s, bool *changed)
     return STORE_OK;
 }
 
+/* The listener's socket: readable when a notification (or an error) arrived. */
+int pg_change_wake_fd(struct store *s)
+{
+    struct pg_feed *f = as_pg(s)->feed;
+    return f->listener ? PQsocket(f->listener) : -1;
+}
+
 /* ---- reading the log ---- */
 
 /* A list of xids, ascending. */

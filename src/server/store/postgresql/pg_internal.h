@@ -190,6 +190,7 @@ enum store_result pg_tx_apply_change(struct store *s, const struct offer *cur,
 int pg_feed_open(struct pg_store *ps, char *err, size_t err_size);
 void pg_feed_close(struct pg_store *ps);
 enum store_result pg_poll_changes(struct store *s, bool *changed);
+int pg_change_wake_fd(struct store *s);
 enum store_result pg_last_change_seq(struct store *s, int64_t *seq);
 enum store_result pg_changes_since(struct store *s, int64_t after_seq, int64_t *last_seq,
                                    store_change_fn fn, void *userdata);

@@ -68,7 +68,8 @@ static const struct store_ops pg_ops = {
     .list_offers = pg_list_offers, .check_ready = pg_check_ready,
     .seed_demo = pg_seed_demo,
     /* change_feed.c; list_changed_offers in offer_list.c */
-    .poll_changes = pg_poll_changes, .last_change_seq = pg_last_change_seq,
+    .poll_changes = pg_poll_changes, .change_wake_fd = pg_change_wake_fd,
+    .last_change_seq = pg_last_change_seq,
     .changes_since = pg_changes_since, .offer_change_seq = pg_offer_change_seq,
     .list_changed_offers = pg_list_changed_offers, .next_expiry = pg_next_expiry,
     .expire_due = pg_expire_due,
