@@ -8,12 +8,15 @@ packages=(
   build-essential cmake pkg-config            # toolchain
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libjwt-dev libssl-dev  # offerd
   libpq-dev                                   # offerd's PostgreSQL store (--db postgresql://)
+  libhiredis-dev                              # offerd's Redis bus (--bus redis://)
+  libwslay-dev                                # offerd's WebSocket framing (GET /api/ws)
   libcurl4-openssl-dev                        # libofferpoll, and the tests' HTTP client
 )
 if [ "${1:-}" != "--build" ]; then
   packages+=(
     libcmocka-dev valgrind sqlite3            # tests
     postgresql postgresql-common              # the PostgreSQL suite's own server (pg_virtualenv)
+    redis-server                              # the Redis bus tests start their own redis-server
     chromium fonts-dejavu-core                # browser tests of the demo page (tests/browser)
     man-db groff-base mandoc                  # the install test renders and lints the man pages
   )
