@@ -161,7 +161,11 @@ static void fill(struct sse_stream *st)
         } else {
             for (size_t i = 0; reason == NOTIFY_CHANGED && i < st->hold.waiter.changed_count; i++)
                 sse_stream_refresh(st, st->hold.waiter.changed[i], st->all_of_user);
-            if (!st->failed && !st->stalled && st->hold.waiter.fired_log_seq > st->synced_seq)
+            /* Not while a retry is pending: an earlier wake's offers that the stall held up are
+             * covered only by the retry's burst, which starts from synced_seq (moving it past
+             * them here lost a new offer across a PostgreSQL restart in test_pg_faults). */
+            if (!st->failed && !st->stalled && !st->retry_at_ms &&
+                st->hold.waiter.fired_log_seq > st->synced_seq)
                 st->synced_seq = st->hold.waiter.fired_log_seq;
         }
     }
