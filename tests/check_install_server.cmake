@@ -30,7 +30,8 @@ endif()
 
 set(pages share/man/man8/offerd.8)
 set(expected bin/offerd share/offerd/offerd.env share/offerd/nginx-offerd.conf
-             lib/systemd/system/offerd.service share/doc/offerd/deploying.md)
+             share/offerd/nginx-offerd-cluster.conf lib/systemd/system/offerd.service
+             lib/systemd/system/offerd@.service share/doc/offerd/deploying.md)
 if(WITH_CLIENT)
   list(APPEND pages share/man/man1/offer-watch.1 share/man/man3/libofferpoll.3)
   list(APPEND expected bin/offer-watch)
@@ -168,6 +169,29 @@ if(SYSTEMD_ANALYZE)
 else()
   message(STATUS "no systemd-analyze: offerd.service not verified")
 endif()
+# The template (offerd@PORT, several instances) is made from offerd.service by string
+# replacements at install time: each must have matched, or it would silently run on one port.
+set(template ${PREFIX}/lib/systemd/system/offerd@.service)
+file(READ ${template} template_text)
+foreach(line "ExecStart=${PREFIX}/bin/offerd --port %i\n" "Description=offerd on port %i: "
+             "EnvironmentFile=-/etc/default/offerd-%i\n")
+  string(FIND "${template_text}" "${line}" at)
+  if(at LESS 0)
+    fail("offerd@.service lacks \"${line}\"")
+  endif()
+endforeach()
+if(SYSTEMD_ANALYZE)
+  set(t ${PREFIX}/../install-server-units)
+  file(REMOVE_RECURSE ${t})
+  file(MAKE_DIRECTORY ${t})
+  file(COPY_FILE ${template} ${t}/offerd@8081.service)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env MANPATH=${PREFIX}/share/man
+                          ${SYSTEMD_ANALYZE} verify ${t}/offerd@8081.service
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR err MATCHES "offerd")
+    fail("systemd-analyze verify offerd@8081.service (${rc}):\n${out}${err}")
+  endif()
+endif()
 
 # ---- nginx site -------------------------------------------------------------------------------
 file(READ ${SOURCE_DIR}/packaging/nginx-offerd.conf site)
@@ -189,21 +213,24 @@ if(NGINX AND OPENSSL)
   if(NOT rc EQUAL 0)
     fail("openssl could not make a test certificate")
   endif()
-  file(READ ${PREFIX}/share/offerd/nginx-offerd.conf conf)
-  string(REGEX REPLACE "ssl_certificate [^;]+;" "ssl_certificate ${t}/cert.pem;" conf "${conf}")
-  string(REGEX REPLACE "ssl_certificate_key [^;]+;" "ssl_certificate_key ${t}/key.pem;" conf
-         "${conf}")
-  file(WRITE ${t}/offerd.conf "${conf}")
-  file(WRITE ${t}/nginx.conf "pid ${t}/nginx.pid;\nerror_log ${t}/logs/error.log;\n"
-             "events { worker_connections 1024; }\n"
-             "http {\n    access_log ${t}/logs/access.log;\n    include ${t}/offerd.conf;\n}\n")
-  execute_process(COMMAND ${NGINX} -t -p ${t} -c ${t}/nginx.conf
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    fail("nginx -t on nginx-offerd.conf (${rc}):\n${out}${err}")
-  endif()
+  # Both sites: one instance, and several behind an upstream.
+  foreach(site nginx-offerd.conf nginx-offerd-cluster.conf)
+    file(READ ${PREFIX}/share/offerd/${site} conf)
+    string(REGEX REPLACE "ssl_certificate [^;]+;" "ssl_certificate ${t}/cert.pem;" conf "${conf}")
+    string(REGEX REPLACE "ssl_certificate_key [^;]+;" "ssl_certificate_key ${t}/key.pem;" conf
+           "${conf}")
+    file(WRITE ${t}/offerd.conf "${conf}")
+    file(WRITE ${t}/nginx.conf "pid ${t}/nginx.pid;\nerror_log ${t}/logs/error.log;\n"
+               "events { worker_connections 1024; }\n"
+               "http {\n    access_log ${t}/logs/access.log;\n    include ${t}/offerd.conf;\n}\n")
+    execute_process(COMMAND ${NGINX} -t -p ${t} -c ${t}/nginx.conf
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      fail("nginx -t on ${site} (${rc}):\n${out}${err}")
+    endif()
+  endforeach()
 else()
-  message(STATUS "no nginx or openssl: nginx-offerd.conf not checked with nginx -t")
+  message(STATUS "no nginx or openssl: the nginx sites not checked with nginx -t")
 endif()
 
 message(STATUS "installed server files check out: offerd ${VERSION}, ${nflags} options, "
