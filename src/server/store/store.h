@@ -124,6 +124,9 @@ struct store;
 
 struct store_options {
     int busy_timeout_ms;        /* how long a write waits for another writer's lock */
+    bool no_change_listener;    /* PostgreSQL: no LISTEN connection (--bus without notify, e.g.
+                                 * behind a transaction-mode pooler); the log is then read once
+                                 * a second, or when something else (the Redis bus) says so */
 };
 
 /* Opens the database db names and brings its schema up to date: a file path, or "sqlite:PATH",
