@@ -175,7 +175,7 @@ static int serve(struct config *cfg)
     if (!auth)
         goto out;
     struct store_options sopts = {.busy_timeout_ms = cfg->busy_timeout_ms,
-                                  .no_change_listener = !cfg->bus_notify};
+                                  .no_notify = !cfg->bus_notify};
     store = store_open(cfg->db_path, &sopts, err, sizeof(err));
     if (!store)
         goto out;

@@ -21,12 +21,14 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "offerd_fixture.h"
 #include "test_backend.h"
 #include "test_clock.h"
 #include "test_http.h"
 #include "test_instances.h"
+#include "test_pg.h"
 #include "test_redis.h"
 #include "test_seed.h"
 #include "test_sse.h"
@@ -151,6 +153,44 @@ static void test_write_on_a_reaches_watchers_on_b_through_redis(void **state)
                                         "datname = current_database()",
                                         -1),
                          0);
+}
+
+/* Notifications that reached conn within wait_ms (drained). */
+static int notifications(PGconn *conn, int wait_ms)
+{
+    test_sleep_ms(wait_ms);
+    int count = 0;
+    PGnotify *n;
+    assert_int_equal(PQconsumeInput(conn), 1);
+    while ((n = PQnotifies(conn)) != NULL) {
+        count++;
+        PQfreemem(n);
+    }
+    return count;
+}
+
+/* PostgreSQL: with the Redis bus alone, offerd's own commits send no NOTIFY (and so skip its
+ * server-wide commit lock); an outside writer's still do. */
+static void test_redis_alone_writes_send_no_notify(void **state)
+{
+    (void)state;
+    if (!test_backend_is_pg()) {
+        print_message("[  SKIP    ] NOTIFY is PostgreSQL's\n");
+        skip();
+    }
+    char id[80], sql[256];
+    long long v = offer(A, "p_quiet", id);
+    PGconn *conn = test_pg_connect(t.db);
+    assert_non_null(conn);
+    PQclear(PQexec(conn, "LISTEN offerd_changes"));
+    struct test_write w = test_offer_counter(B, t.seller, id, "190");
+    assert_int_equal(w.status, 201);
+    assert_int_equal(w.version, v + 1);
+    assert_int_equal(notifications(conn, 300), 0);
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'from psql' WHERE id = '%s'", id);
+    assert_int_equal(seed_exec(t.db, sql), 0);
+    assert_true(notifications(conn, 300) >= 1);
+    PQfinish(conn);
 }
 
 static void test_hostile_messages_are_counted_and_never_trusted(void **state)
@@ -302,6 +342,7 @@ int main(void)
     test_backend_require();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_on_a_reaches_watchers_on_b_through_redis),
+        cmocka_unit_test(test_redis_alone_writes_send_no_notify),
         cmocka_unit_test(test_hostile_messages_are_counted_and_never_trusted),
         cmocka_unit_test(test_pubsub_kill_and_redis_restart_lose_no_change),
         cmocka_unit_test(test_redis_down_at_start_up),
