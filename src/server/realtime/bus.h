@@ -11,8 +11,8 @@
  *                    bus_publish never blocks and never fails a write (overflow drops and counts,
  *                    then sends one "read the log" message once Redis answers).
  *   bus_redis_sub.c  the subscriber: a non-blocking hiredis connection driven by the notify thread
- *                    (its fd joins the thread's poll()); after every (re)connect it subscribes, then
- *                    asks for a read of the log from the cursor (pub/sub is at most once).
+ *                    (its fd joins the thread's poll()); after every (re)connect it subscribes,
+ *                    then asks for a read of the log from the cursor (pub/sub is at most once).
  *   bus_message.c    the wire format of a message, parsed strictly (bus_message.h).
  * Both halves reconnect by themselves with backoff (100 ms to 5 s) and log once per outage.
  *
