@@ -287,6 +287,43 @@ static void test_pubsub_kill_and_redis_restart_lose_no_change(void **state)
     assert_true(metric(B, "offerd_bus_reconnects_total") >= reconnects_b + 2);
 }
 
+/* Redis hangs (SIGSTOP: connections open, nothing answered): writes still answer at once, and
+ * reach the other instance through its periodic log read; once Redis answers again, so does the
+ * bus. */
+static void test_hung_redis_never_holds_a_write(void **state)
+{
+    (void)state;
+    char id[80], amount[16];
+    long long v = offer(A, "p_hung", id);
+    struct sse_reader *s = watch(B, id, v);
+    long long dropped = metric(A, "offerd_bus_publish_dropped_total");
+    test_redis_pause(&redis, true);
+    long long last = v;
+    for (int i = 0; i < 6; i++) {
+        bool seller = i % 2 == 0;
+        snprintf(amount, sizeof(amount), "%d", seller ? 199 - i / 2 : 151 + i / 2);
+        double started = test_now_s();
+        struct test_write w = test_offer_counter(seller ? A : B, seller ? t.seller : t.buyer, id,
+                                                 amount);
+        double took_ms = (test_now_s() - started) * 1000;
+        if (w.status != 201 || took_ms > 1000) {
+            test_redis_pause(&redis, false);
+            fail_msg("write %d with Redis hung: %ld after %.0f ms", i, w.status, took_ms);
+        }
+        last = w.version;
+        test_sleep_ms(300);
+    }
+    bool shown = stream_shows(s, last, DELIVERY_BOUND_MS); /* through the log read */
+    test_redis_pause(&redis, false);
+    assert_true(shown);
+    sse_close(s);
+    assert_true(metric_reaches(A, "offerd_bus_publish_dropped_total", dropped + 1,
+                               DELIVERY_BOUND_MS));
+    assert_true(metric_reaches(A, "offerd_bus_up", 1, DELIVERY_BOUND_MS * 2));
+    assert_true(metric_reaches(B, "offerd_bus_up", 1, DELIVERY_BOUND_MS * 2));
+    assert_counter_reaches_b_through_redis(id, last, "190"); /* the seller's turn again */
+}
+
 static void test_redis_down_at_start_up(void **state)
 {
     (void)state;
@@ -351,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_redis_alone_writes_send_no_notify),
         cmocka_unit_test(test_hostile_messages_are_counted_and_never_trusted),
         cmocka_unit_test(test_pubsub_kill_and_redis_restart_lose_no_change),
+        cmocka_unit_test(test_hung_redis_never_holds_a_write),
         cmocka_unit_test(test_redis_down_at_start_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -111,6 +111,7 @@ int test_redis_stop(struct test_redis *r)
     if (r->pid <= 0)
         return 0;
     kill(r->pid, SIGTERM);
+    kill(r->pid, SIGCONT); /* a paused server (test_redis_pause) acts on the TERM only then */
     int status = 0;
     bool exited = false;
     for (int waited = 0; waited < 5000 && !exited; waited += 10) {
@@ -126,6 +127,12 @@ int test_redis_stop(struct test_redis *r)
     r->pid = 0;
     unlink(r->socket_path);
     return exited && WIFEXITED(status) ? 0 : -1;
+}
+
+void test_redis_pause(const struct test_redis *r, bool paused)
+{
+    if (r->pid > 0)
+        kill(r->pid, paused ? SIGSTOP : SIGCONT);
 }
 
 long long test_redis_command(const struct test_redis *r, const char *format, ...)

@@ -12,6 +12,7 @@
 #define OFFERD_TEST_REDIS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct test_redis {
@@ -32,6 +33,9 @@ int test_redis_start(struct test_redis *r);
 /* Stops it by pid (SIGTERM, SIGKILL after 5 s) and reaps it. Returns 0 when it exited by itself.
  * A no-op returning 0 when it is not running. */
 int test_redis_stop(struct test_redis *r);
+
+/* Freezes (SIGSTOP) or thaws (SIGCONT) the server: a Redis that hangs, connections open. */
+void test_redis_pause(const struct test_redis *r, bool paused);
 
 /* Runs one command (hiredis format: "PUBLISH %s %b", ...) on a connection of its own. Returns
  * the integer reply, 0 for a status or string reply, -1 for an error or no answer. */
