@@ -29,7 +29,8 @@ Environment (defaults in brackets): BENCH_DURATION [10], BENCH_ROUNDS [3], BENCH
 BENCH_CONNS [64], BENCH_WRK_THREADS [64:2,256:1], BENCH_SCENARIOS [full,cond,mix],
 BENCH_PG_SYSTEMS [sqlite,pg,nginx-1,nginx-2], BENCH_OFFERS [10000], BENCH_NGINX_WORKERS [cores],
 BENCH_FANOUT_N [1000], BENCH_FANOUT_WRITES [24], BENCH_FANOUT_MODES [longpoll,sse],
-BENCH_FANOUT_CELLS [pg-cross,pg-same,sqlite-cross] ("" skips part 3), BENCH_PARTS [throughput,fanout],
+BENCH_FANOUT_CELLS [pg-cross,pg-same,sqlite-cross; also pgredis-cross, sqliteredis-cross: through a
+redis-server started here on a Unix socket] ("" skips part 3), BENCH_PARTS [throughput,fanout],
 BENCH_PG_PREFIX [offerd_bench_] (databases made here; every one is dropped at the end),
 BENCH_PG_ADMIN_DB [postgres] (where CREATE/DROP DATABASE run), BENCH_OFFERD_ARGS [""] (more flags
 for every offerd, e.g. "--change-poll-ms 5"), BENCH_COMMAND (shown in the docs).
@@ -47,6 +48,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -381,12 +383,12 @@ MAIN = RT.MAIN_OFFER
 class Instance:
     """One offerd for the fan-out cells, with room for BENCH_FANOUT_N held requests of one user."""
 
-    def __init__(self, offerd, db, name, tmp, n):
+    def __init__(self, offerd, db, name, tmp, n, extra=()):
         self.port = B.free_port()
         cmd = [offerd, "--port", str(self.port), "--db", db, "--jwt-secret", RT.SECRET,
                "--access-log=0", "--rate-limit", "0", "--max-held", str(n + 1000),
                "--max-held-per-user", str(n + 1000), "--max-connections", str(n + 2000)]
-        cmd += EXTRA_OFFERD_ARGS
+        cmd += EXTRA_OFFERD_ARGS + list(extra)
         self.p = B.Proc(name, cmd, os.path.join(tmp, f"{name}.log"))
         if not B.wait_http(self.p, self.port):
             tail = self.p.tail(5)
@@ -414,6 +416,28 @@ class Instance:
 
     def stop(self):
         self.p.stop()
+
+
+def start_redis(d):
+    """A throw-away redis-server on a Unix socket in d (no TCP port, no persistence); returns
+    (Proc, "unix://SOCKET") once it answers PING."""
+    sock = os.path.join(d, "redis.sock")
+    p = B.Proc("redis", ["redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm",
+                         "700", "--save", "", "--appendonly", "no", "--dir", d],
+               os.path.join(d, "redis.log"))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(sock)
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return p, "unix://" + sock
+        except OSError:
+            pass
+        time.sleep(0.05)
+    p.stop()
+    raise RuntimeError("redis-server did not start")
 
 
 class Fanout:
@@ -474,8 +498,11 @@ class Fanout:
 
     def run_cell(self, kind, mode):
         """kind: pg-cross (write on A, watchers on B, PostgreSQL), pg-same (write on B itself),
-        sqlite-cross (A and B on one SQLite file)."""
+        sqlite-cross (A and B on one SQLite file); pgredis-cross and sqliteredis-cross: the same
+        with a Redis bus alone (--bus unix://..., no LISTEN/NOTIFY on PostgreSQL)."""
         backend, hop = kind.split("-")
+        redis = backend.endswith("redis")
+        backend = backend[:-len("redis")] if redis else backend
         load_before = os.getloadavg()[0]
         d = tempfile.mkdtemp(prefix=f"{kind}-{mode}-", dir=self.tmp)
         if backend == "pg":
@@ -485,10 +512,14 @@ class Fanout:
             shutil.copy(self.sqlite_template, db)
         insts, clients = [], []
         writes = []
+        redis_proc, extra = None, ()
         try:
-            a = Instance(self.offerd, db, f"{kind}-{mode}-A", d, self.n)
+            if redis:
+                redis_proc, bus = start_redis(d)
+                extra = ("--bus", bus)
+            a = Instance(self.offerd, db, f"{kind}-{mode}-A", d, self.n, extra)
             insts.append(a)
-            b = Instance(self.offerd, db, f"{kind}-{mode}-B", d, self.n)
+            b = Instance(self.offerd, db, f"{kind}-{mode}-B", d, self.n, extra)
             insts.append(b)
             writer = a if hop == "cross" else b
             marker, skip = ("HTTP/1.", 0) if mode == "longpoll" else ("\\ndata:", 1)
@@ -536,6 +567,8 @@ class Fanout:
                 c.close()
             for i in insts:
                 i.stop()
+            if redis_proc:
+                redis_proc.stop()
         cell = self.summarize(kind, mode, writes)
         # The machine's 1-minute load average around the cell (2 cores: above 2, processes wait
         # for a core; on a shared machine that includes other people's work).
@@ -586,6 +619,8 @@ FANOUT_INFO = {
     "pg-cross": "PostgreSQL: write on A, watchers on B (LISTEN/NOTIFY)",
     "pg-same": "PostgreSQL: write on B, watchers on B (no hop)",
     "sqlite-cross": "SQLite file: write on A, watchers on B (log poll, 25 ms)",
+    "pgredis-cross": "PostgreSQL: write on A, watchers on B (Redis bus alone, no LISTEN/NOTIFY)",
+    "sqliteredis-cross": "SQLite file: write on A, watchers on B (Redis bus)",
 }
 
 

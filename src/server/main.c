@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "util/metrics.h"
 #include "auth/auth_cache.h"
+#include "realtime/bus.h"
 #include "realtime/notify.h"
 #include "view/offer_cache.h"
 #include "util/ratelimit.h"
@@ -90,10 +91,21 @@ static void raise_fd_limit(void)
     }
 }
 
+/* After each commit of this instance: wake its own watchers, then the other instances (bus). */
 static void publish_change(const char *offer_id, int64_t version, const char *buyer_id,
                            const char *seller_id, void *userdata)
 {
     notify_publish(userdata, offer_id, version, buyer_id, seller_id);
+    bus_publish(notify_bus(userdata), offer_id, version);
+}
+
+/* The Redis bus --bus names, or NULL (none named, or it could not be made: err says). */
+static struct bus *make_bus(const struct config *cfg, char *err, size_t err_size)
+{
+    if (!cfg->bus_redis_host && !cfg->bus_redis_socket)
+        return NULL;
+    struct bus_options bo = {cfg->bus_redis_host, cfg->bus_redis_port, cfg->bus_redis_socket};
+    return bus_new(&bo, err, err_size);
 }
 
 static void invalidate_offer(const char *offer_id, void *userdata)
@@ -149,6 +161,7 @@ static int serve(struct config *cfg)
     struct store *store = NULL;
     struct metrics *metrics = NULL;
     struct notify *notify = NULL;
+    struct bus *bus = NULL;
     struct ratelimit *ratelimit = NULL;
     struct offer_cache *offer_cache = NULL;
     struct auth_cache *auth_cache = NULL;
@@ -161,7 +174,8 @@ static int serve(struct config *cfg)
     struct auth *auth = make_auth(cfg, err, sizeof(err));
     if (!auth)
         goto out;
-    struct store_options sopts = {.busy_timeout_ms = cfg->busy_timeout_ms};
+    struct store_options sopts = {.busy_timeout_ms = cfg->busy_timeout_ms,
+                                  .no_notify = !cfg->bus_notify};
     store = store_open(cfg->db_path, &sopts, err, sizeof(err));
     if (!store)
         goto out;
@@ -181,8 +195,11 @@ static int serve(struct config *cfg)
     }
     log_set_access(cfg->access_log);
     raise_fd_limit();
+    bus = make_bus(cfg, err, sizeof(err));
+    if (!bus && err[0])
+        goto out;
     struct notify_options nopts = {cfg->change_poll_ms, (size_t)cfg->max_held,
-                                   (size_t)cfg->max_held_per_user};
+                                   (size_t)cfg->max_held_per_user, bus};
     notify = notify_new(store, &nopts, err, sizeof(err));
     if (!notify)
         goto out;
@@ -236,6 +253,7 @@ out:
     if (store)
         store_set_change_hook(store, NULL, NULL);
     notify_free(notify);
+    bus_free(bus); /* after the notify thread, which drives its subscriber */
     ratelimit_free(ratelimit);
     offer_cache_free(offer_cache);
     auth_cache_free(auth_cache);

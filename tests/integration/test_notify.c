@@ -76,7 +76,7 @@ static int setup(void **state)
     e->store = store_open(e->db, &o, err, sizeof(err));
     if (!e->store || seed_fixture(e->db) != 0)
         return -1;
-    struct notify_options no = {10, 4, 2};
+    struct notify_options no = {.poll_interval_ms = 10, .max_held = 4, .max_held_per_user = 2};
     e->notify = notify_new(e->store, &no, err, sizeof(err));
     if (!e->notify)
         return -1;

@@ -134,6 +134,50 @@ static void test_errors(void **state)
     config_cleanup(&c);
 }
 
+/* --bus: notify by default; a Redis alone turns LISTEN off; both; bad forms refused. */
+static void test_bus(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    const char *none[] = {"offerd"};
+    assert_int_equal(parse(&c, NULL, 1, none, err), 0);
+    assert_true(c.bus_notify);
+    assert_null(c.bus_redis_host);
+    assert_null(c.bus_redis_socket);
+    config_cleanup(&c);
+
+    const char *redis[] = {"offerd", "--bus", "redis://10.0.0.5:6380"};
+    assert_int_equal(parse(&c, NULL, 3, redis, err), 0);
+    assert_false(c.bus_notify);
+    assert_string_equal(c.bus_redis_host, "10.0.0.5");
+    assert_int_equal(c.bus_redis_port, 6380);
+    config_cleanup(&c);
+
+    const char *env[] = {"OFFERD_BUS", "notify, unix:///run/redis/redis.sock", NULL};
+    assert_int_equal(parse(&c, env, 1, none, err), 0);
+    assert_true(c.bus_notify);
+    assert_string_equal(c.bus_redis_socket, "/run/redis/redis.sock");
+    config_cleanup(&c);
+
+    const char *v6[] = {"offerd", "--bus=redis://[::1]:6379,notify"};
+    assert_int_equal(parse(&c, NULL, 2, v6, err), 0);
+    assert_true(c.bus_notify);
+    assert_string_equal(c.bus_redis_host, "::1");
+    config_cleanup(&c);
+
+    const char *bad[] = {"redis://h", "redis://:6379", "redis://h:0", "redis://h:6379/0",
+                         "redis://u:p@h:1", "rediss://h:6379", "unix://", "kafka", "",
+                         "redis://a:1,redis://b:2", "notify,"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *argv[] = {"offerd", "--bus", bad[i]};
+        if (parse(&c, NULL, 3, argv, err) != -1)
+            fail_msg("--bus '%s' was accepted", bad[i]);
+        assert_non_null(strstr(err, "--bus"));
+        config_cleanup(&c);
+    }
+}
+
 static void test_auth_guard_options(void **state)
 {
     (void)state;
@@ -191,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_auth_guard_options),
+        cmocka_unit_test(test_bus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth_guard.h"
+#include "realtime/bus.h"
 #include "util/metrics.h"
 #include "realtime/notify.h"
 #include "http/reply.h"
@@ -36,7 +37,14 @@ void handle_readyz(struct request *r)
         reply_error_with(r, 503, why, &h, 1);
         return;
     }
-    reply_static_json(r, 200, "{\"status\":\"ready\"}");
+    struct bus_stats bs = {0};
+    struct bus *bus = notify_bus(r->app->notify);
+    if (bus)
+        bus_get_stats(bus, &bs);
+    /* Redis down costs latency, not correctness (the log is read periodically): still ready. */
+    reply_static_json(r, 200, bus && !bs.subscribed
+                                  ? "{\"status\":\"ready\",\"degraded\":\"redis bus down\"}"
+                                  : "{\"status\":\"ready\"}");
 }
 
 /* Appends block (n bytes) to *text; false, *text freed, when out of memory. */
@@ -100,6 +108,45 @@ static bool append_store_stats(struct store *store, char **text, size_t *len)
     return append_block(text, len, block, (size_t)n);
 }
 
+/* The Redis bus's figures, appended to *text (freed on failure); nothing without a bus. */
+static bool append_bus_stats(struct bus *bus, char **text, size_t *len)
+{
+    if (!bus)
+        return true;
+    struct bus_stats bs;
+    bus_get_stats(bus, &bs);
+    char block[2048];
+    int n = snprintf(
+        block, sizeof(block),
+        "# HELP offerd_bus_up 1 while subscribed to the Redis bus, 0 while reconnecting.\n"
+        "# TYPE offerd_bus_up gauge\n"
+        "offerd_bus_up %d\n"
+        "# HELP offerd_bus_publisher_up 1 when the last publish reached Redis (0 before "
+        "the first).\n"
+        "# TYPE offerd_bus_publisher_up gauge\n"
+        "offerd_bus_publisher_up %d\n"
+        "# HELP offerd_bus_reconnects_total Redis subscriptions made again after one was lost.\n"
+        "# TYPE offerd_bus_reconnects_total counter\n"
+        "offerd_bus_reconnects_total %llu\n"
+        "# HELP offerd_bus_messages_received_total Well-formed bus messages received.\n"
+        "# TYPE offerd_bus_messages_received_total counter\n"
+        "offerd_bus_messages_received_total %llu\n"
+        "# HELP offerd_bus_messages_rejected_total Malformed bus messages received and ignored.\n"
+        "# TYPE offerd_bus_messages_rejected_total counter\n"
+        "offerd_bus_messages_rejected_total %llu\n"
+        "# HELP offerd_bus_messages_published_total Bus messages Redis accepted from here.\n"
+        "# TYPE offerd_bus_messages_published_total counter\n"
+        "offerd_bus_messages_published_total %llu\n"
+        "# HELP offerd_bus_publish_dropped_total Changes not published (queue full or Redis "
+        "unreachable); other instances still read them from the log.\n"
+        "# TYPE offerd_bus_publish_dropped_total counter\n"
+        "offerd_bus_publish_dropped_total %llu\n",
+        bs.subscribed ? 1 : 0, bs.publisher_up ? 1 : 0, (unsigned long long)bs.reconnects,
+        (unsigned long long)bs.received, (unsigned long long)bs.rejected,
+        (unsigned long long)bs.published, (unsigned long long)bs.publish_dropped);
+    return append_block(text, len, block, (size_t)n);
+}
+
 void handle_metrics(struct request *r)
 {
     size_t len = 0;
@@ -155,7 +202,8 @@ void handle_metrics(struct request *r)
     memcpy(all + len, held, (size_t)n + 1);
     text = all;
     len += (size_t)n;
-    if (!append_sse_buffers(&text, &len) || !append_store_stats(r->app->store, &text, &len)) {
+    if (!append_sse_buffers(&text, &len) || !append_store_stats(r->app->store, &text, &len) ||
+        !append_bus_stats(notify_bus(r->app->notify), &text, &len)) {
         reply_error(r, 500, "internal error");
         return;
     }

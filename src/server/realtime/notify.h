@@ -36,6 +36,7 @@
 #include "domain/offer.h"
 
 struct store;
+struct bus;
 struct notify;
 struct notify_link;
 
@@ -92,6 +93,8 @@ struct notify_options {
     int poll_interval_ms;       /* how often the change log and expiries are checked */
     size_t max_held;            /* held requests (long-polls + streams) in total */
     size_t max_held_per_user;
+    struct bus *bus;            /* borrowed, may be NULL: the Redis bus whose subscriber the
+                                 * notify thread drives (bus.h); outlives the notify */
 };
 
 /* A snapshot of notify's tables, for /metrics and tests. */
@@ -119,6 +122,9 @@ struct notify *notify_new(struct store *store, const struct notify_options *opts
 
 /* Stops the thread and frees everything. NULL is a no-op. */
 void notify_free(struct notify *n);
+
+/* The bus given in the options (borrowed), or NULL. */
+struct bus *notify_bus(struct notify *n);
 
 /* How long a key nobody waits on is remembered (key_idle_ms, <= 0 for the default), and how many
  * such keys at most (max_idle_keys, 0 for the default); the oldest go first. Applies from the

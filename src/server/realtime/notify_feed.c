@@ -12,6 +12,11 @@
  * sleeps towards; the eventfd keeps the wake-up until read, so none is lost between the deadline's
  * computation and the poll.
  *
+ * With a Redis bus (bus.h), the subscriber's socket is the third descriptor of that poll(), and
+ * its timers (reconnect, keep-alive ping) bound the sleep. A message that names a change not yet
+ * published here, and every (re)subscription, makes the thread read the log from its cursor at
+ * once; nothing in a message is used but as that hint, so a forged one costs a read, no more.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "realtime/notify_internal.h"
@@ -22,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "realtime/bus.h"
 #include "store/store.h"
 #include "util/clock.h"
 
@@ -45,10 +51,26 @@ static void read_changes(struct notify *n)
     }
 }
 
-static void check_store(struct notify *n)
+/* bus_seen_fn: true when offer_id's version (or a newer one) was published here already. */
+static bool published_already(const char *offer_id, int64_t version, void *userdata)
+{
+    struct notify *n = userdata;
+    char key[KEY_SIZE];
+    if (!notify_make_key(key, 'o', offer_id))
+        return false;
+    pthread_mutex_lock(&n->lock);
+    struct key_entry *e = notify_key_find(n, key, false);
+    bool seen = e && e->last_version >= version;
+    pthread_mutex_unlock(&n->lock);
+    return seen;
+}
+
+/* bus_revents: what poll() said of the bus subscriber's socket (0: nothing, or no bus). */
+static void check_store(struct notify *n, short bus_revents)
 {
     bool changed = false;
-    if (store_poll_changes(n->store, &changed) == STORE_OK && changed)
+    bool bus_says = bus_sub_service(n->opts.bus, bus_revents, published_already, n);
+    if ((store_poll_changes(n->store, &changed) == STORE_OK && changed) || bus_says)
         read_changes(n);
     if (n->has_next_expiry && clock_now_ms() >= n->next_expiry_ms) {
         size_t expired = 0;
@@ -64,21 +86,31 @@ static void fire_due_locked(struct notify *n, struct notify_waiter **fired)
         notify_fire_locked(n, n->heap[0], NOTIFY_DEADLINE, NULL, fired);
 }
 
-/* Sleeps until `until` (notify_now_ms), a wake-up on the eventfd or news on the store's wake
- * descriptor, whichever comes first. Called without the lock. */
-static void wait_until(struct notify *n, int64_t until)
+/* Sleeps until `until` (notify_now_ms), a wake-up on the eventfd, news on the store's wake
+ * descriptor or on the bus subscriber's socket, or the bus's next timer, whichever comes first.
+ * Returns what poll() said of the bus's socket. Called without the lock. */
+static short wait_until(struct notify *n, int64_t until)
 {
-    struct pollfd fds[2] = {{.fd = n->wake_fd, .events = POLLIN},
-                            {.fd = store_change_wake_fd(n->store), .events = POLLIN}};
+    short bus_events = 0;
+    int bus_fd = bus_sub_fd(n->opts.bus, &bus_events);
+    struct pollfd fds[3] = {{.fd = n->wake_fd, .events = POLLIN},
+                            {.fd = store_change_wake_fd(n->store), .events = POLLIN},
+                            {.fd = bus_fd, .events = bus_events}};
+    int64_t bus_due = bus_sub_due_ms(n->opts.bus); /* clock_monotonic_ms, as notify_now_ms */
+    if (bus_due < until)
+        until = bus_due;
     int64_t timeout = until - notify_now_ms();
     if (timeout <= 0)
-        return;
-    /* A negative fd is ignored by poll(): SQLite, or a listener that is reconnecting. */
-    if (poll(fds, 2, timeout > 60000 ? 60000 : (int)timeout) > 0 && (fds[0].revents & POLLIN)) {
+        return 0;
+    /* A negative fd is ignored by poll(): SQLite, a listener that is reconnecting, no bus. */
+    if (poll(fds, 3, timeout > 60000 ? 60000 : (int)timeout) <= 0)
+        return 0;
+    if (fds[0].revents & POLLIN) {
         uint64_t count;
         while (read(n->wake_fd, &count, sizeof(count)) < 0 && errno == EINTR) {
         }
     }
+    return fds[2].revents;
 }
 
 void notify_feed_wake(struct notify *n)
@@ -92,6 +124,7 @@ void notify_feed_wake(struct notify *n)
 static void *notify_thread(void *arg)
 {
     struct notify *n = arg;
+    short bus_revents = 0;
     pthread_mutex_lock(&n->lock);
     while (!n->stop) {
         struct notify_waiter *fired = NULL;
@@ -104,7 +137,7 @@ static void *notify_thread(void *arg)
         notify_evict_idle_locked(n, now);
         pthread_mutex_unlock(&n->lock);
         notify_run_wakes(fired);
-        check_store(n);
+        check_store(n, bus_revents);
         pthread_mutex_lock(&n->lock);
         if (n->stop)
             break;
@@ -114,7 +147,7 @@ static void *notify_thread(void *arg)
         if (n->heap_len && n->next_liveness_ms < until)
             until = n->next_liveness_ms;
         pthread_mutex_unlock(&n->lock);
-        wait_until(n, until);
+        bus_revents = wait_until(n, until);
         pthread_mutex_lock(&n->lock);
     }
     pthread_mutex_unlock(&n->lock);
@@ -145,6 +178,11 @@ bool notify_feed_start(struct notify *n, char *err, size_t err_size)
     }
     pthread_setname_np(n->thread, "offerd-notify");
     return true;
+}
+
+struct bus *notify_bus(struct notify *n)
+{
+    return n->opts.bus;
 }
 
 void notify_feed_stop(struct notify *n)

@@ -124,6 +124,12 @@ struct store;
 
 struct store_options {
     int busy_timeout_ms;        /* how long a write waits for another writer's lock */
+    bool no_notify;             /* PostgreSQL, --bus without notify: no LISTEN connection (a
+                                 * transaction-mode pooler cannot carry one), and offerd's own
+                                 * write transactions send no NOTIFY (SET LOCAL offerd.notify =
+                                 * 'off', migration 0005), so their commits skip NOTIFY's
+                                 * server-wide lock; the log is then read once a second, or when
+                                 * something else (the Redis bus) says so */
 };
 
 /* Opens the database db names and brings its schema up to date: a file path, or "sqlite:PATH",

@@ -35,6 +35,8 @@ static const struct option_spec options[] = {
      "TCP port; 0 picks a free one (8080)"},
     {"--db", "DB", "OFFERD_DB", OPT_STRING, FIELD(db_path), 0, 0,
      "SQLite file or postgresql:// (offerd.db)"},
+    {"--bus", "SPEC", "OFFERD_BUS", OPT_STRING, FIELD(bus), 0, 0,
+     "notify,redis://H:P or unix:///S (notify)"},
     {"--threads", "N", "OFFERD_THREADS", OPT_INT, FIELD(threads), 0, 1024,
      "worker threads (0: one per core)"},
     {"--jwt-secret", "S", "OFFERD_JWT_SECRET", OPT_STRING, FIELD(jwt_secret), 0, 0,
@@ -335,6 +337,95 @@ static int parse_args(struct config *c, int argc, char **argv, char *err, size_t
     return 0;
 }
 
+/* One --bus item "redis://HOST:PORT" (HOST may be [IPv6]); 0, or -1 with why in err. */
+static int parse_redis_url(struct config *c, const char *url, char *err, size_t err_size)
+{
+    const char *hostport = url + strlen("redis://");
+    const char *host = hostport, *colon;
+    size_t host_len;
+    if (*hostport == '[') {
+        const char *close = strchr(hostport, ']');
+        if (!close || close[1] != ':')
+            goto bad;
+        host = hostport + 1;
+        host_len = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(hostport, ':');
+        if (!colon)
+            goto bad;
+        host_len = (size_t)(colon - hostport);
+    }
+    int port;
+    if (host_len == 0 || memchr(host, '@', host_len) || memchr(host, '/', host_len) ||
+        parse_int(colon + 1, 1, 65535, &port) != 0)
+        goto bad;
+    c->bus_redis_host = strndup(host, host_len);
+    c->bus_redis_port = port;
+    if (!c->bus_redis_host) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    return 0;
+bad:
+    snprintf(err, err_size,
+             "--bus/OFFERD_BUS: '%s' is not redis://HOST:PORT (no password, database or path)",
+             url);
+    return -1;
+}
+
+/* --bus: a comma-separated list of "notify", "redis://HOST:PORT", "unix:///PATH" (at most one
+ * Redis). Without the option: notify alone. */
+static int parse_bus(struct config *c, char *err, size_t err_size)
+{
+    c->bus_notify = true;
+    if (!c->bus)
+        return 0;
+    c->bus_notify = false;
+    for (const char *p = c->bus;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *item_start = trim_blanks(p, &len);
+        char *item = strndup(item_start, len);
+        int rc = 0;
+        if (!item) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+        bool redis = !strncmp(item, "redis://", 8) || !strncmp(item, "unix://", 7);
+        if (redis && (c->bus_redis_host || c->bus_redis_socket)) {
+            snprintf(err, err_size, "--bus/OFFERD_BUS: one Redis at most");
+            rc = -1;
+        } else if (!strcmp(item, "notify")) {
+            c->bus_notify = true;
+        } else if (!strncmp(item, "redis://", 8)) {
+            rc = parse_redis_url(c, item, err, err_size);
+        } else if (!strncmp(item, "unix://", 7) && item[7] == '/' && item[8]) {
+            c->bus_redis_socket = strdup(item + 7);
+            if (!c->bus_redis_socket) {
+                snprintf(err, err_size, "out of memory");
+                rc = -1;
+            }
+        } else {
+            snprintf(err, err_size,
+                     "--bus/OFFERD_BUS: '%s' is not notify, redis://HOST:PORT or unix:///PATH%s",
+                     item, strncmp(item, "rediss://", 9) ? "" : " (no TLS: use a tunnel)");
+            rc = -1;
+        }
+        free(item);
+        if (rc != 0)
+            return -1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (!c->bus_notify && !c->bus_redis_host && !c->bus_redis_socket) {
+        snprintf(err, err_size, "--bus/OFFERD_BUS: name notify, a Redis, or both");
+        return -1;
+    }
+    return 0;
+}
+
 static int dup_default(char **slot, const char *value)
 {
     if (*slot)
@@ -358,6 +449,8 @@ int config_parse(struct config *c, int argc, char **argv, config_getenv_fn env, 
         snprintf(err, err_size, "out of memory");
         return -1;
     }
+    if (parse_bus(c, err, err_size) != 0)
+        return -1;
     if (c->jwt_secret && c->jwt_public_key) {
         snprintf(err, err_size, "give either --jwt-secret or --jwt-public-key, not both");
         return -1;
@@ -369,6 +462,9 @@ void config_cleanup(struct config *c)
 {
     free(c->bind);
     free(c->db_path);
+    free(c->bus);
+    free(c->bus_redis_host);
+    free(c->bus_redis_socket);
     free(c->jwt_secret);
     free(c->jwt_public_key);
     free(c->log_file);
@@ -398,10 +494,10 @@ void config_usage(FILE *out)
                  options[i].arg);
         fprintf(out, "  %-26s %-29s %s\n", flag, options[i].env, options[i].help);
     }
-    fputs("\nSwitches take =0/1 too (--access-log=0). A JWT option is required (--demo makes up an\n"
-          "HS256 secret). SIGTERM/SIGINT: stop accepting, answer held requests, finish in-flight\n"
-          "ones, exit 0. SIGHUP: reopen --log-file (logrotate); ignored without one. Exit status:\n"
-          "0 clean stop or done; 1 could not start or migrate (says why); 2 bad option or value.\n"
-          "Manual: man offerd. Deploying (systemd, nginx): share/doc/offerd/deploying.md.\n",
+    fputs("\nSwitches take =0/1 (--access-log=0). A JWT option is required (--demo makes up an "
+          "HS256 secret).\nSIGTERM/SIGINT: stop accepting, answer held requests, finish in-flight "
+          "ones, exit 0. SIGHUP reopens\n--log-file (logrotate), ignored without one. Exit status "
+          "0: clean stop or done; 1: cannot start or\nmigrate (says why); 2: bad option/value. "
+          "man offerd; systemd+nginx: share/doc/offerd/deploying.md\n",
           out);
 }

@@ -22,6 +22,11 @@ struct config {
     char *bind;                 /* address to listen on, default 127.0.0.1 */
     int port;                   /* default 8080; 0 picks a free port */
     char *db_path;              /* default offerd.db */
+    char *bus;                  /* --bus as given (NULL: the default, "notify") */
+    bool bus_notify;            /* PostgreSQL LISTEN/NOTIFY wakes this instance (default on) */
+    char *bus_redis_host;       /* --bus redis://HOST:PORT, else NULL */
+    int bus_redis_port;
+    char *bus_redis_socket;     /* --bus unix:///PATH, else NULL */
     int threads;                /* worker threads; 0 means one per core */
     char *jwt_secret;           /* HS256 shared secret, or NULL */
     char *jwt_public_key;       /* PEM text or path (RS256/ES256), or NULL */
@@ -58,7 +63,8 @@ struct config {
 typedef const char *(*config_getenv_fn)(const char *name);
 
 /* Fills *c from defaults, then env, then argv[1..argc). Returns 0, or -1 with a message in err
- * (unknown flag, missing value, bad number, both JWT kinds). Free with config_cleanup. */
+ * (unknown flag, missing value, bad number, both JWT kinds, a --bus it cannot use). Free with
+ * config_cleanup. */
 int config_parse(struct config *c, int argc, char **argv, config_getenv_fn env, char *err,
                  size_t err_size);
 

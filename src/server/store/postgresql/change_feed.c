@@ -22,8 +22,10 @@
  * the memory of early xids is full); notify ignores a version it has seen.
  *
  * Wake-ups are lossy by nature (a reconnect, a full notification queue), so poll_changes also
- * says "changed" once a second and right after every (re)connect, LISTEN first: nothing committed
- * meanwhile is missed, it is only read from the cursor.
+ * says "changed" once a second (SAFETY_READ_MS) and right after every (re)connect, LISTEN first:
+ * nothing committed meanwhile is missed, it is only read from the cursor. Without the listener
+ * (store_options.no_notify: --bus without notify) that once-a-second read is how
+ * outside writers' changes arrive.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -220,7 +222,7 @@ enum store_result pg_poll_changes(struct store *s, bool *changed)
     bool notified = false;
     if (f->listener)
         notified = listener_drain(f);
-    if (!f->listener && now >= f->retry_at_ms)
+    if (!f->listener && !ps->no_notify && now >= f->retry_at_ms)
         listener_connect(ps, f, now);
     /* The safety net also runs while the listener is down: the log is read from the cursor
      * whenever PostgreSQL answers. */

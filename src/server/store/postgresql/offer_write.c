@@ -99,7 +99,11 @@ static enum store_result run_command(struct pg_conn *c, const char *name, int n,
 
 enum store_result pg_tx_begin(struct store *s)
 {
-    static const char begin[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
+    /* Without notify (--bus redis alone) nobody LISTENs: the trigger skips pg_notify, and the
+     * commit its server-wide lock (migration 0005). One round trip either way. */
+    const char *begin = as_pg(s)->no_notify
+                            ? "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL offerd.notify = 'off'"
+                            : "BEGIN ISOLATION LEVEL READ COMMITTED";
     struct pg_conn *c = pg_conn_get(as_pg(s));
     if (!c)
         return STORE_UNAVAILABLE;

@@ -63,6 +63,7 @@ struct pg_store {
     struct store base;        /* first: the backend-neutral head */
     char *conninfo;           /* the --db value as given (may hold a password: never logged) */
     int lock_timeout_ms;      /* --busy-timeout-ms: a lock wait past it is 55P03, STORE_BUSY */
+    bool no_notify;           /* store_options.no_notify: no LISTEN, writes send no NOTIFY */
     pthread_key_t key;        /* this thread's struct pg_conn */
     pthread_mutex_t lock;     /* guards conns */
     struct pg_conn *conns;

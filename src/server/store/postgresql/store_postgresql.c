@@ -101,6 +101,7 @@ static struct store *open_db(const char *db, const struct store_options *opts, c
     }
     pthread_mutex_init(&ps->lock, NULL);
     ps->lock_timeout_ms = opts->busy_timeout_ms;
+    ps->no_notify = opts->no_notify;
     ps->base.ops = &pg_ops;
     if (pg_feed_open(ps, err, err_size) != 0) {
         pg_conns_close(ps);
