@@ -536,6 +536,38 @@ static void test_slow_reader_gets_the_final_state(void **state)
     ws_free(c);
 }
 
+/* A socket that takes no bytes for WS_SEND_STALL_MS (10 s) is dropped and counted. */
+static void test_unread_socket_is_dropped(void **state)
+{
+    (void)state;
+    insert_offer("o_ws_stall");
+    long long slow0 = metric("offerd_ws_closes_total{reason=\"slow\"}");
+    struct ws_open_options o = {.token = fx.buyer, .rcvbuf = 4096};
+    struct ws_client *c = NULL;
+    assert_int_equal(ws_open(port(), &o, &c, NULL), 101);
+    send_json(c, "{\"type\":\"subscribe\",\"ids\":[\"o_ws_stall\"]}");
+    json_decref(expect_msg(c, "\"o_ws_stall\"", 5000));
+    /* ~200 KiB versions until the kernel's buffers (4 MiB at most) and the queue are full */
+    enum { FILLER = 200000 };
+    char *sql = malloc(FILLER + 256);
+    assert_non_null(sql);
+    double t0 = test_now_s();
+    long long slow = slow0;
+    for (int i = 0; slow <= slow0 && test_now_s() - t0 < 40.0; i++) {
+        if (i < 60) {
+            int n = snprintf(sql, 256, "UPDATE offers SET message = '%04d:", i);
+            memset(sql + n, 'y', FILLER);
+            snprintf(sql + n + FILLER, 128, "' WHERE id = 'o_ws_stall'");
+            assert_int_equal(seed_exec(fx.db, sql), 0);
+        }
+        test_sleep_ms(100);
+        slow = metric("offerd_ws_closes_total{reason=\"slow\"}");
+    }
+    free(sql);
+    assert_true(slow > slow0);
+    ws_free(c);
+}
+
 /* ---- shutdown (its own server) ---- */
 
 static void test_shutdown_closes_1001_with_retry_hint(void **state)
@@ -577,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_client_that_vanishes_is_let_go),
         cmocka_unit_test(test_silent_client_is_closed_after_ping_timeout),
         cmocka_unit_test(test_slow_reader_gets_the_final_state),
+        cmocka_unit_test(test_unread_socket_is_dropped),
     };
     const struct CMUnitTest shutdown[] = {
         cmocka_unit_test(test_shutdown_closes_1001_with_retry_hint),

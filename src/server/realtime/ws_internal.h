@@ -114,9 +114,11 @@ void ws_hub_adopt(struct ws_hub *hub, struct ws_session *s);
 void ws_session_close(struct ws_session *s, enum ws_close_reason why, uint16_t code,
                       const char *reason);
 
-/* Queues a text message on s's wire (copied). False when the wire queue is full (the caller
- * keeps it pending), or s is closing. */
-bool ws_session_queue_text(struct ws_session *s, const char *text, size_t len);
+/* Queues a text message on s's wire (copied). An offer (is_offer: the pump, which only runs while
+ * the wire holds less than WS_SEND_QUEUE_BYTES) goes whatever its size; any other message only
+ * while the wire holds less than twice that, else s is closed as not reading. False when it was
+ * not queued (s is closing, or out of memory). */
+bool ws_session_queue_text(struct ws_session *s, const char *text, size_t len, bool is_offer);
 
 /* Framed bytes queued on s's wire and not yet written. */
 size_t ws_session_wire_bytes(struct ws_session *s);

@@ -196,13 +196,13 @@ size_t ws_session_wire_bytes(struct ws_session *s)
     return s->ctx ? wslay_event_get_queued_msg_length(s->ctx) : 0;
 }
 
-bool ws_session_queue_text(struct ws_session *s, const char *text, size_t len)
+bool ws_session_queue_text(struct ws_session *s, const char *text, size_t len, bool is_offer)
 {
     if (s->state != WS_OPEN || !s->ctx)
         return false;
     /* Messages beyond the pending offers (errors, reauth) may pass the soft limit the offers
      * stop at, up to twice it; a client that lets that fill is closed as not reading. */
-    if (ws_session_wire_bytes(s) + len > 2 * WS_SEND_QUEUE_BYTES) {
+    if (!is_offer && ws_session_wire_bytes(s) + len > 2 * WS_SEND_QUEUE_BYTES) {
         ws_session_close(s, WS_CLOSE_SLOW, 1013, "not reading");
         return false;
     }

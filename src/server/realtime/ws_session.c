@@ -41,7 +41,7 @@ static bool send_json(struct ws_session *s, json_t *root)
     json_decref(root);
     if (!text)
         return false;
-    bool ok = ws_session_queue_text(s, text, strlen(text));
+    bool ok = ws_session_queue_text(s, text, strlen(text), false);
     free(text);
     return ok;
 }
@@ -380,7 +380,7 @@ static bool send_one(struct ws_session *s, struct ws_sub *sub)
         memcpy(text, head, sizeof(head) - 1);
         memcpy(text + sizeof(head) - 1, json, len);
         text[sizeof(head) - 1 + len] = '}';
-        queued = ws_session_queue_text(s, text, sizeof(head) + len);
+        queued = ws_session_queue_text(s, text, sizeof(head) + len, true);
     }
     free(text);
     free(json);
@@ -428,6 +428,6 @@ void ws_session_tick(struct ws_session *s, int64_t now_ms)
                          "token expired; reconnect with a fresh one");
     } else if (!s->reauth_sent && wall >= s->token_refused_ms - WS_REAUTH_LEAD_MS) {
         static const char reauth[] = "{\"type\":\"reauth\"}";
-        s->reauth_sent = ws_session_queue_text(s, reauth, sizeof(reauth) - 1);
+        s->reauth_sent = ws_session_queue_text(s, reauth, sizeof(reauth) - 1, false);
     }
 }
