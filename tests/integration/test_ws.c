@@ -24,6 +24,7 @@
 #include "offerd_fixture.h"
 #include "test_clock.h"
 #include "test_http.h"
+#include "test_instances.h"
 #include "test_seed.h"
 #include "test_tokens.h"
 #include "test_ws.h"
@@ -592,6 +593,43 @@ static void test_shutdown_closes_1001_with_retry_hint(void **state)
     ws_free(anonymous);
 }
 
+/* ---- two instances on one database (a SQLite file, or PostgreSQL as integration_pg/) ---- */
+
+static struct test_instances two;
+
+static int setup_two(void **state)
+{
+    (void)state;
+    return test_instances_start(&two, 2, NULL);
+}
+
+static int teardown_two(void **state)
+{
+    (void)state;
+    return test_instances_stop(&two);
+}
+
+/* A write answered by one instance reaches a WebSocket held by the other (through the change log
+ * and, on PostgreSQL, the LISTEN/NOTIFY wake-up), as it does SSE and long-polls. */
+static void test_write_on_another_instance_reaches_subscribers(void **state)
+{
+    (void)state;
+    struct ws_client *c = NULL;
+    struct ws_open_options o = {.token = two.buyer};
+    assert_int_equal(ws_open(two.p[0].port, &o, &c, NULL), 101);
+    assert_int_equal(ws_send_text(c, "{\"type\":\"subscribe\",\"ids\":[\"o_pending\"]}"), 0);
+    json_t *m = expect_msg(c, "\"o_pending\"", 5000);
+    long long v = offer_version(m);
+    json_decref(m);
+    struct test_write w = test_offer_decide(&two.p[1], two.seller, "o_pending", "REJECTED");
+    assert_int_equal(w.status, 200);
+    m = expect_msg(c, "\"REJECTED\"", 5000);
+    assert_int_equal(offer_version(m), v + 1);
+    assert_int_equal(offer_version(m), w.version);
+    json_decref(m);
+    ws_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,10 +649,14 @@ int main(void)
         cmocka_unit_test(test_slow_reader_gets_the_final_state),
         cmocka_unit_test(test_unread_socket_is_dropped),
     };
+    const struct CMUnitTest instances[] = {
+        cmocka_unit_test(test_write_on_another_instance_reaches_subscribers),
+    };
     const struct CMUnitTest shutdown[] = {
         cmocka_unit_test(test_shutdown_closes_1001_with_retry_hint),
     };
     int failed = cmocka_run_group_tests_name("ws", tests, setup, teardown);
+    failed += cmocka_run_group_tests_name("ws_two_instances", instances, setup_two, teardown_two);
     failed += cmocka_run_group_tests_name("ws_shutdown", shutdown, setup, teardown);
     return failed;
 }
