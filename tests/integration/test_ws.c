@@ -150,7 +150,8 @@ static void test_handshake_refusals(void **state)
     expect_refusal(&no_upgrade, 426, NULL);
     struct ws_open_options evil = {.token = fx.buyer, .origin = "https://evil.example"};
     expect_refusal(&evil, 403, NULL);
-    char *forged = test_token_with_secret(SEED_BUYER_TOKEN_SUB, 3600, "another-secret-0123456789abcdef");
+    char *forged =
+        test_token_with_secret(SEED_BUYER_TOKEN_SUB, 3600, "another-secret-0123456789abcdef");
     struct ws_open_options bad_token = {.token = forged};
     expect_refusal(&bad_token, 401, "WWW-Authenticate: Bearer");
     free(forged);

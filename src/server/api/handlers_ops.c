@@ -148,7 +148,7 @@ void handle_metrics(struct request *r)
     notify_get_stats(r->app->notify, &ns);
     char held[4096];
     int n = snprintf(held, sizeof(held),
-                     "# HELP offerd_held_requests Long-polls, SSE streams and WebSockets held now.\n"
+                     "# HELP offerd_held_requests Long-polls, SSE streams, WebSockets held now.\n"
                      "# TYPE offerd_held_requests gauge\n"
                      "offerd_held_requests %zu\n"
                      "# HELP offerd_notify_keys Offers and users notify remembers now.\n"

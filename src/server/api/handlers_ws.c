@@ -20,6 +20,11 @@ static bool cors_allows(const void *ctx, const char *origin)
 
 void handle_ws(struct request *r)
 {
+    if (r->method != HTTP_GET) { /* HEAD, routed as GET: an upgrade has no HEAD */
+        struct reply_header h = {"Allow", "GET"};
+        reply_error_with(r, 405, "method not allowed", &h, 1);
+        return;
+    }
     enum ws_handshake_result hs = ws_handshake_check(
         request_header(r, MHD_HTTP_HEADER_UPGRADE), request_header(r, MHD_HTTP_HEADER_CONNECTION),
         request_header(r, "Sec-WebSocket-Key"), request_header(r, "Sec-WebSocket-Version"));

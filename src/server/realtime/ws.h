@@ -16,7 +16,7 @@
  * Every socket is closed through MHD_upgrade_action(CLOSE), exactly once, and all of them before
  * the daemon stops (ws_hub_shutdown while draining, ws_hub_stop before http_server_stop).
  *
- * The limits are fixed, here (no flags: they are protocol facts, and docs/API.md lists them).
+ * The limits are fixed, here (no flags: they are protocol facts; README.md "WebSocket" lists them).
  *
  * SPDX-License-Identifier: MIT
  */

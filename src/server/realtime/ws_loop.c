@@ -592,8 +592,8 @@ void ws_hub_stop(struct ws_hub *hub)
     pthread_mutex_unlock(&hub->lock);
     /* After ws_hub_shutdown, give the close handshakes their time before cutting what is left. */
     struct timespec tick = {0, 10 * 1000000L};
-    for (int waited_ms = 0; draining && atomic_load(&hub->open) && waited_ms < WS_CLOSE_WAIT_MS + 500;
-         waited_ms += 10)
+    for (int waited_ms = 0;
+         draining && atomic_load(&hub->open) && waited_ms < WS_CLOSE_WAIT_MS + 500; waited_ms += 10)
         nanosleep(&tick, NULL);
     pthread_mutex_lock(&hub->lock);
     hub->shutting_down = hub->stop = true;

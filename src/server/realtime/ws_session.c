@@ -234,8 +234,9 @@ static void on_auth(struct ws_session *s, json_t *root)
     }
     char sub[AUTH_SUB_SIZE];
     int64_t exp_s = 0;
-    enum auth_result ar = auth_verify_exp(app->auth, json_string_value(tok), json_string_length(tok),
-                                          clock_now_ms() / 1000, sub, sizeof(sub), &exp_s);
+    enum auth_result ar =
+        auth_verify_exp(app->auth, json_string_value(tok), json_string_length(tok),
+                        clock_now_ms() / 1000, sub, sizeof(sub), &exp_s);
     if (ar == AUTH_INTERNAL_ERROR) {
         send_error(s, NULL, 500, "internal error");
         return;
