@@ -21,6 +21,7 @@
 #include "auth/auth_cache.h"
 #include "realtime/bus.h"
 #include "realtime/notify.h"
+#include "realtime/ws.h"
 #include "view/offer_cache.h"
 #include "util/ratelimit.h"
 #include "util/startup_hint.h"
@@ -121,6 +122,7 @@ static void drain(struct http_server *server, struct app *app)
     http_server_quiesce(server);
     atomic_store(&app->stopping, true);
     notify_shutdown(app->notify);
+    ws_hub_shutdown(app->ws_hub); /* 1001 to every WebSocket; each gives its admission back */
     struct timespec tick = {0, 20 * 1000000L};
     for (int waited_ms = 0; waited_ms < 5000; waited_ms += 20) {
         if (notify_held(app->notify) == 0 && atomic_load(&app->pending_writes) == 0)
@@ -167,6 +169,7 @@ static int serve(struct config *cfg)
     struct auth_cache *auth_cache = NULL;
     struct auth_guard *auth_guard = NULL;
     struct http_server *server = NULL;
+    struct ws_hub *ws_hub = NULL;
     if (cfg->log_file && log_open_file(cfg->log_file, err, sizeof(err)) != 0) {
         fprintf(stderr, "offerd: %s\n", err);
         return 1;
@@ -225,6 +228,9 @@ static int serve(struct config *cfg)
                       .notify = notify, .ratelimit = ratelimit, .offer_cache = offer_cache,
                       .auth_cache = auth_cache, .auth_guard = auth_guard, .routes = api_routes,
                       .route_count = api_route_count};
+    app.ws_hub = ws_hub = ws_hub_new(&app, err, sizeof(err));
+    if (!ws_hub)
+        goto out;
     server = http_server_start(&app, err, sizeof(err));
     if (!server) {
         startup_hint_listen(cfg->bind, cfg->port, err, sizeof(err));
@@ -249,7 +255,9 @@ static int serve(struct config *cfg)
 out:
     if (status != 0 && err[0])
         fprintf(stderr, "offerd: %s\n", err);
+    ws_hub_stop(ws_hub); /* every upgraded socket closed before MHD_stop_daemon */
     http_server_stop(server);
+    ws_hub_free(ws_hub);
     if (store)
         store_set_change_hook(store, NULL, NULL);
     notify_free(notify);

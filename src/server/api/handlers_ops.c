@@ -14,6 +14,7 @@
 #include "realtime/notify.h"
 #include "http/reply.h"
 #include "realtime/sse.h"
+#include "realtime/ws.h"
 #include "store/store.h"
 
 static void reply_static_json(struct request *r, unsigned status, const char *text)
@@ -77,6 +78,45 @@ static bool append_sse_buffers(char **text, size_t *len)
                      "# TYPE offerd_sse_buffer_peak_bytes gauge\n"
                      "offerd_sse_buffer_peak_bytes %zu\n",
                      allocated, peak);
+    return append_block(text, len, block, (size_t)n);
+}
+
+/* The WebSocket hub's figures (realtime/ws.h), appended to *text (freed on failure). */
+static bool append_ws_stats(struct ws_hub *hub, char **text, size_t *len)
+{
+    struct ws_stats ws;
+    ws_hub_get_stats(hub, &ws);
+    char block[4096];
+    int n = snprintf(block, sizeof(block),
+                     "# HELP offerd_ws_open WebSockets open now.\n"
+                     "# TYPE offerd_ws_open gauge\n"
+                     "offerd_ws_open %zu\n"
+                     "# HELP offerd_ws_unauthenticated Of those, waiting for their auth message.\n"
+                     "# TYPE offerd_ws_unauthenticated gauge\n"
+                     "offerd_ws_unauthenticated %zu\n"
+                     "# HELP offerd_ws_subscriptions Offers subscribed over all WebSockets.\n"
+                     "# TYPE offerd_ws_subscriptions gauge\n"
+                     "offerd_ws_subscriptions %zu\n"
+                     "# HELP offerd_ws_opened_total WebSockets upgraded since start.\n"
+                     "# TYPE offerd_ws_opened_total counter\n"
+                     "offerd_ws_opened_total %llu\n"
+                     "# HELP offerd_ws_messages_sent_total Messages queued to WebSockets (offers, "
+                     "errors, reauth).\n"
+                     "# TYPE offerd_ws_messages_sent_total counter\n"
+                     "offerd_ws_messages_sent_total %llu\n"
+                     "# HELP offerd_ws_offers_coalesced_total Offer changes folded into a send "
+                     "still pending (a slow reader gets only the latest).\n"
+                     "# TYPE offerd_ws_offers_coalesced_total counter\n"
+                     "offerd_ws_offers_coalesced_total %llu\n"
+                     "# HELP offerd_ws_closes_total WebSockets closed, by reason.\n"
+                     "# TYPE offerd_ws_closes_total counter\n",
+                     ws.open, ws.unauthenticated, ws.subscriptions, (unsigned long long)ws.opened,
+                     (unsigned long long)ws.messages_sent,
+                     (unsigned long long)ws.offers_coalesced);
+    for (int i = 0; i < WS_CLOSE_REASON_COUNT && n > 0 && (size_t)n < sizeof(block); i++)
+        n += snprintf(block + n, sizeof(block) - (size_t)n,
+                      "offerd_ws_closes_total{reason=\"%s\"} %llu\n", ws_close_reason_name(i),
+                      (unsigned long long)ws.closes[i]);
     return append_block(text, len, block, (size_t)n);
 }
 
@@ -155,7 +195,7 @@ void handle_metrics(struct request *r)
     notify_get_stats(r->app->notify, &ns);
     char held[4096];
     int n = snprintf(held, sizeof(held),
-                     "# HELP offerd_held_requests Long-polls and SSE streams being held now.\n"
+                     "# HELP offerd_held_requests Long-polls, SSE streams, WebSockets held now.\n"
                      "# TYPE offerd_held_requests gauge\n"
                      "offerd_held_requests %zu\n"
                      "# HELP offerd_notify_keys Offers and users notify remembers now.\n"
@@ -202,7 +242,8 @@ void handle_metrics(struct request *r)
     memcpy(all + len, held, (size_t)n + 1);
     text = all;
     len += (size_t)n;
-    if (!append_sse_buffers(&text, &len) || !append_store_stats(r->app->store, &text, &len) ||
+    if (!append_sse_buffers(&text, &len) || !append_ws_stats(r->app->ws_hub, &text, &len) ||
+        !append_store_stats(r->app->store, &text, &len) ||
         !append_bus_stats(notify_bus(r->app->notify), &text, &len)) {
         reply_error(r, 500, "internal error");
         return;

@@ -10,6 +10,7 @@
 #include "api/handlers_offers.h"
 #include "api/handlers_ops.h"
 #include "api/handlers_poll.h"
+#include "api/handlers_ws.h"
 
 const struct route api_routes[] = {
     {HTTP_GET, "/api/offers", "offers_list", handle_list_offers},
@@ -21,6 +22,7 @@ const struct route api_routes[] = {
     {HTTP_GET, "/api/offers/{id}/events", "offer_events", handle_offer_events},
     {HTTP_PATCH, "/api/offers/{id}", "offer_decide", handle_decide_offer},
     {HTTP_POST, "/api/offers/{id}/counter", "offer_counter", handle_counter_offer},
+    {HTTP_GET, "/api/ws", "ws", handle_ws},
     {HTTP_GET, "/healthz", "healthz", handle_healthz},
     {HTTP_GET, "/readyz", "readyz", handle_readyz},
     {HTTP_GET, "/metrics", "metrics", handle_metrics},

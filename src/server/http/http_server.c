@@ -323,8 +323,10 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
     memset(&addr, 0, sizeof(addr));
     /* No listening socket of MHD's own: listener.c accepts and hands connections over, waking
      * the chosen worker through its inter-thread channel (ITC). */
+    /* MHD_ALLOW_UPGRADE: GET /api/ws hands its socket to realtime/ws_loop.c. */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+                     MHD_ALLOW_UPGRADE;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
     socklen_t addr_len;

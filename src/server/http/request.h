@@ -28,6 +28,7 @@ struct ratelimit;
 struct offer_cache;
 struct auth_cache;
 struct auth_guard;
+struct ws_hub;
 
 /* Everything a handler may use; shared by all threads, read-only while serving. */
 struct app {
@@ -40,6 +41,7 @@ struct app {
     struct offer_cache *offer_cache;
     struct auth_cache *auth_cache;
     struct auth_guard *auth_guard;  /* bad tokens: per-address failure limit, failed-token memory */
+    struct ws_hub *ws_hub;           /* the WebSocket sockets' thread (realtime/ws.h) */
     const struct route *routes;
     size_t route_count;
     atomic_bool stopping;           /* set at shutdown: new writes are refused with 503 */

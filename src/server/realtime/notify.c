@@ -243,14 +243,16 @@ bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *o
     return !oom;
 }
 
-void notify_cancel(struct notify *n, struct notify_waiter *w)
+bool notify_cancel(struct notify *n, struct notify_waiter *w)
 {
     pthread_mutex_lock(&n->lock);
-    if (w->registered) {
+    bool was_waiting = w->registered;
+    if (was_waiting) {
         unregister_locked(n, w);
         notify_evict_idle_locked(n, notify_now_ms());
     }
     pthread_mutex_unlock(&n->lock);
+    return was_waiting;
 }
 
 /* ---- admission ---- */

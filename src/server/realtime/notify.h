@@ -174,8 +174,9 @@ void notify_get_stats(struct notify *n, struct notify_stats *out);
 bool notify_wait(struct notify *n, struct notify_waiter *w, const char *const *offer_ids,
                  size_t offer_count, const char *user_id, uint64_t seen_seq);
 
-/* Unregisters w if it is still waiting (no wake will follow); a no-op if it already fired. */
-void notify_cancel(struct notify *n, struct notify_waiter *w);
+/* Unregisters w if it is still waiting (no wake will follow) and returns true; a no-op returning
+ * false if it already fired (its wake has run, or is about to run on the firing thread). */
+bool notify_cancel(struct notify *n, struct notify_waiter *w);
 
 /* Fires every waiter with NOTIFY_SHUTDOWN, and makes later waits fire at once the same way and
  * notify_admit refuse. */
