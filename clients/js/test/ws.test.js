@@ -334,16 +334,15 @@ describe("WebSocket: the shared socket (scripted)", () => {
   it("auto: sockets failing while HTTP fails too: errors and retries, no fallback", async () => {
     await withoutJitter(async () => {
       const ws = fakeSockets("refuse");
-      let down = false;
       const server = scripted();
-      const fetch = async (url, init) => {
-        if (down) throw new TypeError("fetch failed");
+      let requests = 0;
+      const fetch = async (url, init) => { // the first GET answers, then offerd is gone
+        if (++requests > 1) throw new TypeError("fetch failed");
         return server.fetch(url, init);
       };
       const c = client({ fetch, WebSocket: ws.WebSocket, transport: "auto" });
       const a = collect(c, "o1");
       await waitFor(() => a.updates.length === 1);
-      down = true;
       await waitFor(() => a.errors.length >= 1, { what: "an error" });
       assert.equal(a.errors[0].status, 0);
       assert.equal(typeof a.errors[0].retryIn, "number");
