@@ -348,6 +348,21 @@ class OfferClient {
     for (const w of this.watches) if (w.mode === "auto" && w.transport === transport) w.moveTo(w.bestTransport());
   }
 
+  /** Auto watches among WATCHES whose better transport may be tried again (its refusal expired)
+   *  move up to it; true if any did. A reconnection is the moment: an open stream that works stays. */
+  climb(watches) {
+    let moved = false;
+    for (const w of watches) {
+      if (w.mode !== "auto" || !w.running) continue;
+      const best = w.bestTransport();
+      if (RANK[best] < RANK[w.transport]) {
+        w.moveTo(best);
+        moved = true;
+      }
+    }
+    return moved;
+  }
+
   // -- visibility: a hidden tab sends nothing; coming back fetches at once --
 
   documentHidden() {
@@ -972,6 +987,9 @@ class Stream {
 
   async open() {
     if (this.closed || this.live) return;
+    // reconnecting: auto watches go back to the WebSocket once its refusal has expired (the hub
+    // then reopens the stream for whoever stays, if anyone)
+    if (this.client.climb(this.members()) && !this.members().length) return;
     this.live = true;
     try {
       await this.connect();
@@ -1305,6 +1323,10 @@ class SocketHub extends MemberHub {
 
   async connect() {
     if (this.closed || this.ws || this.connecting || this.timer || !this.wanted()) return;
+    if (!this.client.canWebSocket()) { // configure() took the WebSocket class away: each watch
+      for (const w of [...this.members, ...this.expected]) w.resume(); // picks again (auto: SSE)
+      return;
+    }
     this.connecting = true;
     let token;
     try {

@@ -69,6 +69,7 @@ function fakeSockets(behaviour = "open") {
 /** fetch answering GET /api/offers/{id} with versions[id] (default 1); SSE streams stay open. */
 function scripted(versions = {}) {
   const requests = [];
+  const bodies = []; // the SSE streams' controllers: close() ends one, as offerd would
   const fetch = async (url, init = {}) => {
     const u = new URL(url);
     requests.push({ url: String(url), path: u.pathname, headers: init.headers || {} });
@@ -76,6 +77,7 @@ function scripted(versions = {}) {
     if (u.pathname === "/api/offers/events") {
       let ctrl;
       const body = new ReadableStream({ start: (c) => { ctrl = c; } });
+      bodies.push(ctrl);
       init.signal?.addEventListener("abort", () => { try { ctrl.error(new DOMException("aborted", "AbortError")); } catch {} });
       return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
     }
@@ -84,7 +86,7 @@ function scripted(versions = {}) {
     if (v === 403) return json({ error: "this offer is not yours to see" }, 403);
     return json(offer(v, id));
   };
-  return { fetch, requests, streams: () => requests.filter((r) => r.path === "/api/offers/events") };
+  return { fetch, requests, bodies, streams: () => requests.filter((r) => r.path === "/api/offers/events") };
 }
 
 const clients = [];
@@ -328,6 +330,29 @@ describe("WebSocket: the shared socket (scripted)", () => {
       await sleep(50);
       assert.deepEqual(b.transports, ["sse"]);
       assert.equal(ws.sockets.length, 3);
+    });
+  });
+
+  it("auto: back from SSE to the WebSocket at a reconnection once the refusal has expired", async () => {
+    await withoutJitter(async () => {
+      const ws = fakeSockets("refuse");
+      const server = scripted();
+      const c = client({ fetch: server.fetch, WebSocket: ws.WebSocket, transport: "auto" });
+      const a = collect(c, "o1");
+      await waitFor(() => server.streams().length === 1, { what: "SSE after three refusals" });
+      ws.behaviour = "open"; // the proxy lets WebSockets through again
+      c.refusedUntil.ws = 0; // and five minutes have passed
+      await sleep(50);
+      assert.deepEqual(a.transports, ["ws", "sse"], "a working stream stays");
+      const e = new TextEncoder();
+      server.bodies[0].enqueue(e.encode(`retry: 10\nevent: offer\ndata: ${JSON.stringify(offer(2))}\n\n`));
+      server.bodies[0].close(); // offerd ended the stream: a reconnection
+      await waitFor(() => a.transports.length === 3 && ws.last()?.kinds().includes("subscribe"), { what: "the WebSocket again" });
+      assert.deepEqual(a.transports, ["ws", "sse", "ws"]);
+      assert.deepEqual(ws.last().sent, [{ type: "subscribe", ids: ["o1"], versions: { o1: 2 } }]);
+      assert.equal(server.streams().length, 1, "no second stream");
+      assert.deepEqual(a.errors, []);
+      assert.deepEqual(a.updates, [1, 2]);
     });
   });
 
