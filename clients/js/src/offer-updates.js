@@ -1372,6 +1372,7 @@ class SocketHub extends MemberHub {
     clearTimeout(this.openTimer);
     this.isOpen = true;
     this.openedAt = now();
+    this.authRetries = 0;
     this.subscribed.clear();
     if (token) {
       this.send({ type: "auth", token }); // first: offerd takes messages in order, no answer needed
