@@ -375,6 +375,37 @@ describe("WebSocket: the shared socket (scripted)", () => {
     });
   });
 
+  it("1013 (try again later) is an error with backoff, and no fallback even when it comes at once", async () => {
+    await withoutJitter(async () => {
+      const ws = fakeSockets();
+      const c = client({ fetch: scripted().fetch, WebSocket: ws.WebSocket, transport: "auto" });
+      const a = collect(c, "o1");
+      for (let i = 1; i <= 4; i++) {
+        await waitFor(() => ws.sockets.length === i && ws.last().kinds().includes("subscribe"), { what: `socket ${i}` });
+        ws.last().serverClose(1013, "too many open streams; retry later");
+      }
+      await waitFor(() => a.errors.length === 4);
+      assert.match(a.errors[0].message, /too many open streams; retry later \(1013\)/);
+      assert.deepEqual(a.transports, ["ws"], "offerd's caps are shared by every transport: no use moving");
+    });
+  });
+
+  it("no token and no cookie: offerd asks for auth; the offers answer 401 over HTTP too, and park", async () => {
+    const ws = fakeSockets();
+    const server = scripted();
+    let gets = 0;
+    const fetch = async (url, init) => (++gets > 1 ? json({ error: "sign in first" }, 401) : server.fetch(url, init));
+    const c = client({ fetch, WebSocket: ws.WebSocket });
+    const a = collect(c, "o1");
+    await waitFor(() => ws.last()?.kinds().includes("subscribe"));
+    assert.ok(!ws.last().kinds().includes("auth"));
+    ws.last().receive({ type: "error", status: 401, error: "send an auth message first" });
+    await waitFor(() => a.errors.length === 1);
+    assert.equal(a.errors[0].status, 401);
+    assert.equal(a.errors[0].retryIn, null);
+    await waitFor(() => ws.last().clientClosed === 1000, { what: "the socket let go with its last watch" });
+  });
+
   it("transport ws without any WebSocket class: the watch says so and stops", async () => {
     const c = client({ fetch: scripted().fetch, WebSocket: null });
     const a = collect(c, "o1");
