@@ -20,8 +20,8 @@
 //             for all of them (a connection and a held slot per page, not per offer).
 //   poll      GET /api/offers/{id} with If-None-Match every interval; a 304 costs no callback.
 // "auto" starts with the WebSocket and falls back to SSE, long-poll, then polling, when the server
-// or a proxy refuses them; the client remembers a refusal for a while (every watch on it falls back together)
-// and then tries again.
+// or a proxy refuses them; the client remembers a refusal for a while (every watch on it falls back
+// together) and then tries again.
 //
 // SPDX-License-Identifier: MIT
 
@@ -42,7 +42,6 @@ const STREAM_MAX_IDS = 64; // offerd's limit for ?ids=
 const POLL_MAX_QUERY = 2048; // a shared long-poll's ids and versions past this: another request
 const REAUTH_JITTER_MS = 250; // after `reauth`: back almost at once, with a fresh token
 const WS_OPEN_TIMEOUT_MS = 10_000; // a handshake a proxy holds longer than this counts as refused
-const WS_MAX_IDS = 64; // offerd's subscriptions per socket; past it an offer is refused with a 400
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 const RETRY_AFTER_CAP_MS = 3600_000;
@@ -280,7 +279,8 @@ class OfferClient {
       this.fetchFn = fetch ?? ((...args) => globalThis.fetch(...args));
     }
     if (WebSocket !== undefined) {
-      if (WebSocket !== null && typeof WebSocket !== "function") throw new TypeError("WebSocket must be a constructor");
+      if (WebSocket !== null && typeof WebSocket !== "function")
+        throw new TypeError("WebSocket must be a constructor");
       this.WebSocket = WebSocket;
     }
     if (baseUrl !== undefined) this.baseUrl = String(baseUrl ?? "").replace(/\/+$/, "");
@@ -599,7 +599,8 @@ class Watch {
     if (this.transport === "longpoll") return this.client.polls.add(this);
     if (this.transport === "ws") {
       if (!this.client.canWebSocket()) // asked for by name where there is none
-        return this.park(new OfferError("no WebSocket here: pass one to configure({ WebSocket }), or an absolute baseUrl", 0));
+        return this.park(new OfferError(
+          "no WebSocket here: pass one to configure({ WebSocket }), or an absolute baseUrl", 0));
       return this.client.sockets.add(this);
     }
     this.client.hub.add(this);
@@ -682,7 +683,8 @@ class Watch {
     const ctrl = (this.ctrl = new AbortController());
     const sse = this.transport === "sse";
     if (sse) this.client.hub.expect(this); // the stream waits a moment for us
-    if (this.transport === "ws" && this.client.canWebSocket()) this.client.sockets.expect(this); // so does the socket
+    // so does the socket (opening meanwhile)
+    if (this.transport === "ws" && this.client.canWebSocket()) this.client.sockets.expect(this);
     if (this.transport === "longpoll") this.client.polls.expect(this); // so does the shared long-poll
     this.lastStart = now();
     let result;
@@ -853,8 +855,8 @@ class Watch {
 class MemberHub {
   constructor(client) {
     this.client = client;
-    this.members = new Set();
-    this.expected = new Set();
+    this.members = new Set(); // watches on this transport past their first GET
+    this.expected = new Set(); // watches on it still on their first GET: worth waiting for
     this.debounce = null;
     this.firstChange = 0;
   }
@@ -1161,7 +1163,8 @@ export function webSocketUrl(baseUrl, pageUrl = globalThis.location?.href) {
   } catch {
     return null; // a relative baseUrl without a page (Node): nowhere to connect
   }
-  if (url.protocol === "http:" || url.protocol === "https:") url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol === "http:") url.protocol = "ws:";
   return url.protocol === "ws:" || url.protocol === "wss:" ? url.href : null;
 }
 
@@ -1404,7 +1407,8 @@ class SocketHub extends MemberHub {
     const { offer } = msg;
     this.failures = 0;
     this.policyCloses = 0;
-    if (this.subscribed.has(offer.id)) this.subscribed.set(offer.id, Math.max(this.subscribed.get(offer.id), offer.version));
+    const known = this.subscribed.get(offer.id);
+    if (known !== undefined) this.subscribed.set(offer.id, Math.max(known, offer.version));
     for (const w of [...this.members]) if (w.id === offer.id && w.running) w.deliver(offer, null);
   }
 
