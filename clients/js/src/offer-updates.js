@@ -1255,7 +1255,8 @@ class SocketHub extends MemberHub {
     this.policyCloses = 0; // 1008 closes in a row soon after opening: the token is refused
     this.lastAuth = 0;
     this.quickReauths = 0; // reauths in a row, each soon after our auth
-    this.authRetries = 0;
+    this.authRetries = 0; // auth messages offerd could not check (5xx) in a row
+    this.sentToken = false; // this socket was given a token (else the cookie speaks, or nothing)
     this.closed = false;
   }
 
@@ -1377,6 +1378,7 @@ class SocketHub extends MemberHub {
     this.openedAt = now();
     this.authRetries = 0;
     this.subscribed.clear();
+    this.sentToken = Boolean(token);
     if (token) {
       this.send({ type: "auth", token }); // first: offerd takes messages in order, no answer needed
       this.lastAuth = now();
@@ -1430,21 +1432,23 @@ class SocketHub extends MemberHub {
     if (status >= 500) setTimeout(() => this.isOpen && this.sendSubscriptions(), RECONNECT_MS);
   }
 
-  /** An error about a whole message: no auth yet (we had no token and there was no cookie), or
-   *  offerd could not check the token now. */
+  /** An error about a whole message: offerd could not check the token now (5xx), or the socket
+   *  is not signed in (401: we had no token, and there was no cookie at the upgrade). */
   async onSocketError({ status, error }) {
     const ws = this.ws;
-    if (status >= 500) { // the token could not be checked (the database): send it again shortly
+    if (status >= 500) { // the database, say: the token again shortly, then the subscriptions
       this.authRetries++;
       return setTimeout(() => this.ws === ws && this.refreshAuth(true), backoffDelay(this.authRetries));
     }
-    if (status !== 401) return; // a message offerd did not take: nothing a retry would change
+    // a message offerd did not take (400): nothing a retry would change; a 401 after our token:
+    // the subscribe that followed an auth offerd could not check, sent again after the next auth
+    if (status !== 401 || this.sentToken) return;
     const err = new OfferError(`HTTP 401${error ? `: ${error}` : ""}`, 401);
-    // no token to give: ask each offer on its own (those that fail give up); if HTTP takes the
-    // cookie but the socket does not, auto watches move to SSE
+    // no token to give: ask each offer on its own (those that fail give up); if HTTP answers
+    // (the cookie counts there) but the socket does not take it, auto watches move to SSE
     const verdicts = await Promise.all([...this.members].map((w) => w.verify()));
     if (this.closed || this.ws !== ws || verdicts.includes("gave-up")) return;
-    if ([...this.members].some((w) => w.mode === "auto")) this.client.refuse("ws");
+    if (verdicts.includes("answered") && [...this.members].some((w) => w.mode === "auto")) this.client.refuse("ws");
     if (this.members.size) {
       this.drop();
       this.failed(err);
@@ -1470,6 +1474,10 @@ class SocketHub extends MemberHub {
     if (this.ws !== ws || !this.isOpen || !token) return; // no token: the cookie, at the next socket
     this.send({ type: "auth", token });
     this.lastAuth = now();
+    if (again) { // offerd refused what came after the auth it could not check: subscribe again
+      this.subscribed.clear();
+      this.sendSubscriptions();
+    }
   }
 
   onClose(code, reason) {

@@ -406,6 +406,25 @@ describe("WebSocket: the shared socket (scripted)", () => {
     await waitFor(() => ws.last().clientClosed === 1000, { what: "the socket let go with its last watch" });
   });
 
+  it("an auth offerd could not check (5xx): the token again shortly, then the subscriptions", async () => {
+    await withoutJitter(async () => {
+      const ws = fakeSockets();
+      let n = 0;
+      const c = client({ fetch: scripted().fetch, WebSocket: ws.WebSocket, getToken: () => `tok-${++n}` });
+      const a = collect(c, "o1");
+      await waitFor(() => ws.last()?.kinds().includes("subscribe"));
+      const s = ws.last();
+      s.receive({ type: "error", status: 503, error: "the database is unavailable; send the token again shortly" });
+      s.receive({ type: "error", status: 401, error: "send an auth message first" }); // the subscribe
+      await waitFor(() => s.sent.length === 4, { what: "auth and subscribe again" });
+      assert.deepEqual(s.kinds(), ["auth", "subscribe", "auth", "subscribe"]);
+      assert.deepEqual(s.sent[3], { type: "subscribe", ids: ["o1"], versions: { o1: 1 } });
+      await sleep(50);
+      assert.deepEqual(a.errors, []);
+      assert.equal(ws.sockets.length, 1);
+    });
+  });
+
   it("transport ws without any WebSocket class: the watch says so and stops", async () => {
     const c = client({ fetch: scripted().fetch, WebSocket: null });
     const a = collect(c, "o1");
