@@ -61,14 +61,16 @@ export type OfferTransport = "auto" | "ws" | "sse" | "longpoll" | "poll";
 /** The transport a watch is using right now. */
 export type ActiveTransport = "ws" | "sse" | "longpoll" | "poll";
 
-/** What the client needs of a WebSocket class: the browser's, Node 22's, or the `ws` package's. */
+/** What the client needs of a WebSocket class: the browser's, Node 22's, or the `ws` package's.
+ *  The handlers' events are `any` so that each of those (MessageEvent, CloseEvent, ws's own event
+ *  types) fits; the client reads `data` (a string: text frames), `code` and `reason`. */
 export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
 }
 export type WebSocketClass = new (url: string) => WebSocketLike;
 
