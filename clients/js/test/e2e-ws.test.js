@@ -252,6 +252,9 @@ if (!skip) describe("the ws transport across an offerd restart", () => {
     client.watch("demo_offer_1", { onUpdate: (o) => got.updates.push(o), onError: (e) => got.errors.push(e) });
     await waitFor(() => sockets.opened().length === 1 && subscribed(sockets.sockets[0], "demo_offer_1"));
 
+    // offerd takes the auth message before stopping (an auth it reads while shutting down gets a
+    // plain 1001 "shutting down", without the hint: the client then waits its own 1-1.5 s)
+    await sleep(300);
     await first.stop(); // SIGTERM: offerd closes the socket with 1001 and a retry hint
     const [close] = sockets.sockets[0].closes;
     assert.equal(close.code, 1001);
