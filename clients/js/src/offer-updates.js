@@ -1384,7 +1384,8 @@ class SocketHub extends MemberHub {
       this.lastAuth = now();
     }
     for (const w of this.members) w.onStreamOpen();
-    this.sendSubscriptions();
+    // while watches are still gathering (first GETs in flight), apply() subscribes them all at once
+    if (!this.debounce) this.sendSubscriptions();
   }
 
   sendSubscriptions() {

@@ -204,6 +204,21 @@ describe("WebSocket: the shared socket (scripted)", () => {
     assert.equal(ws.sockets.length, 1);
   });
 
+  it("a socket open before the first GETs are back waits for them: one subscribe for the page", async () => {
+    const ws = fakeSockets();
+    const server = scripted();
+    const slow = async (url, init) => { // o2's first GET takes a while
+      if (url.endsWith("/o2")) await sleep(150);
+      return server.fetch(url, init);
+    };
+    const c = client({ fetch: slow, WebSocket: ws.WebSocket });
+    collect(c, "o1");
+    collect(c, "o2");
+    await waitFor(() => ws.last()?.kinds().includes("subscribe"), { what: "the subscribe" });
+    await sleep(100);
+    assert.deepEqual(ws.last().sent, [{ type: "subscribe", ids: ["o1", "o2"], versions: { o1: 1, o2: 1 } }]);
+  });
+
   it("a watch that joins later is subscribed on the open socket, without reconnecting", async () => {
     const ws = fakeSockets();
     const server = scripted({ o1: 2, o2: 5 });
