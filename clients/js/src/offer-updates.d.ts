@@ -90,9 +90,10 @@ export interface OfferClientOptions {
   transport?: OfferTransport;
   /** A fetch implementation; default globalThis.fetch. */
   fetch?: typeof fetch | null;
-  /** A WebSocket class; default globalThis.WebSocket (browsers, Node >= 22). In Node 18/20 pass
-   *  the `ws` package's (`import WebSocket from "ws"`), or auto skips the WebSocket. */
-  WebSocket?: WebSocketClass | null;
+  /** A WebSocket class; null (default): globalThis.WebSocket (browsers, Node >= 22). In Node 18/20
+   *  pass the `ws` package's (`import WebSocket from "ws"`), or auto skips the WebSocket. false: no
+   *  WebSocket at all (auto starts at SSE). */
+  WebSocket?: WebSocketClass | null | false;
   /** Pause while document.visibilityState is "hidden" and refetch on return. Default true. */
   pauseWhenHidden?: boolean;
 }

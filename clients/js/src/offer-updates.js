@@ -255,7 +255,7 @@ class OfferClient {
     this.transport = "auto";
     this.fetchFn = (...args) => globalThis.fetch(...args); // looked up late: polyfills still count
     this.pauseWhenHidden = true;
-    this.WebSocket = null; // null: globalThis.WebSocket, looked up late as fetch is
+    this.WebSocket = null; // null: globalThis.WebSocket, looked up late as fetch is; false: none
     this.watches = new Set();
     this.hub = new StreamHub(this);
     this.sockets = new SocketHub(this);
@@ -279,8 +279,8 @@ class OfferClient {
       this.fetchFn = fetch ?? ((...args) => globalThis.fetch(...args));
     }
     if (WebSocket !== undefined) {
-      if (WebSocket !== null && typeof WebSocket !== "function")
-        throw new TypeError("WebSocket must be a constructor");
+      if (WebSocket !== null && WebSocket !== false && typeof WebSocket !== "function")
+        throw new TypeError("WebSocket must be a constructor, false (none) or null (the platform's)");
       this.WebSocket = WebSocket;
     }
     if (baseUrl !== undefined) this.baseUrl = String(baseUrl ?? "").replace(/\/+$/, "");
@@ -332,8 +332,10 @@ class OfferClient {
     return transport === "poll" || now() >= this.refusedUntil[transport];
   }
 
-  /** The WebSocket constructor: the one configured, else the platform's (Node 22+, browsers). */
+  /** The WebSocket constructor: the one configured, else the platform's (Node 22+, browsers);
+   *  null when there is none or the option said false. */
   webSocketClass() {
+    if (this.WebSocket === false) return null;
     return this.WebSocket ?? (typeof globalThis.WebSocket === "function" ? globalThis.WebSocket : null);
   }
 

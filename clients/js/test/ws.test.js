@@ -441,12 +441,12 @@ describe("WebSocket: the shared socket (scripted)", () => {
   });
 
   it("transport ws without any WebSocket class: the watch says so and stops", async () => {
-    const c = client({ fetch: scripted().fetch, WebSocket: null });
+    const c = client({ fetch: scripted().fetch, WebSocket: false });
     const a = collect(c, "o1");
     await waitFor(() => a.errors.length === 1);
     assert.equal(a.errors[0].retryIn, null);
     assert.match(a.errors[0].message, /no WebSocket here/);
-    const auto = collect(client({ fetch: scripted().fetch, WebSocket: null, transport: "auto" }), "o1");
+    const auto = collect(client({ fetch: scripted().fetch, WebSocket: false, transport: "auto" }), "o1");
     await waitFor(() => auto.updates.length === 1);
     await sleep(50);
     assert.deepEqual(auto.transports, ["sse"], "auto skips what is not there");
