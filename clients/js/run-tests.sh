@@ -1,9 +1,10 @@
 #!/bin/sh
 # run-tests.sh - the JavaScript client's tests, for scripts/test.sh and by hand.
 #
-# Installs the devDependencies (React and react-test-renderer, for the hook's tests) with `npm ci`
-# when package-lock.json lists any, then runs node's own test runner. OFFERD_BIN names the offerd
-# binary the end-to-end tests start (default: build/src/server/offerd of this repository).
+# Installs the devDependencies (React and react-test-renderer for the hook's tests, the ws package as
+# the WebSocket class of the end-to-end tests) with `npm ci` when package-lock.json lists any,
+# then runs node's own test runner. OFFERD_BIN names the offerd binary the end-to-end tests start
+# (default: build/src/server/offerd of this repository).
 #
 # SPDX-License-Identifier: MIT
 set -eu
@@ -33,7 +34,7 @@ if [ -f package-lock.json ] &&
     if command -v npm >/dev/null 2>&1; then
         npm ci --no-audit --no-fund
     else
-        echo "run-tests.sh: npm not found: the React hook's tests will be skipped" >&2
+        echo "run-tests.sh: npm not found: the React hook's and the WebSocket end-to-end tests will be skipped" >&2
     fi
 fi
 

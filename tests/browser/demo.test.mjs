@@ -1,18 +1,19 @@
 // The demo page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core)
 // against a real offerd: it renders, a write in one window reaches the other within a second over
-// SSE, it falls back when SSE (and long-poll) are refused, and CORS works from a second origin.
+// the WebSocket, it falls back to SSE behind a proxy that refuses WebSocket upgrades (then to
+// long-poll and polling when those are refused too), and CORS works from a second origin.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { chromium } from "playwright-core";
 
-import { api, demoSession, readClientModule, startOfferd, startStaticSite } from "./offerd.mjs";
+import { api, demoSession, readClientModule, startOfferd, startStaticSite, startUpgradeRefusingProxy } from "./offerd.mjs";
 
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const screenshotPath = process.env.OFFERD_SCREENSHOT || join(process.cwd(), "out", "demo-page.png");
 
-let browser, offerd, site, tokens;
+let browser, offerd, site, tokens, proxy;
 
 // The second origin's page: the JS client straight from clients/js, nothing else.
 const crossOriginPage = `<!doctype html><meta charset="utf-8"><title>shop</title>
@@ -26,6 +27,7 @@ before(async () => {
   });
   offerd = await startOfferd(["--cors-origin", site.origin]);
   tokens = await demoSession(offerd.baseUrl);
+  proxy = await startUpgradeRefusingProxy(offerd.baseUrl);
   browser = await chromium.launch({ executablePath, headless: true });
 });
 
@@ -36,18 +38,28 @@ after(async () => {
     assert.equal(code, 0, "offerd exits cleanly");
   }
   if (site) await site.stop();
+  if (proxy) await proxy.stop();
 });
 
-async function openAs(who, query = "", route) {
+// The demo page as WHO, straight from offerd or (base = proxy.origin) through the proxy that
+// refuses WebSocket upgrades; ROUTE may refuse more. sockets: the page's WebSocket URLs.
+async function openAs(who, query = "", route, base = offerd.baseUrl) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   if (route) await route(context);
   const page = await context.newPage();
   const errors = [];
+  const sockets = [];
+  const requests = [];
   page.on("pageerror", (e) => errors.push(e));
-  await page.goto(`${offerd.baseUrl}/?as=${who}${query}`);
+  page.on("websocket", (ws) => sockets.push(ws.url()));
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(`${base}/?as=${who}${query}`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 10000 });
-  return { page, context, errors };
+  return { page, context, errors, sockets, requests };
 }
+
+const transportIs = (w, name, timeout) => w.page.waitForFunction(
+  (n) => document.querySelector("#transport").textContent === n, name, { timeout });
 
 const card = (id) => `#offer-${id}`;
 
@@ -69,13 +81,16 @@ describe("demo page", () => {
     await context.close();
   });
 
-  test("a write in one window reaches the other within a second over SSE", async () => {
+  test("a write in one window reaches the other within a second over WebSocket", async () => {
     // Polling every minute: only a push can make it inside a second.
     const alice = await openAs("alice", "&interval=60000");
     const bob = await openAs("bob", "&interval=60000");
+    for (const w of [alice, bob]) await transportIs(w, "ws", 5000);
+    await alice.page.waitForTimeout(200); // the subscription is on its way with the first GETs
     for (const w of [alice, bob]) {
-      await w.page.waitForFunction(() => document.querySelector("#transport").textContent === "sse",
-                                   null, { timeout: 5000 });
+      assert.equal(w.sockets.length, 1, "one WebSocket for the whole page");
+      assert.match(w.sockets[0], /^ws:\/\/127\.0\.0\.1:\d+\/api\/ws$/, "no token in the URL");
+      assert.ok(!w.requests.some((u) => /\/events(\?|$)/.test(u)), "no SSE");
     }
     // Bob (seller) counters Alice's 150 on the driver listed at 200.
     const bobCard = bob.page.locator(card("demo_offer_1"));
@@ -100,35 +115,52 @@ describe("demo page", () => {
     mkdirSync(dirname(screenshotPath), { recursive: true });
     await alice.page.screenshot({ path: screenshotPath, fullPage: true });
     assert.deepEqual([...alice.errors, ...bob.errors], []);
+    assert.equal(alice.sockets.length + bob.sockets.length, 2, "no reconnection");
     await alice.context.close();
     await bob.context.close();
   });
 
-  test("falls back to long-poll when a proxy refuses SSE", async () => {
+  test("falls back to SSE when a proxy refuses the WebSocket upgrade, and still shows every write", async () => {
+    const offer = await newOffer(225);
+    const before = proxy.upgrades.length;
+    const w = await openAs("alice", "&interval=60000", null, proxy.origin);
+    await w.page.waitForSelector(card(offer.id));
+    await transportIs(w, "sse", 10000);
+    assert.ok(proxy.upgrades.length - before >= 1, "the page did try the WebSocket first");
+    const t0 = Date.now();
+    await api(offerd.baseUrl, tokens.bob, "POST", `/api/offers/${offer.id}/counter`, { amount: 290 });
+    await w.page.waitForSelector(`${card(offer.id)}[data-status=COUNTERED]`, { timeout: 1000 });
+    const ms = Date.now() - t0;
+    assert.ok(ms < 1000, `${ms} ms over SSE`);
+    assert.equal(await w.page.locator("#conn").getAttribute("class"), "conn ok", "a refusal is no error");
+    assert.deepEqual(w.errors, []);
+    await w.context.close();
+  });
+
+  test("falls back to long-poll when a proxy refuses the WebSocket and SSE", async () => {
     const offer = await newOffer(220);
     const refused = [];
     const w = await openAs("alice", "&interval=60000", (ctx) =>
-      ctx.route(/\/events(\?|$)/, (r) => { refused.push(r.request().url()); r.fulfill({ status: 404, body: "" }); }));
+      ctx.route(/\/events(\?|$)/, (r) => { refused.push(r.request().url()); r.fulfill({ status: 404, body: "" }); }),
+      proxy.origin);
     await w.page.waitForSelector(card(offer.id));
-    await w.page.waitForFunction(() => document.querySelector("#transport").textContent === "longpoll",
-                                 null, { timeout: 10000 });
+    await transportIs(w, "longpoll", 10000);
     await api(offerd.baseUrl, tokens.bob, "POST", `/api/offers/${offer.id}/counter`, { amount: 280 });
     await w.page.waitForSelector(`${card(offer.id)}[data-status=COUNTERED]`, { timeout: 2000 });
     assert.ok(refused.length >= 1, "the page did try SSE first");
     await w.context.close();
   });
 
-  test("falls back to plain polling when SSE and long-poll are both refused", async () => {
+  test("falls back to plain polling when the WebSocket, SSE and long-poll are all refused", async () => {
     const offer = await newOffer(230);
     const w = await openAs("alice", "&interval=500", (ctx) => ctx.route(/\/api\/offers\//, (r) => {
       const url = r.request().url();
       if (/\/events(\?|$)/.test(url)) return r.fulfill({ status: 404, body: "" });
       if (/[?&]wait=/.test(url)) return r.fulfill({ status: 504, body: "" }); // a proxy timing out the hold
       return r.continue();
-    }));
+    }), proxy.origin);
     await w.page.waitForSelector(card(offer.id));
-    await w.page.waitForFunction(() => document.querySelector("#transport").textContent === "poll",
-                                 null, { timeout: 15000 });
+    await transportIs(w, "poll", 20000);
     await api(offerd.baseUrl, tokens.bob, "POST", `/api/offers/${offer.id}/counter`, { amount: 270 });
     await w.page.waitForSelector(`${card(offer.id)}[data-status=COUNTERED]`, { timeout: 3000 });
     await w.context.close();
@@ -146,23 +178,36 @@ describe("demo page", () => {
       const body = await first.json();
       const again = await fetch(`${base}/api/offers/demo_offer_3`,
                                 { headers: { ...auth, "If-None-Match": etag } });
-      // The JS client's own SSE transport, across origins.
-      const streamed = await new Promise((resolve, reject) => {
-        const c = window.offerClient.createOfferClient({ baseUrl: base, getToken: () => token,
-                                                         transport: "sse" });
-        const timer = setTimeout(() => reject(new Error("no update in 5 s")), 5000);
+      // The JS client's own SSE and WebSocket transports, across origins (offerd lists this one).
+      const over = (transport) => new Promise((resolve, reject) => {
+        const c = window.offerClient.createOfferClient({ baseUrl: base, getToken: () => token, transport });
+        const timer = setTimeout(() => reject(new Error(`no update over ${transport} in 5 s`)), 5000);
         const h = c.watch("demo_offer_3", {
           onUpdate: (o) => { clearTimeout(timer); h.stop(); c.close(); resolve(o.status); },
           onError: (e) => { clearTimeout(timer); reject(e); },
         });
       });
-      return { status: first.status, etag, id: body.id, conditional: again.status, streamed };
+      const streamed = await over("sse");
+      // the watch's first state comes by GET; the socket must also open and take the subscription
+      const socket = await new Promise((resolve) => {
+        const ws = new WebSocket(`${base.replace(/^http/, "ws")}/api/ws`);
+        ws.onopen = () => {
+          ws.send(JSON.stringify({ type: "auth", token }));
+          ws.send(JSON.stringify({ type: "subscribe", ids: ["demo_offer_3"] }));
+        };
+        ws.onmessage = (ev) => { ws.close(); resolve(JSON.parse(ev.data).offer?.status ?? ev.data); };
+        ws.onclose = (ev) => resolve(`closed ${ev.code}`);
+      });
+      return { status: first.status, etag, id: body.id, conditional: again.status, streamed, socket,
+               viaClient: await over("ws") };
     }, { base: offerd.baseUrl, token: tokens.alice });
     assert.equal(result.status, 200);
     assert.match(result.etag ?? "", /^"/, "ETag is exposed to the page");
     assert.equal(result.id, "demo_offer_3");
     assert.equal(result.conditional, 304);
     assert.equal(result.streamed, "ACCEPTED");
+    assert.equal(result.socket, "ACCEPTED", "a WebSocket from a listed origin");
+    assert.equal(result.viaClient, "ACCEPTED");
 
     // An origin offerd was not told about is refused by the browser.
     const other = `http://localhost:${site.port}`;
@@ -177,6 +222,13 @@ describe("demo page", () => {
       }
     }, { base: offerd.baseUrl, token: tokens.alice });
     assert.equal(blocked, "TypeError");
+    // ... and so is its WebSocket, by offerd itself (WebSockets are not covered by CORS)
+    const socket = await page.evaluate((base) => new Promise((resolve) => {
+      const ws = new WebSocket(`${base.replace(/^http/, "ws")}/api/ws`);
+      ws.onopen = () => { ws.close(); resolve("opened"); };
+      ws.onclose = () => resolve("refused");
+    }), offerd.baseUrl);
+    assert.equal(socket, "refused");
     await context.close();
   });
 });

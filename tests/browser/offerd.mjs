@@ -1,7 +1,7 @@
 // Starting and stopping a real offerd (and a second-origin static server) for the browser tests.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,4 +79,32 @@ export async function startStaticSite(files) {
 
 export function readClientModule() {
   return readFileSync(join(repoRoot, "clients", "js", "src", "offer-updates.js"), "utf8");
+}
+
+// A reverse proxy in front of offerd that passes HTTP (streams included, unbuffered) but refuses
+// every WebSocket upgrade with 403, as a corporate proxy without WebSocket support does. The page
+// is then loaded from the proxy's origin. Listens on 127.0.0.1:0.
+export async function startUpgradeRefusingProxy(targetBaseUrl) {
+  const target = new URL(targetBaseUrl);
+  const upgrades = [];
+  const server = createServer((req, res) => {
+    const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url,
+                                   headers: { ...req.headers, host: target.host } }, (up) => {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.on("upgrade", (req, socket) => {
+    upgrades.push(req.url);
+    socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    upgrades,
+    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  };
 }

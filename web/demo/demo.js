@@ -1,5 +1,6 @@
 // The --demo page: signs in as a demo user, lists their offers and keeps each card live through
-// the JS client (one multiplexed SSE stream for the whole page, long-poll or polling when refused).
+// the JS client: one WebSocket for the whole page ("auto"), else one multiplexed SSE stream,
+// long-poll or polling where a proxy refuses the better one. The header shows which is in use.
 import { createOfferClient } from "/demo/offer-updates.js";
 
 const params = new URLSearchParams(location.search);
@@ -166,8 +167,22 @@ function addCard(client, offer) {
         $(".error", el).hidden = false;
       }
     },
-    onTransport: (name) => { $("#transport").textContent = name; },
+    onTransport: showTransport,
   });
+}
+
+// The name stays as the client says it (the browser tests read it); the tooltip explains it.
+const TRANSPORT_TITLES = {
+  ws: "one WebSocket for the whole page",
+  sse: "one Server-Sent Events stream for the whole page (WebSocket refused)",
+  longpoll: "long-polling (WebSocket and SSE refused)",
+  poll: "polling every interval (nothing better got through)",
+};
+
+function showTransport(name) {
+  const el = $("#transport");
+  el.textContent = name;
+  el.title = TRANSPORT_TITLES[name] || "";
 }
 
 function setConnection(ok, why = "") {

@@ -54,14 +54,29 @@ export interface Offer {
   counterOffers: CounterOffer[];
 }
 
-/** "auto": SSE, falling back to long-poll, then polling, where the server or a proxy refuses. */
-export type OfferTransport = "auto" | "sse" | "longpoll" | "poll";
+/** "auto": the WebSocket, falling back to SSE, long-poll, then polling, where the server or a proxy
+ *  refuses (or where there is no WebSocket class: Node < 22 without the `WebSocket` option). */
+export type OfferTransport = "auto" | "ws" | "sse" | "longpoll" | "poll";
 
 /** The transport a watch is using right now. */
-export type ActiveTransport = "sse" | "longpoll" | "poll";
+export type ActiveTransport = "ws" | "sse" | "longpoll" | "poll";
+
+/** What the client needs of a WebSocket class: the browser's, Node 22's, or the `ws` package's.
+ *  The handlers' events are `any` so that each of those (MessageEvent, CloseEvent, ws's own event
+ *  types) fits; the client reads `data` (a string: text frames), `code` and `reason`. */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+export type WebSocketClass = new (url: string) => WebSocketLike;
 
 /** Like Clerk's getToken: called before every request and reconnection (at once when the shared
- *  stream says its token expired, event `reauth`); null sends no header. */
+ *  stream says its token expired, event `reauth`), and for the WebSocket's `auth` message (when it
+ *  opens and when offerd says `reauth`); null sends no header and no auth message (the cookie). */
 export type GetToken = () => string | null | undefined | Promise<string | null | undefined>;
 
 export interface OfferClientOptions {
@@ -75,6 +90,10 @@ export interface OfferClientOptions {
   transport?: OfferTransport;
   /** A fetch implementation; default globalThis.fetch. */
   fetch?: typeof fetch | null;
+  /** A WebSocket class; null (default): globalThis.WebSocket (browsers, Node >= 22). In Node 18/20
+   *  pass the `ws` package's (`import WebSocket from "ws"`), or auto skips the WebSocket. false: no
+   *  WebSocket at all (auto starts at SSE). */
+  WebSocket?: WebSocketClass | null | false;
   /** Pause while document.visibilityState is "hidden" and refetch on return. Default true. */
   pauseWhenHidden?: boolean;
 }
@@ -83,8 +102,9 @@ export interface OfferClientOptions {
 export declare class OfferError extends Error {
   constructor(message: string, status?: number, options?: { offerId?: string | null; retryAfter?: number; cause?: unknown });
   name: "OfferError";
-  /** HTTP status, or 0 when no answer came (network, timeout). On SSE, an `offer-error` event's
-   *  status (403, 404) for its offer alone. */
+  /** HTTP status, or 0 when no answer came (network, timeout, a WebSocket closed or refused). On
+   *  SSE, an `offer-error` event's status (403, 404) for its offer alone; on the WebSocket, an
+   *  `error` message's. */
   status: number;
   offerId: string | null;
   /** What the server's Retry-After asked for, in ms (0 if none). */
@@ -99,7 +119,7 @@ export declare class OfferError extends Error {
 export interface WatchOptions {
   /** Default true. A disabled watch sends nothing and calls nothing back. */
   enabled?: boolean;
-  /** Polling interval in ms; default 5000. SSE and long-poll do not wait for it. */
+  /** Polling interval in ms; default 5000. The WebSocket, SSE and long-poll do not wait for it. */
   interval?: number;
   /** Default: the client's transport ("auto"). */
   transport?: OfferTransport;
@@ -177,3 +197,27 @@ export declare function backoffDelay(
 
 /** Retry-After (seconds or an HTTP date) in ms from `now`; 0 when absent or unreadable. */
 export declare function parseRetryAfter(value: string | null | undefined, now?: number): number;
+
+/** ws(s)://.../api/ws for a base URL (absolute, or relative to pageUrl); null when there is none. */
+export declare function webSocketUrl(baseUrl: string, pageUrl?: string): string | null;
+
+/** The subscribe/unsubscribe that turn SUBSCRIBED (id -> the version offerd knows we have) into
+ *  WANTED (id -> the oldest version a watch of it has; -1 for none). */
+export declare function subscriptionChanges(
+  subscribed: Map<string, number>,
+  wanted: Map<string, number>,
+): { subscribe: string[]; versions: Record<string, number>; unsubscribe: string[] };
+
+export type SocketMessage =
+  | { type: "offer"; offer: Offer }
+  | { type: "error"; id: string | null; status: number; error: string }
+  | { type: "reauth" };
+
+/** One text frame from offerd, checked; null for anything else. */
+export declare function readSocketMessage(data: unknown): SocketMessage | null;
+
+/** How a close of an open socket reads; retryMs is offerd's shutdown hint (1001), else null. */
+export declare function readSocketClose(code: number, reason?: string): {
+  kind: "shutdown" | "policy" | "normal" | "later" | "cut";
+  retryMs: number | null;
+};

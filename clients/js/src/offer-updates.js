@@ -6,6 +6,10 @@
 // A client holds the base URL, how to get a token and the default transport. Each watch follows one
 // offer: a plain conditional GET first (the state at once, and proof that the offer is the
 // caller's), then the transport:
+//   ws        the client's ONE WebSocket, GET /api/ws, shared by every watch on it: subscribe and
+//             unsubscribe messages as watches come and go (with the versions they have, so offerd
+//             sends only newer ones), the token in an `auth` message (a browser cannot set headers
+//             on a WebSocket, and a URL gets logged), refreshed in place when offerd says `reauth`.
 //   sse       the client's ONE multiplexed stream, GET /api/offers/events?ids=a,b,c, shared by every
 //             watch on SSE (reopened once, debounced, when the set of ids changes). Read with fetch()
 //             and a small event-stream parser, since EventSource cannot send Authorization. It
@@ -15,14 +19,14 @@
 //             while two or more watches long-poll, ONE GET /api/offers/poll?ids=a,b&since=a:3,b:1&wait=25
 //             for all of them (a connection and a held slot per page, not per offer).
 //   poll      GET /api/offers/{id} with If-None-Match every interval; a 304 costs no callback.
-// "auto" starts with SSE and falls back to long-poll, then polling, when the server or a proxy
-// refuses them; the client remembers a refusal for a while (every watch on it falls back together)
-// and then tries again.
+// "auto" starts with the WebSocket and falls back to SSE, long-poll, then polling, when the server
+// or a proxy refuses them; the client remembers a refusal for a while (every watch on it falls back
+// together) and then tries again.
 //
 // SPDX-License-Identifier: MIT
 
-const TRANSPORTS = ["auto", "sse", "longpoll", "poll"];
-const RANK = { sse: 0, longpoll: 1, poll: 2 }; // lower is better; auto moves down, later back up
+const TRANSPORTS = ["auto", "ws", "sse", "longpoll", "poll"];
+const RANK = { ws: 0, sse: 1, longpoll: 2, poll: 3 }; // lower is better; auto moves down, later back up
 const OFFER_ID = /^[A-Za-z0-9_-]{1,64}$/; // offerd's id syntax: anything else is a 400 anyway
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -37,6 +41,7 @@ const STREAM_GATHER_MAX_MS = 1000; // at most this long waiting for watches stil
 const STREAM_MAX_IDS = 64; // offerd's limit for ?ids=
 const POLL_MAX_QUERY = 2048; // a shared long-poll's ids and versions past this: another request
 const REAUTH_JITTER_MS = 250; // after `reauth`: back almost at once, with a fresh token
+const WS_OPEN_TIMEOUT_MS = 10_000; // a handshake a proxy holds longer than this counts as refused
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 const RETRY_AFTER_CAP_MS = 3600_000;
@@ -250,10 +255,12 @@ class OfferClient {
     this.transport = "auto";
     this.fetchFn = (...args) => globalThis.fetch(...args); // looked up late: polyfills still count
     this.pauseWhenHidden = true;
+    this.WebSocket = null; // null: globalThis.WebSocket, looked up late as fetch is; false: none
     this.watches = new Set();
     this.hub = new StreamHub(this);
+    this.sockets = new SocketHub(this);
     this.polls = new PollHub(this);
-    this.refusedUntil = { sse: 0, longpoll: 0 };
+    this.refusedUntil = { ws: 0, sse: 0, longpoll: 0 };
     this.hidden = false;
     this.closed = false;
     this.configure(options);
@@ -261,7 +268,7 @@ class OfferClient {
   }
 
   /** Changes the options given (others keep their value); open streams reopen with them. */
-  configure({ baseUrl, getToken, credentials, transport, fetch, pauseWhenHidden } = {}) {
+  configure({ baseUrl, getToken, credentials, transport, fetch, pauseWhenHidden, WebSocket } = {}) {
     if (transport !== undefined) this.transport = checkTransport(transport);
     if (getToken !== undefined) {
       if (getToken !== null && typeof getToken !== "function") throw new TypeError("getToken must be a function");
@@ -271,6 +278,11 @@ class OfferClient {
       if (fetch !== null && typeof fetch !== "function") throw new TypeError("fetch must be a function");
       this.fetchFn = fetch ?? ((...args) => globalThis.fetch(...args));
     }
+    if (WebSocket !== undefined) {
+      if (WebSocket !== null && WebSocket !== false && typeof WebSocket !== "function")
+        throw new TypeError("WebSocket must be a constructor, false (none) or null (the platform's)");
+      this.WebSocket = WebSocket;
+    }
     if (baseUrl !== undefined) this.baseUrl = String(baseUrl ?? "").replace(/\/+$/, "");
     if (credentials !== undefined) this.credentials = credentials;
     if (pauseWhenHidden !== undefined) {
@@ -278,6 +290,7 @@ class OfferClient {
       this.setHidden(this.pauseWhenHidden && this.documentHidden());
     }
     this.hub.reopen();
+    this.sockets.reopen();
   }
 
   watch(offerId, options = {}) {
@@ -307,6 +320,7 @@ class OfferClient {
     this.closed = true;
     for (const w of [...this.watches]) w.stop();
     this.hub.close();
+    this.sockets.close();
     this.polls.close();
     this.doc?.removeEventListener("visibilitychange", this.onVisibility);
   }
@@ -314,13 +328,41 @@ class OfferClient {
   // -- transports' shared state --
 
   allowed(transport) {
+    if (transport === "ws" && !this.canWebSocket()) return false;
     return transport === "poll" || now() >= this.refusedUntil[transport];
+  }
+
+  /** The WebSocket constructor: the one configured, else the platform's (Node 22+, browsers);
+   *  null when there is none or the option said false. */
+  webSocketClass() {
+    if (this.WebSocket === false) return null;
+    return this.WebSocket ?? (typeof globalThis.WebSocket === "function" ? globalThis.WebSocket : null);
+  }
+
+  /** A WebSocket class and somewhere to connect it (a relative baseUrl needs a page). */
+  canWebSocket() {
+    return Boolean(this.webSocketClass() && webSocketUrl(this.baseUrl));
   }
 
   /** The server or a proxy refused TRANSPORT: every auto watch on it moves down, for a while. */
   refuse(transport) {
     this.refusedUntil[transport] = now() + FALLBACK_STICKS_MS;
     for (const w of this.watches) if (w.mode === "auto" && w.transport === transport) w.moveTo(w.bestTransport());
+  }
+
+  /** Auto watches among WATCHES whose better transport may be tried again (its refusal expired)
+   *  move up to it; true if any did. A reconnection is the moment: an open stream that works stays. */
+  climb(watches) {
+    let moved = false;
+    for (const w of watches) {
+      if (w.mode !== "auto" || !w.running) continue;
+      const best = w.bestTransport();
+      if (RANK[best] < RANK[w.transport]) {
+        w.moveTo(best);
+        moved = true;
+      }
+    }
+    return moved;
   }
 
   // -- visibility: a hidden tab sends nothing; coming back fetches at once --
@@ -350,17 +392,20 @@ class OfferClient {
 
   // -- HTTP --
 
+  /** getToken()'s token, or null for none (the __session cookie then speaks for the caller). */
+  async token() {
+    if (!this.getToken) return null;
+    try {
+      return (await this.getToken()) || null;
+    } catch (e) {
+      throw new OfferError(`getToken failed: ${e?.message ?? e}`, 0, { cause: e });
+    }
+  }
+
   async headers(extra) {
     const headers = { ...extra };
-    if (this.getToken) {
-      let token;
-      try {
-        token = await this.getToken();
-      } catch (e) {
-        throw new OfferError(`getToken failed: ${e?.message ?? e}`, 0, { cause: e });
-      }
-      if (token) headers.Authorization = `Bearer ${token}`; // a header, never the URL: URLs get logged
-    }
+    const token = await this.token();
+    if (token) headers.Authorization = `Bearer ${token}`; // a header, never the URL: URLs get logged
     return headers;
   }
 
@@ -442,6 +487,7 @@ class Watch {
     this.refetchAgain = null;
     this.refetchCtrl = null;
     this.ownPoll = false; // its own long-poll (or the wait for the next) is under way
+    this.avoidWs = false; // the socket had no room for this offer (offerd's 64): auto uses SSE for it
   }
 
   get running() {
@@ -469,6 +515,7 @@ class Watch {
     this.ctrl = null;
     this.ownPoll = false;
     this.client.hub.remove(this);
+    this.client.sockets.remove(this);
     this.client.polls.remove(this);
   }
 
@@ -513,7 +560,7 @@ class Watch {
 
   bestTransport() {
     if (this.mode !== "auto") return this.mode;
-    return ["sse", "longpoll", "poll"].find((t) => this.client.allowed(t));
+    return ["ws", "sse", "longpoll", "poll"].find((t) => (t !== "ws" || !this.avoidWs) && this.client.allowed(t));
   }
 
   /** Records the transport; step() announces it, so that no callback runs inside watch(). */
@@ -552,6 +599,12 @@ class Watch {
     }
     if (this.needsGet || this.transport === "poll") return this.get();
     if (this.transport === "longpoll") return this.client.polls.add(this);
+    if (this.transport === "ws") {
+      if (!this.client.canWebSocket()) // asked for by name where there is none
+        return this.park(new OfferError(
+          "no WebSocket here: pass one to configure({ WebSocket }), or an absolute baseUrl", 0));
+      return this.client.sockets.add(this);
+    }
     this.client.hub.add(this);
   }
 
@@ -632,6 +685,8 @@ class Watch {
     const ctrl = (this.ctrl = new AbortController());
     const sse = this.transport === "sse";
     if (sse) this.client.hub.expect(this); // the stream waits a moment for us
+    // so does the socket (opening meanwhile)
+    if (this.transport === "ws" && this.client.canWebSocket()) this.client.sockets.expect(this);
     if (this.transport === "longpoll") this.client.polls.expect(this); // so does the shared long-poll
     this.lastStart = now();
     let result;
@@ -640,6 +695,7 @@ class Watch {
     } catch (err) {
       if (gen !== this.gen) return;
       if (sse) this.client.hub.remove(this);
+      this.client.sockets.remove(this);
       this.client.polls.remove(this);
       return this.fail(err);
     }
@@ -731,27 +787,32 @@ class Watch {
       this.schedule(this.transport === "poll" ? this.interval : 0);
     } else if (this.running && this.transport === "sse") {
       this.client.hub.kick(this.id); // a stream waiting to reconnect comes back now
+    } else if (this.running && this.transport === "ws") {
+      this.client.sockets.kick(); // so does the socket
     }
     return this.offer;
   }
 
-  /** The stream answered 401/403/404: is it about this offer? False when the watch gave up. */
+  /**
+   * A plain GET when the shared connection was refused: is it about this offer, does HTTP itself
+   * answer? "answered" (200/304: the offer is fine), "gave-up" (401/403/404: the watch parked),
+   * "no-answer" (a network error, a 5xx) or "left" (the watch stopped or moved meanwhile).
+   */
   async verify() {
     const gen = this.gen;
     const ctrl = (this.ctrl = new AbortController());
     try {
       const result = await this.fetch(ctrl.signal);
-      if (gen === this.gen) {
-        this.ctrl = null;
-        if (result.offer) this.deliver(result.offer, result.etag);
-      }
-      return true;
-    } catch (err) {
-      if (gen !== this.gen) return true;
+      if (gen !== this.gen) return "left";
       this.ctrl = null;
-      if (!STOPS_RETRYING.has(err.status)) return true;
+      if (result.offer) this.deliver(result.offer, result.etag);
+      return "answered";
+    } catch (err) {
+      if (gen !== this.gen) return "left";
+      this.ctrl = null;
+      if (!STOPS_RETRYING.has(err.status)) return "no-answer";
       this.park(err);
-      return false;
+      return "gave-up";
     }
   }
 
@@ -786,16 +847,18 @@ class Watch {
   }
 }
 
-// ---- the multiplexed SSE stream ----
+// ---- watches sharing one connection ----
 
-/** Every watch on SSE shares one GET /api/offers/events?ids=... (one per 64 ids). */
-class StreamHub {
+/**
+ * The watches on one shared connection (the SSE stream, the WebSocket): members past their first
+ * GET, and those still on it, worth waiting for (up to STREAM_GATHER_MAX_MS) so that a page that
+ * mounts ten offers changes the connection once. sync() calls apply() once the set settles.
+ */
+class MemberHub {
   constructor(client) {
     this.client = client;
-    this.members = new Set(); // watches on SSE past their first GET
-    this.expected = new Set(); // watches on SSE still on their first GET: worth waiting for
-    this.streams = [];
-    this.key = ""; // the ids the open streams carry
+    this.members = new Set(); // watches on this transport past their first GET
+    this.expected = new Set(); // watches on it still on their first GET: worth waiting for
     this.debounce = null;
     this.firstChange = 0;
   }
@@ -814,6 +877,33 @@ class StreamHub {
   remove(w) {
     const was = this.members.delete(w);
     if (this.expected.delete(w) || was) this.changed();
+  }
+
+  changed() {
+    if (!this.debounce) this.firstChange = now();
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
+  }
+
+  sync() {
+    this.debounce = null;
+    // watches still on their first GET will join in a moment: one connection for the whole page
+    if (this.expected.size && now() - this.firstChange < STREAM_GATHER_MAX_MS) {
+      this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
+      return;
+    }
+    this.apply();
+  }
+}
+
+// ---- the multiplexed SSE stream ----
+
+/** Every watch on SSE shares one GET /api/offers/events?ids=... (one per 64 ids). */
+class StreamHub extends MemberHub {
+  constructor(client) {
+    super(client);
+    this.streams = [];
+    this.key = ""; // the ids the open streams carry
   }
 
   /** The client's settings changed: reopen with them. */
@@ -835,19 +925,7 @@ class StreamHub {
     this.key = "";
   }
 
-  changed() {
-    if (!this.debounce) this.firstChange = now();
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
-  }
-
-  sync() {
-    this.debounce = null;
-    // watches still on their first GET will join in a moment: one connection for the whole page
-    if (this.expected.size && now() - this.firstChange < STREAM_GATHER_MAX_MS) {
-      this.debounce = setTimeout(() => this.sync(), STREAM_DEBOUNCE_MS);
-      return;
-    }
+  apply() {
     const ids = [...new Set([...this.members].map((w) => w.id))].sort();
     const key = ids.join(",");
     if (key === this.key) return;
@@ -913,6 +991,9 @@ class Stream {
 
   async open() {
     if (this.closed || this.live) return;
+    // reconnecting: auto watches go back to the WebSocket once its refusal has expired (the hub
+    // then reopens the stream for whoever stays, if anyone)
+    if (this.client.climb(this.members()) && !this.members().length) return;
     this.live = true;
     try {
       await this.connect();
@@ -1055,7 +1136,7 @@ class Stream {
       // on its own. Those that fail give up (the hub then reopens without them); if none does,
       // the stream itself is the problem.
       const verdicts = await Promise.all(this.members().map((w) => w.verify()));
-      if (this.closed || verdicts.includes(false) || !this.members().length) return;
+      if (this.closed || verdicts.includes("gave-up") || !this.members().length) return;
     }
     const refusal = [404, 405, 406, 415, 501].includes(err.status) || err.status === 200;
     if (refusal && this.members().some((w) => w.mode === "auto")) {
@@ -1070,6 +1151,410 @@ class Stream {
     this.failures++;
     const delay = backoffDelay(this.failures, { retryAfter: err.retryAfter });
     for (const w of this.members()) w.onStreamError(err, delay);
+    this.schedule(delay);
+  }
+}
+
+// ---- the WebSocket ----
+
+/** ws(s)://.../api/ws for BASEURL (absolute, or relative to the page); null when there is none. */
+export function webSocketUrl(baseUrl, pageUrl = globalThis.location?.href) {
+  let url;
+  try {
+    url = new URL(`${baseUrl}/api/ws`, pageUrl);
+  } catch {
+    return null; // a relative baseUrl without a page (Node): nowhere to connect
+  }
+  if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol === "http:") url.protocol = "ws:";
+  return url.protocol === "ws:" || url.protocol === "wss:" ? url.href : null;
+}
+
+/**
+ * The messages that turn the socket's subscriptions SUBSCRIBED (id -> the newest version offerd
+ * knows we have) into WANTED (id -> the oldest version any watch of the id has): new ids, and ids
+ * one of whose watches is behind what offerd thinks we have (it joined late: offerd must send the
+ * current state again), each with that version so that offerd sends only newer ones; and the ids
+ * no watch wants any more. {subscribe: [ids], versions: {id: v}, unsubscribe: [ids]}, ids sorted.
+ */
+export function subscriptionChanges(subscribed, wanted) {
+  const subscribe = [];
+  const versions = {};
+  for (const [id, version] of [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (subscribed.has(id) && subscribed.get(id) <= version) continue;
+    subscribe.push(id);
+    if (version >= 1) versions[id] = version;
+  }
+  const unsubscribe = [...subscribed.keys()].filter((id) => !wanted.has(id)).sort();
+  return { subscribe, versions, unsubscribe };
+}
+
+/**
+ * One text frame from offerd, checked: {type: "offer", offer}, {type: "error", id (null for an
+ * error about a whole message), status, error}, {type: "reauth"}; null for anything else (a kind
+ * this version does not know, or not offerd talking).
+ */
+export function readSocketMessage(data) {
+  if (typeof data !== "string") return null; // the protocol is text frames only
+  let msg;
+  try {
+    msg = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (msg === null || typeof msg !== "object") return null;
+  if (msg.type === "offer") return isOffer(msg.offer) ? { type: "offer", offer: msg.offer } : null;
+  if (msg.type === "reauth") return { type: "reauth" };
+  if (msg.type !== "error" || !Number.isInteger(msg.status)) return null;
+  return { type: "error", id: typeof msg.id === "string" ? msg.id : null, status: msg.status,
+    error: typeof msg.error === "string" ? msg.error : "" };
+}
+
+/**
+ * What a close of an open socket asks for: "shutdown" (1001; offerd's reason is JSON
+ * {"reason":"shutdown","retryMs":N}, N already spread with jitter), "policy" (1008: the token
+ * expired or was refused), "normal" (1000), "later" (1012/1013: restarting, over a cap, we read too
+ * slowly) or "cut" (1006 and the rest: the network, a proxy, an error). retryMs: the hint, or null.
+ */
+export function readSocketClose(code, reason = "") {
+  let retryMs = null;
+  try {
+    const r = JSON.parse(reason);
+    if (Number.isFinite(r?.retryMs) && r.retryMs >= 0) retryMs = Math.min(r.retryMs, RETRY_AFTER_CAP_MS);
+  } catch {
+    // a plain-text reason: offerd's words for people, nothing to read
+  }
+  const kind = code === 1001 ? "shutdown" : code === 1008 ? "policy" : code === 1000 ? "normal"
+    : code === 1012 || code === 1013 ? "later" : "cut";
+  return { kind, retryMs };
+}
+
+const jitter = (ms) => Math.floor(Math.random() * (ms + 1));
+
+/**
+ * Every watch on the WebSocket shares ONE socket, GET /api/ws, as the multiplexed stream does for
+ * SSE, but the set of offers changes in place: subscribe/unsubscribe messages, no reconnection.
+ * The socket opens while the watches do their first GET (the handshake overlaps them); the token
+ * goes in an `auth` message first (browsers cannot set headers on a WebSocket, and URLs get logged;
+ * without a token offerd reads the __session cookie at the upgrade), and again, in place, when
+ * offerd says `reauth`. A close of the whole socket follows its kind (readSocketClose): offerd's
+ * shutdown hint, at once with a fresh token after 1008, backoff otherwise. A socket that fails
+ * before opening (a browser cannot tell a refused upgrade from a network error) or is cut within a
+ * second counts a strike; at three, auto watches move to SSE if the offers answer plain HTTP.
+ */
+class SocketHub extends MemberHub {
+  constructor(client) {
+    super(client);
+    this.ws = null; // the socket, connecting or open
+    this.isOpen = false;
+    this.openedAt = 0;
+    this.openTimer = null;
+    this.connecting = false; // waiting for getToken, before the socket exists
+    this.subscribed = new Map(); // id -> the newest version offerd knows we have, on this socket
+    this.timer = null; // the next connection attempt
+    this.failures = 0;
+    this.strikes = 0;
+    this.policyCloses = 0; // 1008 closes in a row soon after opening: the token is refused
+    this.lastAuth = 0;
+    this.quickReauths = 0; // reauths in a row, each soon after our auth
+    this.authRetries = 0; // auth messages offerd could not check (5xx) in a row
+    this.sentToken = false; // this socket was given a token (else the cookie speaks, or nothing)
+    this.closed = false;
+  }
+
+  wanted() {
+    return this.members.size > 0 || this.expected.size > 0;
+  }
+
+  expect(w) {
+    super.expect(w);
+    this.connect(); // the handshake and the auth message overlap the watch's first GET
+  }
+
+  /** The client's settings changed: a new socket with them. */
+  reopen() {
+    if (!this.ws && !this.connecting && !this.timer) return;
+    this.drop();
+    this.failures = 0;
+    this.strikes = 0;
+    if (this.wanted()) this.connect();
+  }
+
+  /** Reconnects now if waiting after a failure (a refetch just got through). */
+  kick() {
+    if (this.closed || !this.timer || this.failures === 0) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.connect();
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.debounce);
+    this.debounce = null;
+    this.drop();
+    this.members.clear();
+    this.expected.clear();
+  }
+
+  apply() {
+    if (!this.wanted()) return this.drop(); // everyone left (or the page is hidden)
+    if (this.isOpen) this.sendSubscriptions();
+    else this.connect();
+  }
+
+  /** Lets go of the socket (and of a planned reconnection); its late events are ignored. */
+  drop() {
+    const ws = this.ws;
+    this.ws = null;
+    this.isOpen = false;
+    this.subscribed.clear();
+    clearTimeout(this.openTimer);
+    clearTimeout(this.timer);
+    this.timer = null;
+    try {
+      ws?.close(1000);
+    } catch {
+      // already closing
+    }
+  }
+
+  schedule(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, ms);
+  }
+
+  async connect() {
+    if (this.closed || this.ws || this.connecting || this.timer || !this.wanted()) return;
+    if (!this.client.canWebSocket()) { // configure() took the WebSocket class away: each watch
+      for (const w of [...this.members, ...this.expected]) w.resume(); // picks again (auto: SSE)
+      return;
+    }
+    this.connecting = true;
+    let token;
+    try {
+      token = await this.client.token(); // before the socket: the auth message goes first
+    } catch (err) {
+      this.connecting = false;
+      if (!this.closed) this.failed(err);
+      return;
+    }
+    this.connecting = false;
+    if (this.closed || this.ws || this.timer || !this.wanted()) return;
+    const WebSocketClass = this.client.webSocketClass();
+    const url = webSocketUrl(this.client.baseUrl);
+    let ws;
+    try {
+      ws = new WebSocketClass(url);
+    } catch (e) {
+      return this.failed(new OfferError(`cannot open a WebSocket to ${url}: ${e?.message ?? e}`, 0, { cause: e }));
+    }
+    this.ws = ws;
+    this.isOpen = false;
+    // a handshake that hangs (a proxy holding the upgrade) counts as refused
+    this.openTimer = setTimeout(() => {
+      if (this.ws !== ws || this.isOpen) return;
+      this.drop();
+      this.failedBeforeOpen();
+    }, WS_OPEN_TIMEOUT_MS);
+    ws.onopen = () => this.ws === ws && this.opened(token);
+    ws.onmessage = (ev) => this.ws === ws && this.onMessage(ev.data);
+    ws.onclose = (ev) => this.ws === ws && this.onClose(ev.code, ev.reason);
+    ws.onerror = () => {}; // a close event follows every error, with what there is to know
+  }
+
+  send(message) {
+    try {
+      this.ws.send(JSON.stringify(message));
+    } catch {
+      // closing: its close event follows
+    }
+  }
+
+  opened(token) {
+    clearTimeout(this.openTimer);
+    this.isOpen = true;
+    this.openedAt = now();
+    this.authRetries = 0;
+    this.subscribed.clear();
+    this.sentToken = Boolean(token);
+    if (token) {
+      this.send({ type: "auth", token }); // first: offerd takes messages in order, no answer needed
+      this.lastAuth = now();
+    }
+    for (const w of this.members) w.onStreamOpen();
+    // while watches are still gathering (first GETs in flight), apply() subscribes them all at once
+    if (!this.debounce) this.sendSubscriptions();
+  }
+
+  sendSubscriptions() {
+    const wanted = new Map();
+    for (const w of this.members) wanted.set(w.id, Math.min(wanted.get(w.id) ?? Infinity, w.version));
+    const { subscribe, versions, unsubscribe } = subscriptionChanges(this.subscribed, wanted);
+    if (unsubscribe.length) {
+      this.send({ type: "unsubscribe", ids: unsubscribe });
+      for (const id of unsubscribe) this.subscribed.delete(id);
+    }
+    if (subscribe.length) {
+      this.send({ type: "subscribe", ids: subscribe, versions });
+      for (const id of subscribe) this.subscribed.set(id, versions[id] ?? -1);
+    }
+  }
+
+  onMessage(data) {
+    const msg = readSocketMessage(data);
+    if (!msg) return;
+    if (msg.type === "reauth") return this.refreshAuth();
+    if (msg.type === "error") return msg.id === null ? this.onSocketError(msg) : this.onOfferError(msg);
+    const { offer } = msg;
+    this.failures = 0;
+    this.policyCloses = 0;
+    const known = this.subscribed.get(offer.id);
+    if (known !== undefined) this.subscribed.set(offer.id, Math.max(known, offer.version));
+    for (const w of [...this.members]) if (w.id === offer.id && w.running) w.deliver(offer, null);
+  }
+
+  /** {"type":"error","id",...}: offerd dropped this one offer; the others flow on. */
+  onOfferError({ id, status, error }) {
+    this.subscribed.delete(id);
+    const err = new OfferError(`HTTP ${status}${error ? `: ${error}` : ""}`, status, { offerId: id });
+    for (const w of [...this.members]) {
+      if (w.id !== id || !w.running) continue;
+      if (status === 400 && w.mode === "auto") { // no room on the socket (offerd's 64): SSE for it
+        w.avoidWs = true;
+        w.moveTo(w.bestTransport());
+      } else if (STOPS_RETRYING.has(status) || status === 400) {
+        w.park(err); // missing, not ours: as a GET would
+      } else {
+        w.reportError(err, RECONNECT_MS);
+      }
+    }
+    if (status >= 500) setTimeout(() => this.isOpen && this.sendSubscriptions(), RECONNECT_MS);
+  }
+
+  /** An error about a whole message: offerd could not check the token now (5xx), or the socket
+   *  is not signed in (401: we had no token, and there was no cookie at the upgrade). */
+  async onSocketError({ status, error }) {
+    const ws = this.ws;
+    if (status >= 500) { // the database, say: the token again shortly, then the subscriptions
+      this.authRetries++;
+      return setTimeout(() => this.ws === ws && this.refreshAuth(true), backoffDelay(this.authRetries));
+    }
+    // a message offerd did not take (400): nothing a retry would change; a 401 after our token:
+    // the subscribe that followed an auth offerd could not check, sent again after the next auth
+    if (status !== 401 || this.sentToken) return;
+    const err = new OfferError(`HTTP 401${error ? `: ${error}` : ""}`, 401);
+    // no token to give: ask each offer on its own (those that fail give up); if HTTP answers
+    // (the cookie counts there) but the socket does not take it, auto watches move to SSE
+    const verdicts = await Promise.all([...this.members].map((w) => w.verify()));
+    if (this.closed || this.ws !== ws || verdicts.includes("gave-up")) return;
+    if (verdicts.includes("answered") && [...this.members].some((w) => w.mode === "auto")) this.client.refuse("ws");
+    if (this.members.size) {
+      this.drop();
+      this.failed(err);
+    }
+  }
+
+  /** `reauth`: the token expires soon; a fresh one in place, on the same socket. */
+  async refreshAuth(again = false) {
+    const ws = this.ws;
+    if (!ws || !this.isOpen) return;
+    if (!again) {
+      // reauths in a row right after our auth: getToken hands out tokens about to expire
+      this.quickReauths = now() - this.lastAuth < SHORT_STREAM_MS ? this.quickReauths + 1 : 0;
+      if (this.quickReauths) await new Promise((res) => setTimeout(res, backoffDelay(this.quickReauths)));
+    }
+    let token;
+    try {
+      token = await this.client.token();
+    } catch (err) {
+      if (this.ws === ws) for (const w of [...this.members]) w.onStreamError(err, null);
+      return; // offerd closes the socket with 1008 at expiry; the reconnection asks again
+    }
+    if (this.ws !== ws || !this.isOpen || !token) return; // no token: the cookie, at the next socket
+    this.send({ type: "auth", token });
+    this.lastAuth = now();
+    if (again) { // offerd refused what came after the auth it could not check: subscribe again
+      this.subscribed.clear();
+      this.sendSubscriptions();
+    }
+  }
+
+  onClose(code, reason) {
+    const lived = this.isOpen ? now() - this.openedAt : -1;
+    this.ws = null;
+    this.isOpen = false;
+    this.subscribed.clear();
+    clearTimeout(this.openTimer);
+    if (this.closed || !this.wanted()) return;
+    if (lived < 0) return this.failedBeforeOpen();
+    if (lived >= SHORT_STREAM_MS) { // it worked: whatever ended it starts the count afresh
+      this.strikes = 0;
+      this.failures = 0;
+    }
+    const { kind, retryMs } = readSocketClose(code, reason);
+    if (kind === "shutdown" || kind === "normal") {
+      // offerd is going away: back after its hint (already spread), plus up to half again
+      const base = retryMs ?? RECONNECT_MS;
+      return this.schedule(base + jitter(base / 2));
+    }
+    if (kind === "policy") {
+      // the token expired (or was refused): back at once with a fresh one; twice in a row right
+      // after opening, the token is not taken at all: ask each offer over HTTP (a 401 parks it)
+      this.policyCloses = lived < SHORT_STREAM_MS ? this.policyCloses + 1 : 0;
+      if (this.policyCloses < 2)
+        return this.schedule(this.policyCloses ? backoffDelay(this.policyCloses) : jitter(REAUTH_JITTER_MS));
+      return this.verifyAll(new OfferError(`the WebSocket was closed: ${reason || "policy"} (1008)`, 0));
+    }
+    const err = new OfferError(`the WebSocket was closed${reason ? `: ${reason}` : ""} (${code})`, 0);
+    if (kind === "cut" && lived < SHORT_STREAM_MS) { // a proxy that upgrades and cuts at once
+      this.strikes++;
+      if (this.strikes >= STRIKES_TO_FALL_BACK && this.someAuto()) {
+        this.client.refuse("ws");
+        if (!this.wanted()) return;
+      }
+    }
+    this.failed(err);
+  }
+
+  someAuto() {
+    return [...this.members, ...this.expected].some((w) => w.mode === "auto");
+  }
+
+  async verifyAll(err) {
+    const verdicts = await Promise.all([...this.members].map((w) => w.verify()));
+    if (this.closed || this.ws || this.connecting || this.timer || verdicts.includes("gave-up")) return;
+    this.failed(err);
+  }
+
+  /** The socket failed before opening: a refused upgrade, no route, or no network at all. */
+  async failedBeforeOpen() {
+    this.strikes++;
+    if (!this.someAuto()) // asked for by name: report and retry
+      return this.failed(new OfferError("the WebSocket could not be opened (refused, or no connection)", 0));
+    if (this.strikes < STRIKES_TO_FALL_BACK) {
+      this.failures++; // quietly: it may be a refusal, which is no error
+      return this.schedule(backoffDelay(this.failures));
+    }
+    // Does plain HTTP answer? Then the WebSocket is what is refused (a proxy, an older offerd):
+    // auto watches move to SSE. Otherwise offerd is unreachable: an error, and retries.
+    const verdicts = await Promise.all([...this.members].map((w) => w.verify()));
+    if (this.closed || this.ws || this.connecting || this.timer || !this.wanted()) return;
+    if (verdicts.includes("answered") || verdicts.includes("gave-up")) {
+      this.client.refuse("ws");
+      if (!this.wanted()) return;
+    }
+    this.failed(new OfferError("the WebSocket could not be opened (refused, or no connection)", 0));
+  }
+
+  failed(err) {
+    if (!this.wanted()) return;
+    this.failures++;
+    const delay = backoffDelay(this.failures, { retryAfter: err.retryAfter });
+    for (const w of [...this.members]) w.onStreamError(err, delay);
     this.schedule(delay);
   }
 }

@@ -40,7 +40,8 @@ function scripted(route) {
 
 const clients = [];
 function client(options) {
-  const c = createOfferClient({ baseUrl: "http://offerd.test", ...options });
+  // WebSocket: false: these tests are about HTTP transports, also on a Node that has a WebSocket
+  const c = createOfferClient({ baseUrl: "http://offerd.test", WebSocket: false, ...options });
   clients.push(c);
   return c;
 }

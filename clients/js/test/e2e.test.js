@@ -30,7 +30,9 @@ else describe("against a real offerd", () => {
   /** A client as WHO, recording its requests. */
   function clientAs(who, options = {}) {
     const rec = recordingFetch();
-    const c = createOfferClient({ baseUrl: server.baseUrl, getToken: () => server.tokens[who], fetch: rec.fetch, ...options });
+    // WebSocket: false: auto starts at SSE here, also on a Node with a WebSocket (e2e-ws.test.js has it)
+    const c = createOfferClient({ baseUrl: server.baseUrl, getToken: () => server.tokens[who], fetch: rec.fetch,
+      WebSocket: false, ...options });
     clients.push(c);
     return { client: c, rec };
   }

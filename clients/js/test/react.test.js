@@ -45,7 +45,8 @@ else describe("useOfferUpdates", () => {
 
   function clientAs(who) {
     const rec = recordingFetch();
-    const client = createOfferClient({ baseUrl: server.baseUrl, getToken: () => server.tokens[who], fetch: rec.fetch });
+    const client = createOfferClient({ baseUrl: server.baseUrl, getToken: () => server.tokens[who], fetch: rec.fetch,
+      WebSocket: false }); // the same transports on every Node, with or without a WebSocket of its own
     clients.push(client);
     return { client, rec };
   }
@@ -131,7 +132,7 @@ else describe("useOfferUpdates", () => {
   });
 
   it("uses the default client from configureOffers and watches nothing without an id", async () => {
-    configureOffers({ baseUrl: server.baseUrl, getToken: async () => server.tokens.bob });
+    configureOffers({ baseUrl: server.baseUrl, getToken: async () => server.tokens.bob, WebSocket: false });
     const h = renderHook({ offerId: "demo_offer_2" });
     await waitFor(() => h.last().offer, { what: "the offer" });
     assert.equal(h.last().offer.seller.firstName, "Bob");
@@ -139,6 +140,6 @@ else describe("useOfferUpdates", () => {
     await sleep(20);
     assert.deepEqual({ ...h.last(), refetch: null }, { offer: null, loading: false, error: null, refetch: null });
     h.unmount();
-    configureOffers({ getToken: null, baseUrl: "" });
+    configureOffers({ getToken: null, baseUrl: "", WebSocket: null });
   });
 });
