@@ -1,9 +1,13 @@
 /* conn.c - the PostgreSQL backend's connections: one per thread, every statement prepared on it.
  *
  * libpq forbids sharing a connection between threads, so each thread that touches the store gets
- * its own on first use (pthread key), listed in the store so that close can end them all. After
- * every connect the statements of every file are prepared, so any statement can be run by name;
- * their {LIVE}, {PENDING} and {EXPIRED} are expanded first (store/sql_template.h), so status
+ * its own on first use (pthread key), listed in the store so that close can end them all. The
+ * first connection of the process prepares every statement of every file (a statement the schema
+ * does not match fails at start-up, not at first use); every other prepares each statement on its
+ * first use only. Not all at connect: parsing an UPDATE takes its table's ROW EXCLUSIVE lock, so a
+ * reader connecting while someone held a table lock (LOCK TABLE, a migration) waited on write
+ * statements it never runs and answered 503 (test_busy_database_gives_503, 1 CI run in many).
+ * Their {LIVE}, {PENDING} and {EXPIRED} are expanded first (store/sql_template.h), so status
  * lists follow domain/offer.h.
  * A lost connection is closed where the fault is seen (pg_result_of) and made again on the
  * thread's next use; while PostgreSQL cannot be reached, attempts back off exponentially (100 ms
@@ -100,29 +104,53 @@ PGconn *pg_connect(const struct pg_store *ps, const char *const *extra_keys,
     return pg_connect_db(ps->conninfo, extra_keys, extra_values, err, err_size);
 }
 
-/* Prepares every statement of every file on pg. 0, or -1 with err. */
-static int prepare_all(PGconn *pg, char *err, size_t err_size)
+/* Prepares statement st (number index, counting through every file) on c. 0, or -1 with err. */
+static int prepare_one(struct pg_conn *c, const struct pg_statement *st, size_t index, char *err,
+                       size_t err_size)
 {
-    for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++) {
-        for (const struct pg_statement *st = statement_lists[l]; st->name; st++) {
-            char *sql = sql_template_expand(st->sql);
-            if (!sql) {
-                snprintf(err, err_size, "cannot prepare %s: out of memory", st->name);
-                return -1;
-            }
-            PGresult *res = PQprepare(pg, st->name, sql, 0, NULL);
-            free(sql);
-            bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-            if (!ok) {
-                char msg[512];
-                pg_message_line(msg, sizeof(msg), PQresultErrorMessage(res));
-                snprintf(err, err_size, "cannot prepare %s: %s", st->name, msg);
-            }
-            PQclear(res);
-            if (!ok)
-                return -1;
-        }
+    char *sql = sql_template_expand(st->sql);
+    if (!sql) {
+        snprintf(err, err_size, "cannot prepare %s: out of memory", st->name);
+        return -1;
     }
+    PGresult *res = PQprepare(c->pg, st->name, sql, 0, NULL);
+    free(sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char msg[512];
+        pg_message_line(msg, sizeof(msg), PQresultErrorMessage(res));
+        snprintf(err, err_size, "cannot prepare %s: %s", st->name, msg);
+    }
+    PQclear(res);
+    if (ok)
+        c->prepared[index / 64] |= UINT64_C(1) << (index % 64);
+    return ok ? 0 : -1;
+}
+
+/* The statement called name and its number through every file; NULL if there is none. */
+static const struct pg_statement *find_statement(const char *name, size_t *index)
+{
+    size_t i = 0;
+    for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++)
+        for (const struct pg_statement *st = statement_lists[l]; st->name; st++, i++)
+            if (strcmp(st->name, name) == 0) {
+                *index = i;
+                return st;
+            }
+    return NULL;
+}
+
+/* Prepares every statement of every file on c. 0, or -1 with err. */
+static int prepare_all(struct pg_conn *c, char *err, size_t err_size)
+{
+    size_t i = 0;
+    for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++)
+        for (const struct pg_statement *st = statement_lists[l]; st->name; st++, i++)
+            if (i >= PG_STATEMENTS_MAX || prepare_one(c, st, i, err, err_size) != 0) {
+                if (i >= PG_STATEMENTS_MAX)
+                    snprintf(err, err_size, "more statements than PG_STATEMENTS_MAX");
+                return -1;
+            }
     return 0;
 }
 
@@ -155,9 +183,12 @@ static bool connect_conn(struct pg_store *ps, struct pg_conn *c)
         return false;
     char err[1024];
     c->pg = pg_connect(ps, NULL, NULL, err, sizeof(err));
+    memset(c->prepared, 0, sizeof(c->prepared));
     if (c->pg && (set_lock_timeout(c->pg, ps->lock_timeout_ms, err, sizeof(err)) != 0 ||
-                  prepare_all(c->pg, err, sizeof(err)) != 0))
+                  (!atomic_load(&ps->statements_checked) && prepare_all(c, err, sizeof(err)) != 0)))
         disconnect(c);
+    else if (c->pg)
+        atomic_store(&ps->statements_checked, true);
     if (!c->pg) {
         if (c->backoff_ms == 0)
             log_error("postgresql: %s; retrying with backoff, requests get 503 meanwhile", err);
@@ -274,6 +305,22 @@ PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *
     if (!c || !c->pg) {
         *r = STORE_UNAVAILABLE;
         return NULL;
+    }
+    size_t index = 0;
+    const struct pg_statement *st = find_statement(name, &index);
+    if (st && !(c->prepared[index / 64] & (UINT64_C(1) << (index % 64)))) {
+        char *sql = sql_template_expand(st->sql);
+        if (!sql) {
+            *r = STORE_ERROR;
+            return NULL;
+        }
+        /* A failure maps as the statement's own would: a lock timeout is STORE_BUSY, etc. */
+        PGresult *res = checked(c, PQprepare(c->pg, name, sql, 0, NULL), r);
+        free(sql);
+        if (!res)
+            return NULL;
+        PQclear(res);
+        c->prepared[index / 64] |= UINT64_C(1) << (index % 64);
     }
     return checked(c, PQexecPrepared(c->pg, name, n, values, NULL, NULL, 0), r);
 }

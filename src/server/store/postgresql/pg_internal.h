@@ -49,6 +49,8 @@ extern const struct pg_statement pg_write_statements[];  /* offer_write.c */
 extern const struct pg_statement pg_feed_statements[];   /* change_feed.c */
 
 /* One thread's connection. */
+#define PG_STATEMENTS_MAX 256 /* every file's statements together (conn.c checks at prepare) */
+
 struct pg_conn {
     PGconn *pg;               /* NULL while disconnected */
     int64_t retry_at_ms;      /* backoff: no new connect attempt before this (monotonic ms) */
@@ -56,6 +58,7 @@ struct pg_conn {
     bool in_tx;               /* between tx_begin and tx_commit/tx_rollback */
     struct pg_conn *next;     /* every connection, closed at store close */
     bool was_connected;       /* connected before: the next connect counts as a reconnect */
+    uint64_t prepared[PG_STATEMENTS_MAX / 64]; /* bit per statement (conn.c): prepared on pg */
     struct pg_store *store;   /* whose connection this is (pg_run_read reconnects through it) */
 };
 
@@ -63,6 +66,7 @@ struct pg_store {
     struct store base;        /* first: the backend-neutral head */
     char *conninfo;           /* the --db value as given (may hold a password: never logged) */
     int lock_timeout_ms;      /* --busy-timeout-ms: a lock wait past it is 55P03, STORE_BUSY */
+    atomic_bool statements_checked; /* the first connection prepared them all: the SQL is valid */
     bool no_notify;           /* store_options.no_notify: no LISTEN, writes send no NOTIFY */
     pthread_key_t key;        /* this thread's struct pg_conn */
     pthread_mutex_t lock;     /* guards conns */
