@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child_reaper.h"
 #include "test_tokens.h"
 
 char *test_tmpdir_new(void)
@@ -82,41 +83,6 @@ static int exit_status(int wstatus)
     if (WIFSIGNALED(wstatus))
         return 128 + WTERMSIG(wstatus);
     return -1;
-}
-
-/* Servers started and not yet stopped. At exit (a test program that returns, or exits after a
- * failed assertion skipped its teardown) each is killed and reaped, so none outlives the test;
- * PR_SET_PDEATHSIG in the child covers a crash of the test program itself. */
-enum { MAX_LIVE = 64 };
-static pid_t live[MAX_LIVE];
-static bool reaper_registered;
-
-static void kill_live_servers(void)
-{
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (live[i] > 0) {
-            kill(live[i], SIGKILL);
-            waitpid(live[i], NULL, 0);
-            live[i] = 0;
-        }
-}
-
-static void track(pid_t pid)
-{
-    if (!reaper_registered)
-        reaper_registered = atexit(kill_live_servers) == 0;
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (live[i] == 0) {
-            live[i] = pid;
-            return;
-        }
-}
-
-static void untrack(pid_t pid)
-{
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (live[i] == pid)
-            live[i] = 0;
 }
 
 /* uid/gid the next spawn runs as (0: as we are); set by offerd_start_as. */
@@ -188,7 +154,7 @@ int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *co
     p->pid = spawn(argv_tail, p->stdout_path, p->log_path);
     if (p->pid < 0)
         return -1;
-    track(p->pid);
+    child_track(p->pid);
     for (int waited = 0; waited < 60000; waited += 20) { /* valgrind starts slowly */
         char *out = test_read_file(p->stdout_path);
         const char *line = out ? strstr(out, "listening on http://") : NULL;
@@ -206,7 +172,7 @@ int offerd_start_argv(struct offerd_proc *p, const char *db_path, const char *co
             char *log = test_read_file(p->log_path);
             fprintf(stderr, "%s\n", log ? log : "(none)");
             free(log);
-            untrack(p->pid);
+            child_untrack(p->pid);
             p->pid = 0;
             return -1;
         }
@@ -250,7 +216,7 @@ int offerd_stop(struct offerd_proc *p)
     for (int waited = 0; waited < 60000; waited += 10) { /* under valgrind, exit takes a while */
         pid_t r = waitpid(p->pid, &wstatus, WNOHANG);
         if (r == p->pid) {
-            untrack(p->pid);
+            child_untrack(p->pid);
             p->pid = 0;
             return exit_status(wstatus);
         }
@@ -269,7 +235,7 @@ void offerd_kill9(struct offerd_proc *p)
         return;
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
-    untrack(p->pid);
+    child_untrack(p->pid);
     p->pid = 0;
 }
 

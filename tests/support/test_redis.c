@@ -17,35 +17,8 @@
 
 #include <hiredis/hiredis.h>
 
-#define MAX_LIVE 8
-
-static pid_t live[MAX_LIVE];
-static bool reaper_registered;
-
-static void kill_live_servers(void)
-{
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (live[i] > 0) {
-            kill(live[i], SIGKILL);
-            waitpid(live[i], NULL, 0);
-            live[i] = 0;
-        }
-}
-
-static void track(pid_t pid, bool add)
-{
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (add ? live[i] == 0 : live[i] == pid) {
-            live[i] = add ? pid : 0;
-            return;
-        }
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "child_reaper.h"
+#include "test_clock.h"
 
 void test_redis_init(struct test_redis *r, const char *dir)
 {
@@ -73,8 +46,6 @@ static bool answers_ping(const struct test_redis *r)
 
 int test_redis_start(struct test_redis *r)
 {
-    if (!reaper_registered)
-        reaper_registered = atexit(kill_live_servers) == 0;
     char log_path[PATH_MAX + 16];
     snprintf(log_path, sizeof(log_path), "%s/redis.log", r->dir);
     pid_t parent = getpid();
@@ -90,17 +61,17 @@ int test_redis_start(struct test_redis *r)
         _exit(127);
     }
     r->pid = pid;
-    track(pid, true);
+    child_track(pid);
     for (int waited = 0; waited < 10000; waited += 20) {
         if (answers_ping(r))
             return 0;
         if (waitpid(pid, NULL, WNOHANG) == pid) {
-            track(pid, false);
+            child_untrack(pid);
             r->pid = 0;
             fprintf(stderr, "redis-server exited at start; see %s\n", log_path);
             return -1;
         }
-        sleep_ms(20);
+        test_sleep_ms(20);
     }
     test_redis_stop(r);
     return -1;
@@ -117,13 +88,13 @@ int test_redis_stop(struct test_redis *r)
     for (int waited = 0; waited < 5000 && !exited; waited += 10) {
         exited = waitpid(r->pid, &status, WNOHANG) == r->pid;
         if (!exited)
-            sleep_ms(10);
+            test_sleep_ms(10);
     }
     if (!exited) {
         kill(r->pid, SIGKILL);
         waitpid(r->pid, &status, 0);
     }
-    track(r->pid, false);
+    child_untrack(r->pid);
     r->pid = 0;
     unlink(r->socket_path);
     return exited && WIFEXITED(status) ? 0 : -1;
