@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { createOfferClient } from "../src/offer-updates.js";
-import { api, counter, findOfferd, mintToken, newOffer, recordingFetch, sleep, startOfferd, waitFor } from "../testlib/offerd.js";
+import { api, collect, counter, findOfferd, mintToken, newOffer, recordingFetch, sleep, startOfferd, waitFor } from "../testlib/offerd.js";
 
 const found = findOfferd();
 let WS = null;
@@ -47,17 +47,14 @@ const subscribed = (s, id) => s.sent.some((m) => m.type === "subscribe" && m.ids
 if (skip) it("the ws transport against a real offerd", { skip }, () => {});
 else describe("the ws transport against a real offerd", () => {
   let server;
-  let wsMissing = null; // an offerd without GET /api/ws: only the fallback can be tested
   const clients = [];
 
   before(async () => {
     server = await startOfferd(found.bin);
-    const probe = await fetch(`${server.baseUrl}/api/ws`); // not an upgrade: 426 where it exists
+    // Not an upgrade: 426. This offerd has GET /api/ws; a 404 here is a regression, not a skip.
+    const probe = await fetch(`${server.baseUrl}/api/ws`);
     await probe.text();
-    if (probe.status === 404) {
-      wsMissing = "this offerd has no GET /api/ws (404)";
-      console.log(`# ${wsMissing}: only the fallback to SSE is tested`);
-    }
+    assert.equal(probe.status, 426);
   });
 
   after(async () => {
@@ -75,20 +72,7 @@ else describe("the ws transport against a real offerd", () => {
     return { client: c, rec, sockets };
   }
 
-  function collect(client, offerId, options = {}) {
-    const got = { updates: [], errors: [], transports: [] };
-    got.handle = client.watch(offerId, {
-      onUpdate: (o) => got.updates.push(o),
-      onError: (e) => got.errors.push(e),
-      onTransport: (t) => got.transports.push(t),
-      ...options,
-    });
-    got.versions = () => got.updates.map((o) => o.version);
-    return got;
-  }
-
   it("pushes: the initial state by GET, then every change over one socket, auth first", async (t) => {
-    if (wsMissing) return t.skip(wsMissing);
     const [a, b] = await Promise.all([newOffer(server), newOffer(server)]);
     const { client, rec, sockets } = clientAs("alice", { client: { transport: "auto" } });
     const wa = collect(client, a.id);
@@ -137,7 +121,6 @@ else describe("the ws transport against a real offerd", () => {
   });
 
   it("per-offer 403 and 404 from offerd park those watches alone; the rest keep flowing", async (t) => {
-    if (wsMissing) return t.skip(wsMissing);
     // Carol's own offer flows. Two more pass their first GET by a trick of the test (Alice's token
     // for one, a made-up answer for the other), so that offerd itself refuses them on the socket.
     const mine = await api(server.baseUrl, server.tokens.carol, "POST", "/api/offers", { productId: "demo_putter", amount: 200 });
@@ -176,7 +159,6 @@ else describe("the ws transport against a real offerd", () => {
   });
 
   it("reauth: the token is refreshed in place on the same socket, before offerd would close it", async (t) => {
-    if (wsMissing) return t.skip(wsMissing);
     const offer = await newOffer(server);
     const sockets = recordingWebSocket();
     // The socket's first token is refused in 3 s (expired 27 s ago, inside offerd's 30 s leeway),
@@ -240,9 +222,6 @@ if (!skip) describe("the ws transport across an offerd restart", () => {
 
   it("offerd's shutdown close: back after its retry hint, on the new offerd", async (t) => {
     first = await startOfferd(found.bin);
-    const probe = await fetch(`${first.baseUrl}/api/ws`);
-    await probe.text();
-    if (probe.status === 404) return t.skip("this offerd has no GET /api/ws");
     const port = new URL(first.baseUrl).port;
     let current = first;
     const sockets = recordingWebSocket();

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { createOfferClient } from "../src/offer-updates.js";
-import { counter, findOfferd, mintToken, newOffer, recordingFetch, sleep, startOfferd, startProxy, waitFor } from "../testlib/offerd.js";
+import { collect, counter, findOfferd, mintToken, newOffer, recordingFetch, sleep, startOfferd, startProxy, waitFor } from "../testlib/offerd.js";
 
 const found = findOfferd();
 if (found.skip) console.log(`# skipping the end-to-end tests: ${found.skip}`);
@@ -35,19 +35,6 @@ else describe("against a real offerd", () => {
       WebSocket: false, ...options });
     clients.push(c);
     return { client: c, rec };
-  }
-
-  /** Watches OFFERID and collects what the callbacks bring. */
-  function collect(client, offerId, options = {}) {
-    const got = { updates: [], errors: [], transports: [] };
-    got.handle = client.watch(offerId, {
-      onUpdate: (o) => got.updates.push(o),
-      onError: (e) => got.errors.push(e),
-      onTransport: (t) => got.transports.push(t),
-      ...options,
-    });
-    got.versions = () => got.updates.map((o) => o.version);
-    return got;
   }
 
   for (const transport of ["poll", "longpoll", "sse"]) {

@@ -119,6 +119,19 @@ export async function counter(server, who, offerId, amount) {
   return r.body;
 }
 
+/** Watches OFFERID on CLIENT and collects what the callbacks bring (updates, errors, transports). */
+export function collect(client, offerId, options = {}) {
+  const got = { updates: [], errors: [], transports: [] };
+  got.handle = client.watch(offerId, {
+    onUpdate: (o) => got.updates.push(o),
+    onError: (e) => got.errors.push(e),
+    onTransport: (t) => got.transports.push(t),
+    ...options,
+  });
+  got.versions = () => got.updates.map((o) => o.version);
+  return got;
+}
+
 export const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
 /** Resolves when predicate() is truthy (checked every 10 ms), rejects after timeoutMs. */
