@@ -553,6 +553,34 @@ static void test_busy_database_gives_503(void **state)
     create(fx.buyer, "p_bag", "80", id);
 }
 
+/* Threads that have not used the database yet read while an outside writer holds the write lock:
+ * a reader's first connection prepares only what it runs (parsing a write statement would wait
+ * on the lock, and the GET answered 503). Its own offerd with 8 threads, so most are fresh. */
+static void test_fresh_threads_read_under_a_write_lock(void **state)
+{
+    (void)state;
+    struct offerd_fixture own;
+    const char *extra[] = {"--threads", "8", "--busy-timeout-ms", "300", NULL};
+    assert_int_equal(offerd_fixture_start(&own, extra), 0);
+    struct seed_conn *db = seed_conn_open(own.db, false);
+    assert_non_null(db);
+    assert_int_equal(seed_conn_begin_write(db), 0);
+    const char *lock = test_sql(NULL, "LOCK TABLE offers IN EXCLUSIVE MODE");
+    if (lock)
+        assert_int_equal(seed_conn_exec(db, lock), 0);
+    int ok = 0;
+    for (int i = 0; i < 16; i++) { /* each on a new connection: the threads take turns */
+        struct http_response r;
+        offerd_fixture_get(&own, "/api/offers/o_pending", own.buyer, NULL, &r);
+        ok += r.status == 200;
+        http_response_cleanup(&r);
+    }
+    assert_int_equal(seed_conn_exec(db, "ROLLBACK"), 0);
+    seed_conn_close(db);
+    assert_int_equal(offerd_fixture_stop(&own), 0);
+    assert_int_equal(ok, 16);
+}
+
 static void test_list_pagination(void **state)
 {
     (void)state;
@@ -658,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_if_match),
         cmocka_unit_test(test_racing_decisions_one_wins),
         cmocka_unit_test(test_busy_database_gives_503),
+        cmocka_unit_test(test_fresh_threads_read_under_a_write_lock),
         cmocka_unit_test(test_list_pagination),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
