@@ -20,12 +20,14 @@
  */
 #include "store/postgresql/pg_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/sql_template.h"
 #include "util/clock.h"
+#include "util/fnv1a.h"
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_S "2"
@@ -104,55 +106,7 @@ PGconn *pg_connect(const struct pg_store *ps, const char *const *extra_keys,
     return pg_connect_db(ps->conninfo, extra_keys, extra_values, err, err_size);
 }
 
-/* Prepares statement st (number index, counting through every file) on c. 0, or -1 with err. */
-static int prepare_one(struct pg_conn *c, const struct pg_statement *st, size_t index, char *err,
-                       size_t err_size)
-{
-    char *sql = sql_template_expand(st->sql);
-    if (!sql) {
-        snprintf(err, err_size, "cannot prepare %s: out of memory", st->name);
-        return -1;
-    }
-    PGresult *res = PQprepare(c->pg, st->name, sql, 0, NULL);
-    free(sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) {
-        char msg[512];
-        pg_message_line(msg, sizeof(msg), PQresultErrorMessage(res));
-        snprintf(err, err_size, "cannot prepare %s: %s", st->name, msg);
-    }
-    PQclear(res);
-    if (ok)
-        c->prepared[index / 64] |= UINT64_C(1) << (index % 64);
-    return ok ? 0 : -1;
-}
-
-/* The statement called name and its number through every file; NULL if there is none. */
-static const struct pg_statement *find_statement(const char *name, size_t *index)
-{
-    size_t i = 0;
-    for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++)
-        for (const struct pg_statement *st = statement_lists[l]; st->name; st++, i++)
-            if (strcmp(st->name, name) == 0) {
-                *index = i;
-                return st;
-            }
-    return NULL;
-}
-
-/* Prepares every statement of every file on c. 0, or -1 with err. */
-static int prepare_all(struct pg_conn *c, char *err, size_t err_size)
-{
-    size_t i = 0;
-    for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++)
-        for (const struct pg_statement *st = statement_lists[l]; st->name; st++, i++)
-            if (i >= PG_STATEMENTS_MAX || prepare_one(c, st, i, err, err_size) != 0) {
-                if (i >= PG_STATEMENTS_MAX)
-                    snprintf(err, err_size, "more statements than PG_STATEMENTS_MAX");
-                return -1;
-            }
-    return 0;
-}
+static int prepare_all(struct pg_conn *c, char *err, size_t err_size);
 
 static void disconnect(struct pg_conn *c)
 {
@@ -296,6 +250,83 @@ static PGresult *checked(struct pg_conn *c, PGresult *res, enum store_result *r)
     return NULL;
 }
 
+/* Every file's statements in one numbered table, and their names hashed to those numbers:
+ * pg_run looks a statement up on every call, so by hash, not by walking the files. Built once. */
+#define NAME_SLOTS 512 /* a power of two, at least twice PG_STATEMENTS_MAX */
+static struct {
+    const struct pg_statement *all[PG_STATEMENTS_MAX];
+    size_t count, total;      /* numbered; in the files (more than PG_STATEMENTS_MAX: refused) */
+    int16_t slot[NAME_SLOTS]; /* index into all, -1: empty */
+} statements;
+static pthread_once_t statements_once = PTHREAD_ONCE_INIT;
+
+static void number_statements(void)
+{
+    memset(statements.slot, -1, sizeof(statements.slot));
+    for (size_t l = 0; l < sizeof(statement_lists) / sizeof(statement_lists[0]); l++)
+        for (const struct pg_statement *st = statement_lists[l]; st->name; st++) {
+            if (statements.total++ >= PG_STATEMENTS_MAX)
+                continue; /* prepare_all refuses to start */
+            size_t h = fnv1a_str(st->name) & (NAME_SLOTS - 1);
+            while (statements.slot[h] >= 0)
+                h = (h + 1) & (NAME_SLOTS - 1);
+            statements.slot[h] = (int16_t)statements.count;
+            statements.all[statements.count++] = st;
+        }
+}
+
+/* The number of the statement called name, or -1 if there is none. */
+static int find_statement(const char *name)
+{
+    pthread_once(&statements_once, number_statements);
+    for (size_t h = fnv1a_str(name) & (NAME_SLOTS - 1); statements.slot[h] >= 0;
+         h = (h + 1) & (NAME_SLOTS - 1))
+        if (strcmp(statements.all[statements.slot[h]]->name, name) == 0)
+            return statements.slot[h];
+    return -1;
+}
+
+static bool is_prepared(const struct pg_conn *c, size_t index)
+{
+    return c->prepared[index / 64] & (UINT64_C(1) << (index % 64));
+}
+
+/* Prepares statement number index on c; false with *r saying why (as the statement's own failure
+ * would: a lock timeout is STORE_BUSY, a lost connection STORE_UNAVAILABLE). */
+static bool prepare_statement(struct pg_conn *c, size_t index, enum store_result *r)
+{
+    const struct pg_statement *st = statements.all[index];
+    char *sql = sql_template_expand(st->sql);
+    if (!sql) {
+        *r = STORE_ERROR;
+        return false;
+    }
+    PGresult *res = checked(c, PQprepare(c->pg, st->name, sql, 0, NULL), r);
+    free(sql);
+    if (!res)
+        return false;
+    PQclear(res);
+    c->prepared[index / 64] |= UINT64_C(1) << (index % 64);
+    return true;
+}
+
+/* Prepares every statement of every file on c. 0, or -1 with err (the cause is logged). */
+static int prepare_all(struct pg_conn *c, char *err, size_t err_size)
+{
+    pthread_once(&statements_once, number_statements);
+    if (statements.total > PG_STATEMENTS_MAX) {
+        snprintf(err, err_size, "%zu statements, more than PG_STATEMENTS_MAX", statements.total);
+        return -1;
+    }
+    enum store_result r;
+    for (size_t i = 0; i < statements.count; i++)
+        if (!prepare_statement(c, i, &r)) {
+            snprintf(err, err_size, "cannot prepare %s", statements.all[i]->name);
+            return -1;
+        }
+    return 0;
+}
+
 PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *values,
                  enum store_result *r)
 {
@@ -306,22 +337,9 @@ PGresult *pg_run(struct pg_conn *c, const char *name, int n, const char *const *
         *r = STORE_UNAVAILABLE;
         return NULL;
     }
-    size_t index = 0;
-    const struct pg_statement *st = find_statement(name, &index);
-    if (st && !(c->prepared[index / 64] & (UINT64_C(1) << (index % 64)))) {
-        char *sql = sql_template_expand(st->sql);
-        if (!sql) {
-            *r = STORE_ERROR;
-            return NULL;
-        }
-        /* A failure maps as the statement's own would: a lock timeout is STORE_BUSY, etc. */
-        PGresult *res = checked(c, PQprepare(c->pg, name, sql, 0, NULL), r);
-        free(sql);
-        if (!res)
-            return NULL;
-        PQclear(res);
-        c->prepared[index / 64] |= UINT64_C(1) << (index % 64);
-    }
+    int index = find_statement(name);
+    if (index >= 0 && !is_prepared(c, (size_t)index) && !prepare_statement(c, (size_t)index, r))
+        return NULL;
     return checked(c, PQexecPrepared(c->pg, name, n, values, NULL, NULL, 0), r);
 }
 
