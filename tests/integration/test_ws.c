@@ -319,6 +319,34 @@ static void test_auth_message_first(void **state)
     ws_free(c);
 }
 
+/* A browser sends its __session cookie with the upgrade whatever the page holds, and cannot see
+ * why an upgrade was refused: a cookie that no longer verifies (expired, or forged) does not
+ * refuse the socket, which waits for the page's token in an auth message like one opened
+ * without a cookie. (A bad Authorization header is refused: test_handshake_refusals.) */
+static void test_stale_cookie_waits_for_auth_message(void **state)
+{
+    (void)state;
+    char *expired = test_token(SEED_BUYER_TOKEN_SUB, -120);
+    char *forged =
+        test_token_with_secret(SEED_BUYER_TOKEN_SUB, 3600, "another-secret-0123456789abcdef");
+    const char *stale[] = {expired, forged};
+    for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+        char cookie[2048];
+        snprintf(cookie, sizeof(cookie), "__session=%s", stale[i]);
+        struct ws_open_options opts = {.cookie = cookie};
+        struct ws_client *c = NULL;
+        assert_int_equal(ws_open(port(), &opts, &c, NULL), 101);
+        send_json(c, "{\"type\":\"subscribe\",\"ids\":[\"o_pending\"]}");
+        json_decref(expect_msg(c, "\"status\":401", 5000)); /* the cookie gave no identity */
+        send_json(c, "{\"type\":\"auth\",\"token\":\"%s\"}", fx.buyer);
+        send_json(c, "{\"type\":\"subscribe\",\"ids\":[\"o_pending\"]}");
+        json_decref(expect_msg(c, "\"o_pending\"", 5000));
+        ws_free(c);
+    }
+    free(expired);
+    free(forged);
+}
+
 static void test_no_auth_in_time_closes_1008(void **state)
 {
     (void)state;
@@ -588,7 +616,11 @@ static void test_shutdown_closes_1001_with_retry_hint(void **state)
     assert_true(retry >= 1000 && retry <= 5000);
     json_decref(r);
     free(reason);
-    assert_int_equal(ws_wait_close(anonymous, 5000, NULL), 1001);
+    reason = NULL; /* a socket still waiting for its token gets the same hint */
+    assert_int_equal(ws_wait_close(anonymous, 5000, &reason), 1001);
+    assert_non_null(reason);
+    assert_non_null(strstr(reason, "\"retryMs\":"));
+    free(reason);
     assert_true(ws_wait_eof(subscribed, 5000));
     ws_free(subscribed);
     ws_free(anonymous);
@@ -641,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_push_on_outside_write),
         cmocka_unit_test(test_per_offer_errors_and_the_rest_flows),
         cmocka_unit_test(test_auth_message_first),
+        cmocka_unit_test(test_stale_cookie_waits_for_auth_message),
         cmocka_unit_test(test_no_auth_in_time_closes_1008),
         cmocka_unit_test(test_token_refresh_and_expiry),
         cmocka_unit_test(test_limits),

@@ -103,6 +103,17 @@ static bool verify_token(struct request *r, const char *token, size_t len,
     return true;
 }
 
+bool request_token_verifies(struct request *r, const char *token, size_t len)
+{
+    int64_t now_s = clock_now_ms() / 1000;
+    struct auth_cache_hit hit;
+    if (auth_cache_get(r->app->auth_cache, token, len, now_s, clock_monotonic_us() / 1000, &hit))
+        return true;
+    char sub[AUTH_SUB_SIZE];
+    int64_t exp_s;
+    return auth_verify_exp(r->app->auth, token, len, now_s, sub, sizeof(sub), &exp_s) == AUTH_OK;
+}
+
 bool request_authenticate(struct request *r)
 {
     const char *token;

@@ -19,4 +19,9 @@
  * after a suspension (it holds state, request.h) is not rate limited twice. */
 bool request_authenticate(struct request *r);
 
+/* True when token (len bytes) would pass verification now (verified before, or its signature and
+ * expiry check out). Answers nothing and counts no failure: for a credential the caller may
+ * replace later, such as the cookie a browser sends with a WebSocket upgrade. */
+bool request_token_verifies(struct request *r, const char *token, size_t len);
+
 #endif

@@ -114,6 +114,10 @@ void ws_hub_adopt(struct ws_hub *hub, struct ws_session *s);
 void ws_session_close(struct ws_session *s, enum ws_close_reason why, uint16_t code,
                       const char *reason);
 
+/* Starts closing s for offerd's shutdown: 1001 with the JSON reason {"reason":"shutdown",
+ * "retryMs":N}, N spread over 1-5 s so the clients do not all come back at once. */
+void ws_session_close_for_shutdown(struct ws_session *s);
+
 /* Queues a text message on s's wire (copied). An offer (is_offer: the pump, which only runs while
  * the wire holds less than WS_SEND_QUEUE_BYTES) goes whatever its size; any other message only
  * while the wire holds less than twice that, else s is closed as not reading. False when it was

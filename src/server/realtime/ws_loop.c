@@ -355,7 +355,7 @@ static int retry_jitter_ms(void)
     return 1000 + (int)(r % 4000); /* 1-5 s: a restart is not met by every client at once */
 }
 
-static void close_for_shutdown(struct ws_session *s)
+void ws_session_close_for_shutdown(struct ws_session *s)
 {
     char reason[64];
     snprintf(reason, sizeof(reason), "{\"reason\":\"shutdown\",\"retryMs\":%d}",
@@ -398,7 +398,7 @@ static void adopt(struct ws_hub *hub, struct ws_session *s, struct ws_session **
     }
     s->in_epoll = true;
     if (hub->closing_all)
-        close_for_shutdown(s);
+        ws_session_close_for_shutdown(s);
     on_readable(hub, s, dead); /* what came with the handshake, and the first flush */
 }
 
@@ -505,7 +505,7 @@ static void *hub_main(void *arg)
         if (shutting_down && !hub->closing_all) {
             hub->closing_all = true;
             for (struct ws_session *s = hub->sessions; s; s = s->next)
-                close_for_shutdown(s);
+                ws_session_close_for_shutdown(s);
             for (struct ws_session *s = hub->sessions, *next; s; s = next) {
                 next = s->next;
                 flush(hub, s, &dead);

@@ -264,7 +264,7 @@ static void on_auth(struct ws_session *s, json_t *root)
     if (!s->authenticated) {
         enum notify_admit admit = notify_admit(app->notify, user_id);
         if (admit == NOTIFY_SHUTTING_DOWN) {
-            ws_session_close(s, WS_CLOSE_SHUTDOWN, WSLAY_CODE_GOING_AWAY, "shutting down");
+            ws_session_close_for_shutdown(s); /* the same retry hint as every other socket */
             return;
         }
         if (admit != NOTIFY_ADMITTED) {
