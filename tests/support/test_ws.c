@@ -172,36 +172,65 @@ int ws_open(int port, const struct ws_open_options *o, struct ws_client **out, c
     return status;
 }
 
+/* Appends one encoded frame to out (room for 14 + f->len bytes); returns its size. */
+static size_t encode_frame(const struct ws_frame *f, unsigned char *out)
+{
+    size_t h = 0;
+    unsigned char mask_bit = f->unmasked ? 0 : 0x80;
+    out[h++] = (unsigned char)((f->fin ? 0x80 : 0) | ((f->rsv & 7) << 4) | (f->opcode & 0x0f));
+    if (f->len < 126) {
+        out[h++] = (unsigned char)(mask_bit | f->len);
+    } else if (f->len < 65536 && !f->long_length) {
+        out[h++] = mask_bit | 126;
+        out[h++] = (unsigned char)(f->len >> 8);
+        out[h++] = (unsigned char)f->len;
+    } else {
+        out[h++] = mask_bit | 127;
+        for (int i = 7; i >= 0; i--)
+            out[h++] = (unsigned char)((uint64_t)f->len >> (8 * i));
+    }
+    unsigned char mask[4] = {0, 0, 0, 0};
+    if (!f->unmasked) {
+        if (getrandom(mask, sizeof(mask), 0) != (ssize_t)sizeof(mask))
+            memset(mask, 0x5a, sizeof(mask));
+        memcpy(out + h, mask, 4);
+        h += 4;
+    }
+    for (size_t i = 0; i < f->len; i++)
+        out[h + i] = ((const unsigned char *)f->data)[i] ^ mask[i % 4];
+    return h + f->len;
+}
+
+int ws_send_frames(struct ws_client *c, const struct ws_frame *frames, size_t count, size_t piece,
+                   int pause_ms)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += 14 + frames[i].len;
+    unsigned char *buf = malloc(total ? total : 1);
+    if (!buf)
+        return -1;
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++)
+        used += encode_frame(&frames[i], buf + used);
+    int rc = 0;
+    for (size_t off = 0; off < used && rc == 0;) {
+        size_t n = piece && piece < used - off ? piece : used - off;
+        rc = send_all(c->fd, buf + off, n);
+        off += n;
+        if (off < used && pause_ms > 0) {
+            struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 int ws_send_frame(struct ws_client *c, int opcode, const void *data, size_t len)
 {
-    unsigned char head[14];
-    size_t h = 0;
-    head[h++] = (unsigned char)(0x80 | opcode);
-    if (len < 126) {
-        head[h++] = (unsigned char)(0x80 | len);
-    } else if (len < 65536) {
-        head[h++] = 0x80 | 126;
-        head[h++] = (unsigned char)(len >> 8);
-        head[h++] = (unsigned char)len;
-    } else {
-        head[h++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--)
-            head[h++] = (unsigned char)((uint64_t)len >> (8 * i));
-    }
-    unsigned char mask[4];
-    if (getrandom(mask, sizeof(mask), 0) != (ssize_t)sizeof(mask))
-        memset(mask, 0x5a, sizeof(mask));
-    memcpy(head + h, mask, 4);
-    h += 4;
-    unsigned char *frame = malloc(h + len);
-    if (!frame)
-        return -1;
-    memcpy(frame, head, h);
-    for (size_t i = 0; i < len; i++)
-        frame[h + i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
-    int rc = send_all(c->fd, frame, h + len);
-    free(frame);
-    return rc;
+    struct ws_frame f = {.fin = true, .opcode = opcode, .data = data, .len = len};
+    return ws_send_frames(c, &f, 1, 0, 0);
 }
 
 int ws_send_text(struct ws_client *c, const char *text)
@@ -238,6 +267,21 @@ static int parse_frame(struct ws_client *c, int *opcode, char **payload, size_t 
     memmove(c->buf, c->buf + off + n, c->len - off - n);
     c->len -= off + n;
     return 1;
+}
+
+int ws_recv_frame(struct ws_client *c, int timeout_ms, char **payload, size_t *len)
+{
+    long long deadline = now_ms() + timeout_ms;
+    *payload = NULL;
+    *len = 0;
+    for (;;) {
+        int opcode;
+        if (parse_frame(c, &opcode, payload, len))
+            return opcode;
+        int r = fill(c, deadline);
+        if (r <= 0)
+            return r;
+    }
 }
 
 int ws_recv(struct ws_client *c, int timeout_ms, char **payload, size_t *len)

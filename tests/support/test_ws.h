@@ -38,6 +38,24 @@ struct ws_open_options {
  * nothing came back. */
 int ws_open(int port, const struct ws_open_options *o, struct ws_client **out, char **response);
 
+#define WS_OP_CONTINUATION 0
+
+/* One frame as the client writes it, valid or not (for the protocol conformance tests). */
+struct ws_frame {
+    bool fin;
+    int rsv;                    /* RSV1..3 as bits 4,2,1 (0: none) */
+    int opcode;                 /* any 0..15, reserved ones too */
+    bool unmasked;              /* leave out the mask (a client must not) */
+    bool long_length;           /* the 64-bit length form even for a short payload */
+    const void *data;
+    size_t len;
+};
+
+/* Encodes COUNT frames into one buffer and writes it: all at once when piece is 0, else PIECE
+ * bytes at a time with pause_ms between writes (the server sees partial frames). 0 or -1. */
+int ws_send_frames(struct ws_client *c, const struct ws_frame *frames, size_t count, size_t piece,
+                   int pause_ms);
+
 /* Sends one masked frame (fin set) with opcode and payload; 0 or -1. */
 int ws_send_frame(struct ws_client *c, int opcode, const void *data, size_t len);
 
@@ -48,6 +66,10 @@ int ws_send_text(struct ws_client *c, const char *text);
  * and skipped). Returns its opcode with the payload in *payload (heap, NUL-terminated, free())
  * and *len; 0 on timeout; -1 when the connection ended without a close frame. */
 int ws_recv(struct ws_client *c, int timeout_ms, char **payload, size_t *len);
+
+/* Waits up to timeout_ms for the next frame of any kind, pings and pongs included (not answered).
+ * Returns its opcode (payload as ws_recv), 0 on timeout, -1 when the connection ended. */
+int ws_recv_frame(struct ws_client *c, int timeout_ms, char **payload, size_t *len);
 
 /* Waits up to timeout_ms for a text message containing needle; returns it (heap, free()) or
  * NULL. Other messages in between are skipped (and counted in ws_skipped). */
