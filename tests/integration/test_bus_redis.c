@@ -4,10 +4,11 @@
  * two processes on one file), so without Redis a change would reach the other instance only at
  * its periodic read of the log: once a second on PostgreSQL, and on SQLite too here, where a 10 s
  * --change-poll-ms leaves only the once-a-second liveness round. A change that reaches the other
- * instance's watchers well under that, with its bus counters moving, came through Redis. (On
- * PostgreSQL the poll interval stays at its 25 ms default: a transaction held open elsewhere on
- * the cluster, e.g. by a test running beside this one, makes the feed deliver a change on a
- * later round, 50 ms on, and rounds must come often for that.) Then what must not break:
+ * instance's watchers (a long-poll, an SSE stream and a WebSocket) well under that, with its bus
+ * counters moving, came through Redis. (On PostgreSQL the poll interval stays at its 25 ms
+ * default: a transaction held open elsewhere on the cluster, e.g. by a test running beside this
+ * one, makes the feed deliver a change on a later round, 50 ms on, and rounds must come often
+ * for that.) Then what must not break:
  * Redis killing the subscriptions or restarting mid-load loses no change (every watcher ends on
  * the final version); Redis down at start-up (offerd starts, serves, and picks Redis up when it
  * appears); malformed or hostile messages on the channel are counted and ignored, and a message
@@ -36,6 +37,7 @@
 #include "test_redis.h"
 #include "test_seed.h"
 #include "test_sse.h"
+#include "test_ws.h"
 
 #define BUS_BOUND_MS 400          /* through Redis: milliseconds; without it, up to a second */
 #define DELIVERY_BOUND_MS 5000    /* eventually, whatever happened to Redis */
@@ -147,8 +149,22 @@ static void test_write_on_a_reaches_watchers_on_b_through_redis(void **state)
     assert_true(metric_reaches(B, "offerd_bus_up", 1, DELIVERY_BOUND_MS));
     long long v = offer(A, "p_bus", id);
     struct sse_reader *s = watch(B, id, v);
+    /* and a WebSocket on B, subscribed at the version it has (so nothing is sent until a change) */
+    struct ws_open_options opts = {.token = t.seller};
+    struct ws_client *ws = NULL;
+    assert_int_equal(ws_open(B->port, &opts, &ws, NULL), 101);
+    char msg[256], needle[64];
+    snprintf(msg, sizeof(msg),
+             "{\"type\":\"subscribe\",\"ids\":[\"%s\"],\"versions\":{\"%s\":%lld}}", id, id, v);
+    assert_int_equal(ws_send_text(ws, msg), 0);
     assert_counter_reaches_b_through_redis(id, v, "190");
     assert_true(stream_shows(s, v + 1, BUS_BOUND_MS));
+    snprintf(needle, sizeof(needle), "\"version\":%lld,", v + 1);
+    char *pushed = ws_wait_text(ws, needle, BUS_BOUND_MS);
+    assert_non_null(pushed);
+    free(pushed);
+    assert_int_equal(ws_skipped(ws), 0); /* the version it had was not sent again */
+    ws_free(ws);
     sse_close(s);
     assert_true(metric(A, "offerd_bus_messages_published_total") >= 2);
     if (test_backend_is_pg()) /* Redis alone: no LISTEN connection (a transaction pooler) */
