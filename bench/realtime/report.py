@@ -326,7 +326,9 @@ def write(b):
     os.makedirs(b.results_dir, exist_ok=True)
     table = build(b)
     targets = verdicts(b, table)
-    with open(os.path.join(b.results_dir, "results.json"), "w") as f:
+    ws_only = list(b.modes) == ["ws"]
+    name = "results-ws.json" if ws_only else "results.json"  # a ws-only run keeps the full one
+    with open(os.path.join(b.results_dir, name), "w") as f:
         json.dump({"started": b.started.isoformat(), "finished": b.finished.isoformat(),
                    "command": b.command, "machine": machine(), "versions": versions(b),
                    "payload_bytes": len(b.payload), "cells": b.cells, "sweep": b.sweep_cells,
@@ -342,7 +344,7 @@ def write(b):
             old = f.read()
     else:
         old = f"# Real-time benchmark\n\n{BEGIN}\n{END}\n"
-    begin, end = (WS_BEGIN, WS_END) if list(b.modes) == ["ws"] else (BEGIN, END)
+    begin, end = (WS_BEGIN, WS_END) if ws_only else (BEGIN, END)
     if begin in old and end in old:
         head, rest = old.split(begin, 1)
         tail = rest.split(end, 1)[1]

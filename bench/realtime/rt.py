@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""bench/realtime/rt.py - issue #5's real-time benchmark: held long-polls and SSE streams, offerd
-against nchan, in one run.
+"""bench/realtime/rt.py - issue #5's real-time benchmark: held long-polls, SSE streams and (issue
+#17) WebSockets, offerd against nchan, in one run.
 
 Started by bench/realtime/run.sh (which builds offerd and holdpoll first). For each round, each
-N (1,000 and 10,000) and each transport (long-poll, SSE), and each system in an order that rotates
+N (1,000 and 10,000) and each transport (long-poll, SSE, WebSocket), and each system in an order that rotates
 per round, one *cell*:
 
   1. start the system fresh on a free 127.0.0.1 port (offerd on its own copy of the database;
@@ -20,8 +20,12 @@ per round, one *cell*:
        offerd-ext  (long-poll only) the same offer changed by an outside writer: an UPDATE through
                    Python's sqlite3 module, found by offerd's change-log poll (--change-poll-ms 25)
        nchan       POST /pub/{channel} with a body the size of offerd's offer JSON
-     For offerd SSE the same streams then see a second write, the outside UPDATE (reported as
-     "offerd-ext" for SSE);
+     For offerd SSE and WebSocket the same sockets then see a second write, the outside UPDATE
+     (reported as "offerd-ext");
+     WebSocket: holdpoll -w does the upgrade (token in its Authorization header), offerd's
+     sockets subscribe with the offer's current version (nothing comes at subscribe) and count
+     as held once offerd_ws_subscriptions says so; nchan's subscribe at /ws/{channel}
+     (nchan_subscriber websocket); a close frame or an error message fails the cell;
   7. long-poll only: every watcher polls again on its kept-alive connection (nchan with its
      Last-Modified/Etag cursor), RSS is sampled again with N held ("re-poll": the memory of a
      connection that has served a request before), and a second write is timed;
@@ -33,7 +37,7 @@ Medians over rounds go to the table; results.json keeps every cell. Writes the r
 docs/benchmarks-realtime.md.
 
 Environment (defaults in brackets): BENCH_NS [1000,10000], BENCH_ROUNDS [3],
-BENCH_MODES [longpoll,sse], BENCH_SYSTEMS [offerd,offerd-ext,nchan], BENCH_THREADS [2] (offerd
+BENCH_MODES [longpoll,sse,ws] (ws alone writes its own doc section and results-ws.json), BENCH_SYSTEMS [offerd,offerd-ext,nchan], BENCH_THREADS [2] (offerd
 --threads and nginx worker_processes), BENCH_SWEEP [4096,6144,8192,16384] ("" skips it),
 BENCH_SWEEP_N [largest N], BENCH_SWEEP_MODES [longpoll,sse], BENCH_WARM [200],
 BENCH_INFLIGHT [256] (connects in flight), BENCH_CONNECT_RATE [20000] (connects per second),

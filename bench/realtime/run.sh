@@ -40,6 +40,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "${BENCH_OFFERD_REV:-}" ] && command_line="BENCH_OFFERD_REV=$BENCH_OFFERD_REV $command_line"
+# The knobs that change what is measured go into the recorded command too.
+for knob in BENCH_SWEEP BENCH_ROUNDS BENCH_NS BENCH_MODES; do
+  if [ -n "${!knob+x}" ]; then command_line="$knob=${!knob} $command_line"; fi
+done
 export BENCH_COMMAND="${BENCH_COMMAND:-$command_line}"
 
 step() { printf '[rt %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
