@@ -30,6 +30,20 @@
  *
  *   holdpoll -p PORT -n N -r REQUEST_FILE [-m MARKER] [-s SKIP] [-x STATUS] [-c INFLIGHT]
  *            [-R CONNECTS_PER_S] [-t ROUND_TIMEOUT_MS] [-T SETUP_TIMEOUT_MS] [-a ADDR] [-q]
+ *            [-w SUBSCRIBE_FILE]
+ *
+ * -w: WebSocket mode (RFC 6455). REQUEST_FILE is the upgrade request; every "@WSKEY@" in it is
+ * replaced, per connection, by a fresh random 16-byte base64 Sec-WebSocket-Key. The answer must
+ * be a 101 whose Sec-WebSocket-Accept is SHA-1(key + GUID) in base64; then SUBSCRIBE_FILE's bytes
+ * go out as one masked text frame (none if the file is empty: nchan's channel is in the URL). Server frames are parsed (7/16/64-bit lengths, any split
+ * across reads, several per read): a ping is answered with a masked pong carrying its payload,
+ * other control frames are ignored except close; each complete text (or binary) message is a
+ * delivery (the marker is not used), except offerd's {"type":"reauth"} (ignored) and
+ * {"type":"error"...} (counted as an error, the connection then counts as failed). A close
+ * frame, a bad handshake or an error message is counted (ws_closes, ws_errors, ws_bad_handshake
+ * in the READY line and in every result) so the harness can refuse the cell. A connection is
+ * "connected" once its subscription is written: the harness asks the server how many are
+ * subscribed.
  *
  * -R paces new connections (a listen queue that overflows drops SYNs, and the kernel's 1 s, 3 s
  * retransmits would then be measured instead of the server).
@@ -50,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -61,6 +76,26 @@
 #define TRIGGER_TAG (UINT64_MAX - 1)
 
 enum conn_state { C_IDLE, C_CONNECTING, C_SENDING, C_WAITING, C_FAILED, C_CLOSED };
+
+/* -w: one WebSocket's handshake and frame parser. */
+struct ws_conn {
+    char *req;                  /* this connection's upgrade request (its own key) */
+    size_t req_len;
+    char accept[29];            /* the Sec-WebSocket-Accept the server must answer */
+    char head[1024];            /* the handshake's answer, until its blank line */
+    size_t head_len;
+    bool open;                  /* 101 checked and the subscription written */
+    uint8_t hdr[14];            /* the frame header being read */
+    unsigned hdr_len;
+    bool in_payload;
+    uint64_t left;              /* payload bytes of the current frame still to come */
+    uint8_t opcode;
+    bool fin;
+    uint8_t ctrl[125];          /* a control frame's payload (a ping's, echoed in the pong) */
+    unsigned ctrl_len;
+    char prefix[24];            /* a message's first bytes, to tell offers from errors */
+    unsigned prefix_len;
+};
 
 struct conn {
     int fd;
@@ -76,6 +111,7 @@ struct conn {
     unsigned retries;           /* reconnects before READY */
     int64_t t_ns[MAX_ROUNDS];   /* delivery k (1-based) at t_ns[k-1]; 0 = not yet */
     int status[MAX_ROUNDS];
+    struct ws_conn *ws;         /* -w only */
 };
 
 static struct {
@@ -92,6 +128,8 @@ static struct {
     int setup_timeout_ms;
     double connect_rate;        /* new connections per second; 0: as fast as -c allows */
     bool quiet;
+    const char *ws_subscribe;   /* -w: the subscription message; NULL: plain HTTP */
+    size_t ws_subscribe_len;
 } opt;
 
 static struct conn *conns;
@@ -216,9 +254,13 @@ static void fail(struct conn *c)
     fail_why(c, strerror(errno));
 }
 
+static void ws_prepare(struct conn *c);
+
 static bool start_connect(size_t i)
 {
     struct conn *c = &conns[i];
+    if (c->ws)
+        ws_prepare(c);
     c->fd = open_socket();
     if (c->fd < 0) {
         c->state = C_FAILED;
@@ -234,8 +276,10 @@ static bool start_connect(size_t i)
 /* Writes what is left of the request; false on a hard error. */
 static bool send_more(struct conn *c)
 {
-    while (c->sent < opt.request_len) {
-        ssize_t w = send(c->fd, opt.request + c->sent, opt.request_len - c->sent, MSG_NOSIGNAL);
+    const char *req = c->ws ? c->ws->req : opt.request;
+    size_t req_len = c->ws ? c->ws->req_len : opt.request_len;
+    while (c->sent < req_len) {
+        ssize_t w = send(c->fd, req + c->sent, req_len - c->sent, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return true;
@@ -337,13 +381,322 @@ static void scan(struct conn *c, const char *data, size_t len, int64_t t)
     }
 }
 
+/* ---- WebSocket mode (-w) ---- */
+
+
+static size_t ws_closes, ws_errors, ws_bad_handshake;
+static uint64_t ws_rng;
+
+static uint32_t ws_random32(void)
+{
+    ws_rng ^= ws_rng << 13; /* xorshift64: masks need not be secret, only present */
+    ws_rng ^= ws_rng >> 7;
+    ws_rng ^= ws_rng << 17;
+    return (uint32_t)(ws_rng >> 16);
+}
+
+static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
+{
+    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    size_t total = ((len + 8) / 64 + 1) * 64;
+    uint8_t *m = calloc(total, 1);
+    if (!m)
+        die("calloc");
+    memcpy(m, msg, len);
+    m[len] = 0x80;
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++)
+        m[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+    for (size_t off = 0; off < total; off += 64) {
+        uint32_t w[80];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)m[off + 4 * i] << 24 | (uint32_t)m[off + 4 * i + 1] << 16 |
+                   (uint32_t)m[off + 4 * i + 2] << 8 | m[off + 4 * i + 3];
+        for (int i = 16; i < 80; i++) {
+            uint32_t x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+            w[i] = x << 1 | x >> 31;
+        }
+        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; i++) {
+            uint32_t f, k;
+            if (i < 20) {
+                f = (b & c) | (~b & d);
+                k = 0x5A827999;
+            } else if (i < 40) {
+                f = b ^ c ^ d;
+                k = 0x6ED9EBA1;
+            } else if (i < 60) {
+                f = (b & c) | (b & d) | (c & d);
+                k = 0x8F1BBCDC;
+            } else {
+                f = b ^ c ^ d;
+                k = 0xCA62C1D6;
+            }
+            uint32_t t = (a << 5 | a >> 27) + f + e + k + w[i];
+            e = d;
+            d = c;
+            c = b << 30 | b >> 2;
+            b = a;
+            a = t;
+        }
+        h[0] += a;
+        h[1] += b;
+        h[2] += c;
+        h[3] += d;
+        h[4] += e;
+    }
+    free(m);
+    for (int i = 0; i < 20; i++)
+        out[i] = (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+static void base64(const uint8_t *in, size_t len, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < len ? in[i + 2] : 0);
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* A fresh key for this connection: the request with "@WSKEY@" replaced, and the accept the
+ * server must answer (RFC 6455 4.2.2). Called before every (re)connect. */
+static void ws_prepare(struct conn *c)
+{
+    struct ws_conn *w = c->ws;
+    free(w->req);
+    memset(w, 0, sizeof(*w));
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        die("getrandom");
+    char key[25];
+    base64(raw, sizeof(raw), key);
+    char cat[64];
+    snprintf(cat, sizeof(cat), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    uint8_t digest[20];
+    sha1((const uint8_t *)cat, strlen(cat), digest);
+    base64(digest, sizeof(digest), w->accept);
+    static const char tag[] = "@WSKEY@";
+    w->req = malloc(opt.request_len + 64);
+    if (!w->req)
+        die("malloc");
+    const char *p = opt.request, *end = opt.request + opt.request_len;
+    while (p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1);
+        size_t plain = hit ? (size_t)(hit - p) : (size_t)(end - p);
+        memcpy(w->req + w->req_len, p, plain);
+        w->req_len += plain;
+        if (!hit)
+            break;
+        memcpy(w->req + w->req_len, key, 24);
+        w->req_len += 24;
+        p = hit + sizeof(tag) - 1;
+    }
+}
+
+/* Sends one masked frame (client frames must be masked, RFC 6455 5.3); payloads here are small
+ * and the socket idle, so it goes out whole or the connection is broken. */
+static bool ws_send(struct conn *c, uint8_t opcode, const void *payload, size_t len)
+{
+    uint8_t *f = malloc(len + 14);
+    if (!f)
+        die("malloc");
+    size_t h = 0;
+    f[h++] = (uint8_t)(0x80 | opcode);
+    if (len < 126) {
+        f[h++] = (uint8_t)(0x80 | len);
+    } else if (len < 65536) {
+        f[h++] = 0x80 | 126;
+        f[h++] = (uint8_t)(len >> 8);
+        f[h++] = (uint8_t)len;
+    } else {
+        f[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--)
+            f[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    uint32_t m = ws_random32();
+    uint8_t mask[4] = {(uint8_t)(m >> 24), (uint8_t)(m >> 16), (uint8_t)(m >> 8), (uint8_t)m};
+    memcpy(f + h, mask, 4);
+    h += 4;
+    for (size_t i = 0; i < len; i++)
+        f[h + i] = ((const uint8_t *)payload)[i] ^ mask[i % 4];
+    size_t off = 0, total = h + len;
+    while (off < total) {
+        ssize_t w = send(c->fd, f + off, total - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    free(f);
+    return off == total;
+}
+
+/* A connection that must not be retried (a close frame, an error message, a bad handshake). */
+static void ws_give_up(struct conn *c, const char *why)
+{
+    c->retries = 3;
+    fail_why(c, why);
+}
+
+/* The handshake's answer, up to its blank line: 101 and the right accept. Returns the offset of
+ * the first frame byte, or 0 (still reading) or SIZE_MAX (refused: the connection is gone). */
+static size_t ws_handshake(struct conn *c, const char *data, size_t len)
+{
+    struct ws_conn *w = c->ws;
+    size_t before = w->head_len;
+    size_t take = len < sizeof(w->head) - 1 - before ? len : sizeof(w->head) - 1 - before;
+    memcpy(w->head + before, data, take);
+    w->head_len += take;
+    w->head[w->head_len] = '\0';
+    char *end = strstr(w->head, "\r\n\r\n");
+    if (!end) {
+        if (w->head_len < sizeof(w->head) - 1)
+            return 0;
+        ws_bad_handshake++;
+        ws_give_up(c, "handshake answer too long");
+        return SIZE_MAX;
+    }
+    size_t head_end = (size_t)(end + 4 - w->head);
+    *end = '\0';
+    const char *acc = strcasestr(w->head, "\r\nSec-WebSocket-Accept:");
+    if (acc) {
+        acc += strlen("\r\nSec-WebSocket-Accept:");
+        acc += strspn(acc, " \t");
+    }
+    if (strncmp(w->head, "HTTP/1.1 101", 12) != 0 || !acc || strncmp(acc, w->accept, 28) != 0 ||
+        (acc[28] != '\r' && acc[28] != '\0' && acc[28] != ' ')) {
+        ws_bad_handshake++;
+        char why[96];
+        snprintf(why, sizeof(why), "bad handshake answer: %.60s", w->head);
+        ws_give_up(c, why);
+        return SIZE_MAX;
+    }
+    if (opt.ws_subscribe_len && !ws_send(c, 0x1, opt.ws_subscribe, opt.ws_subscribe_len)) {
+        fail_why(c, "cannot write the subscription");
+        return SIZE_MAX;
+    }
+    w->open = true;
+    return head_end - before; /* bytes of this read that were the handshake */
+}
+
+/* A whole frame has arrived; false if the connection is gone. */
+static bool ws_frame_done(struct conn *c, int64_t t)
+{
+    struct ws_conn *w = c->ws;
+    if (w->opcode == 0x9)
+        return ws_send(c, 0xA, w->ctrl, w->ctrl_len) ||
+               (fail_why(c, "cannot write a pong"), false);
+    if (w->opcode == 0x8) {
+        ws_closes++;
+        char why[64];
+        int code = w->ctrl_len >= 2 ? w->ctrl[0] << 8 | w->ctrl[1] : 0;
+        snprintf(why, sizeof(why), "close frame %d from the server", code);
+        ws_give_up(c, why);
+        return false;
+    }
+    if (w->opcode & 0x8 || !w->fin)
+        return true; /* a pong or another control frame; or a message's first fragments */
+    if (w->prefix_len >= 16 && !strncmp(w->prefix, "{\"type\":\"reauth\"", 16))
+        return true;
+    if (w->prefix_len >= 15 && !strncmp(w->prefix, "{\"type\":\"error\"", 15)) {
+        ws_errors++;
+        ws_give_up(c, "error message from the server");
+        return false;
+    }
+    w->prefix_len = 0;
+    note_delivery(c, t, 0);
+    return true;
+}
+
+/* Parses server frames from received bytes (a frame may be split across reads, a read may hold
+ * several). Server frames are not masked. */
+static void ws_feed(struct conn *c, const char *data, size_t len, int64_t t)
+{
+    struct ws_conn *w = c->ws;
+    size_t i = 0;
+    if (!w->open) {
+        i = ws_handshake(c, data, len);
+        if (i == SIZE_MAX || !w->open)
+            return;
+    }
+    while (i < len) {
+        if (!w->in_payload) {
+            w->hdr[w->hdr_len++] = (uint8_t)data[i++];
+            if (w->hdr_len < 2)
+                continue;
+            unsigned len7 = w->hdr[1] & 0x7F;
+            unsigned need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
+            if (w->hdr[1] & 0x80) {
+                ws_give_up(c, "masked frame from the server");
+                return;
+            }
+            if (w->hdr_len < need)
+                continue;
+            uint64_t plen = len7;
+            if (len7 >= 126) {
+                plen = 0;
+                for (unsigned k = 2; k < need; k++)
+                    plen = plen << 8 | w->hdr[k];
+            }
+            uint8_t op = w->hdr[0] & 0x0F;
+            w->fin = w->hdr[0] & 0x80;
+            if (op & 0x8 && plen > sizeof(w->ctrl)) {
+                ws_give_up(c, "control frame over 125 bytes");
+                return;
+            }
+            if (!(op & 0x8) && op != 0) /* a new message; 0 continues the last one */
+                w->prefix_len = 0;
+            w->opcode = op ? op : w->opcode;
+            if (op & 0x8)
+                w->ctrl_len = 0;
+            else if (op == 0 && w->opcode & 0x8)
+                w->opcode = 0x1;
+            w->left = plen;
+            w->hdr_len = 0;
+            w->in_payload = true;
+        } else {
+            size_t take = (uint64_t)(len - i) < w->left ? len - i : (size_t)w->left;
+            if (w->opcode & 0x8) {
+                memcpy(w->ctrl + w->ctrl_len, data + i, take);
+                w->ctrl_len += (unsigned)take;
+            } else if (w->prefix_len < sizeof(w->prefix)) {
+                size_t room = sizeof(w->prefix) - w->prefix_len;
+                size_t n = take < room ? take : room;
+                memcpy(w->prefix + w->prefix_len, data + i, n);
+                w->prefix_len += (unsigned)n;
+            }
+            i += take;
+            w->left -= take;
+        }
+        if (w->in_payload && w->left == 0) {
+            w->in_payload = false;
+            if (!ws_frame_done(c, t))
+                return;
+        }
+    }
+}
+
 static void on_readable(struct conn *c)
 {
     char buf[65536];
     for (;;) {
         ssize_t r = recv(c->fd, buf, sizeof(buf), 0);
         if (r > 0) {
-            scan(c, buf, (size_t)r, now_ns());
+            if (c->ws) {
+                ws_feed(c, buf, (size_t)r, now_ns());
+                if (c->fd < 0)
+                    return; /* given up, or queued again */
+            } else {
+                scan(c, buf, (size_t)r, now_ns());
+            }
             continue;
         }
         if (r == 0) {
@@ -497,11 +850,12 @@ static void report(unsigned k, int64_t t0, const char *kind)
     printf("{\"round\":%u,\"kind\":\"%s\",\"n\":%zu,\"received\":%zu,\"missing\":%zu,"
            "\"failed\":%zu,\"bad_status\":%zu,\"early\":%zu,"
            "\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-           "\"ack_ms\":%.3f,\"ack_status\":%d}\n",
+           "\"ack_ms\":%.3f,\"ack_status\":%d,"
+           "\"ws_closes\":%zu,\"ws_errors\":%zu,\"ws_bad_handshake\":%zu}\n",
            k, kind, n_conns, got, missing, failed + bad_status, bad_status, early,
            got ? (double)lat[0] / 1e6 : -1, pct_ms(lat, got, 0.50), pct_ms(lat, got, 0.90),
            pct_ms(lat, got, 0.99), got ? (double)lat[got - 1] / 1e6 : -1, ack_ms,
-           !strcmp(kind, "fire") ? trig_status : 0);
+           !strcmp(kind, "fire") ? trig_status : 0, ws_closes, ws_errors, ws_bad_handshake);
     fflush(stdout);
     free(lat);
 }
@@ -511,7 +865,7 @@ static void usage(void)
     fprintf(stderr, "usage: holdpoll -p PORT -n N -r REQUEST_FILE [-m MARKER] [-s SKIP] "
                     "[-x STATUS] [-c INFLIGHT] [-R CONNECTS_PER_S] [-t ROUND_TIMEOUT_MS] "
                     "[-T SETUP_TIMEOUT_MS] "
-                    "[-a ADDR] [-q]\n");
+                    "[-a ADDR] [-q] [-w SUBSCRIBE_FILE]\n");
     exit(2);
 }
 
@@ -547,7 +901,7 @@ int main(int argc, char **argv)
     opt.round_timeout_ms = 15000;
     opt.setup_timeout_ms = 120000;
     int ch;
-    while ((ch = getopt(argc, argv, "p:n:r:m:s:x:c:R:t:T:a:q")) != -1) {
+    while ((ch = getopt(argc, argv, "p:n:r:m:s:x:c:R:t:T:a:qw:")) != -1) {
         switch (ch) {
         case 'p': port = atoi(optarg); break;
         case 'n': want = (size_t)strtoull(optarg, NULL, 10); break;
@@ -561,6 +915,11 @@ int main(int argc, char **argv)
         case 'T': opt.setup_timeout_ms = atoi(optarg); break;
         case 'a': addr = optarg; break;
         case 'q': opt.quiet = true; break;
+        case 'w':
+            opt.ws_subscribe = read_file(optarg, &opt.ws_subscribe_len);
+            if (!opt.ws_subscribe)
+                die(optarg);
+            break;
         default: usage();
         }
     }
@@ -592,8 +951,13 @@ int main(int argc, char **argv)
     conns = calloc(n_conns, sizeof(*conns));
     if (!conns)
         die("calloc");
-    for (size_t i = 0; i < n_conns; i++)
+    if (getrandom(&ws_rng, sizeof(ws_rng), 0) != (ssize_t)sizeof(ws_rng) || !ws_rng)
+        ws_rng = (uint64_t)now_ns() | 1;
+    for (size_t i = 0; i < n_conns; i++) {
         conns[i].fd = -1;
+        if (opt.ws_subscribe && !(conns[i].ws = calloc(1, sizeof(struct ws_conn))))
+            die("calloc");
+    }
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         die("epoll_create1");
@@ -770,7 +1134,8 @@ int main(int argc, char **argv)
                 struct conn *c = &conns[i];
                 if (c->state == C_FAILED || c->state == C_CLOSED) {
                     failed++;
-                } else if (c->state == C_WAITING && c->matches >= opt.skip) {
+                } else if (c->state == C_WAITING && c->matches >= opt.skip &&
+                           (!c->ws || c->ws->open)) {
                     connected++;
                 } else {
                     waiting++;
@@ -784,8 +1149,10 @@ int main(int argc, char **argv)
                 size_t retried = 0;
                 for (size_t i = 0; i < n_conns; i++)
                     retried += conns[i].retries;
-                printf("READY connected=%zu failed=%zu early=%zu retried=%zu setup_ms=%.1f\n",
-                       connected, failed, early, retried, (double)(now_ns() - t_start) / 1e6);
+                printf("READY connected=%zu failed=%zu early=%zu retried=%zu setup_ms=%.1f "
+                       "ws_closes=%zu ws_errors=%zu ws_bad_handshake=%zu\n",
+                       connected, failed, early, retried, (double)(now_ns() - t_start) / 1e6,
+                       ws_closes, ws_errors, ws_bad_handshake);
                 fflush(stdout);
                 continue;
             }

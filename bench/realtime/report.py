@@ -13,10 +13,15 @@ import subprocess
 
 BEGIN = "<!-- realtime:results:begin -->"
 END = "<!-- realtime:results:end -->"
+# A WebSocket-only run (BENCH_MODES=ws) writes its own section, so the long-poll/SSE tables of
+# the last full run stay.
+WS_BEGIN = "<!-- realtime:ws:begin -->"
+WS_END = "<!-- realtime:ws:end -->"
 TARGET_RSS = 8 * 1024          # "at most 8 KB per held long-poll" (read as KiB; 8,000 B shown too)
 TARGET_RATIO = 0.5             # "at most half of nchan's time to reach all watchers"
 NOISY_PCT = 25.0               # other load above this (% of one core) marks a cell as noisy
-MODE_NAME = {"longpoll": "long-poll", "sse": "SSE"}
+MODE_NAME = {"longpoll": "long-poll", "sse": "SSE", "ws": "WebSocket"}
+STREAMED = ("sse", "ws")       # offerd's outside write is the second write on the same sockets
 SYSTEM_NAME = {
     "offerd": "offerd (API write)",
     "offerd-ext": "offerd (outside write)",
@@ -90,13 +95,13 @@ def versions(b):
 def wake_of(cell, system):
     """The wake result a (system, cell) pair stands for: offerd SSE cells carry the outside write
     as wake_ext."""
-    if system == "offerd-ext" and cell["mode"] == "sse":
+    if system == "offerd-ext" and cell["mode"] in STREAMED:
         return cell.get("wake_ext")
     return cell.get("wake")
 
 
 def summarize(cells, system, mode, n):
-    src = "offerd" if (system == "offerd-ext" and mode == "sse") else system
+    src = "offerd" if (system == "offerd-ext" and mode in STREAMED) else system
     mine = [c for c in cells if c["system"] == src and c["mode"] == mode and c["n"] == n
             and "error" not in c]
     wakes = [w for w in (wake_of(c, system) for c in mine) if w]
@@ -153,6 +158,12 @@ def verdicts(b, table):
                 out.append((f"long-poll RSS per held connection at {n:,} ({what})",
                             f"{rss:,.0f} B ({rss / 1024:.2f} KiB)", f"<= {TARGET_RSS:,} B",
                             rss <= TARGET_RSS))
+    for n in b.ns if "ws" in b.modes else []:
+        rss = table.get(("ws", n, "offerd"), {}).get("rss_per_conn")
+        if rss is not None:
+            out.append((f"WebSocket RSS per subscribed socket at {n:,}",
+                        f"{rss:,.0f} B ({rss / 1024:.2f} KiB)", f"<= {TARGET_RSS:,} B",
+                        rss <= TARGET_RSS))
     for mode in b.modes:
         for n in b.ns:
             o = table.get((mode, n, "offerd"), {})
@@ -209,10 +220,11 @@ def render(b, table, targets):
                  "cell.")
     L.append("")
     for mode in b.modes:
-        L.append(f"**{MODE_NAME[mode]}**, N held {'requests' if mode == 'longpoll' else 'streams'}"
-                 ", one write; latency = from just before the write is sent to each watcher's "
-                 + ("response status line" if mode == "longpoll" else "`data:` line of the new event")
-                 + " arriving at the client")
+        held = {"longpoll": "requests", "sse": "streams", "ws": "subscribed WebSockets"}[mode]
+        arrival = {"longpoll": "response status line", "sse": "`data:` line of the new event",
+                   "ws": "text frame (the whole frame)"}[mode]
+        L.append(f"**{MODE_NAME[mode]}**, N held {held}, one write; latency = from just before "
+                 f"the write is sent to each watcher's {arrival} arriving at the client")
         L.append("")
         lp = mode == "longpoll"
         if lp:
@@ -267,7 +279,7 @@ def render(b, table, targets):
             L.append(f"| {MODE_NAME[mode]} | {n:,} | {ratio('rss_per_conn')} | {ratio('p50_ms')} | "
                      f"{ratio('p99_ms')} | {ratio('max_ms')} |")
     L.append("")
-    L.append("**Targets (issue #5)**")
+    L.append("**Targets (issue #5; WebSocket: issue #17)**")
     L.append("")
     L.append("| target | measured | wanted | |")
     L.append("| --- | --- | --- | --- |")
@@ -314,7 +326,9 @@ def write(b):
     os.makedirs(b.results_dir, exist_ok=True)
     table = build(b)
     targets = verdicts(b, table)
-    with open(os.path.join(b.results_dir, "results.json"), "w") as f:
+    ws_only = list(b.modes) == ["ws"]
+    name = "results-ws.json" if ws_only else "results.json"  # a ws-only run keeps the full one
+    with open(os.path.join(b.results_dir, name), "w") as f:
         json.dump({"started": b.started.isoformat(), "finished": b.finished.isoformat(),
                    "command": b.command, "machine": machine(), "versions": versions(b),
                    "payload_bytes": len(b.payload), "cells": b.cells, "sweep": b.sweep_cells,
@@ -330,11 +344,12 @@ def write(b):
             old = f.read()
     else:
         old = f"# Real-time benchmark\n\n{BEGIN}\n{END}\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        new = f"{head}{BEGIN}\n{text}\n{END}{tail}"
+    begin, end = (WS_BEGIN, WS_END) if ws_only else (BEGIN, END)
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        new = f"{head}{begin}\n{text}\n{end}{tail}"
     else:
-        new = f"{old.rstrip()}\n\n{BEGIN}\n{text}\n{END}\n"
+        new = f"{old.rstrip()}\n\n{begin}\n{text}\n{end}\n"
     with open(doc, "w") as f:
         f.write(new)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""bench/realtime/rt.py - issue #5's real-time benchmark: held long-polls and SSE streams, offerd
-against nchan, in one run.
+"""bench/realtime/rt.py - issue #5's real-time benchmark: held long-polls, SSE streams and (issue
+#17) WebSockets, offerd against nchan, in one run.
 
 Started by bench/realtime/run.sh (which builds offerd and holdpoll first). For each round, each
-N (1,000 and 10,000) and each transport (long-poll, SSE), and each system in an order that rotates
+N (1,000 and 10,000) and each transport (long-poll, SSE, WebSocket), and each system in an order that rotates
 per round, one *cell*:
 
   1. start the system fresh on a free 127.0.0.1 port (offerd on its own copy of the database;
@@ -20,8 +20,12 @@ per round, one *cell*:
        offerd-ext  (long-poll only) the same offer changed by an outside writer: an UPDATE through
                    Python's sqlite3 module, found by offerd's change-log poll (--change-poll-ms 25)
        nchan       POST /pub/{channel} with a body the size of offerd's offer JSON
-     For offerd SSE the same streams then see a second write, the outside UPDATE (reported as
-     "offerd-ext" for SSE);
+     For offerd SSE and WebSocket the same sockets then see a second write, the outside UPDATE
+     (reported as "offerd-ext");
+     WebSocket: holdpoll -w does the upgrade (token in its Authorization header), offerd's
+     sockets subscribe with the offer's current version (nothing comes at subscribe) and count
+     as held once offerd_ws_subscriptions says so; nchan's subscribe at /ws/{channel}
+     (nchan_subscriber websocket); a close frame or an error message fails the cell;
   7. long-poll only: every watcher polls again on its kept-alive connection (nchan with its
      Last-Modified/Etag cursor), RSS is sampled again with N held ("re-poll": the memory of a
      connection that has served a request before), and a second write is timed;
@@ -33,7 +37,7 @@ Medians over rounds go to the table; results.json keeps every cell. Writes the r
 docs/benchmarks-realtime.md.
 
 Environment (defaults in brackets): BENCH_NS [1000,10000], BENCH_ROUNDS [3],
-BENCH_MODES [longpoll,sse], BENCH_SYSTEMS [offerd,offerd-ext,nchan], BENCH_THREADS [2] (offerd
+BENCH_MODES [longpoll,sse,ws] (ws alone writes its own doc section and results-ws.json), BENCH_SYSTEMS [offerd,offerd-ext,nchan], BENCH_THREADS [2] (offerd
 --threads and nginx worker_processes), BENCH_SWEEP [4096,6144,8192,16384] ("" skips it),
 BENCH_SWEEP_N [largest N], BENCH_SWEEP_MODES [longpoll,sse], BENCH_WARM [200],
 BENCH_INFLIGHT [256] (connects in flight), BENCH_CONNECT_RATE [20000] (connects per second),
@@ -140,6 +144,13 @@ def http_request(method, path, headers=None, body=None):
     lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdr.items()]
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
     return raw + (body or b"")
+
+
+def ws_upgrade_request(path, token):
+    """An RFC 6455 upgrade; holdpoll puts a fresh random key in place of @WSKEY@ per socket."""
+    return http_request("GET", path, {"Authorization": f"Bearer {token}", "Upgrade": "websocket",
+                                      "Connection": "Upgrade", "Sec-WebSocket-Key": "@WSKEY@",
+                                      "Sec-WebSocket-Version": "13"})
 
 
 def free_port():
@@ -282,6 +293,10 @@ http {{
             nchan_subscriber eventsource;
             nchan_channel_id $1;
         }}
+        location ~ ^/ws/(\\w+)$ {{
+            nchan_subscriber websocket;
+            nchan_channel_id $1;
+        }}
         location ~ ^/pub/(\\w+)$ {{
             nchan_publisher;
             nchan_channel_id $1;
@@ -327,20 +342,34 @@ class Offerd:
     def pids(self):
         return [self.pid]
 
-    def held(self):
+    def metrics(self):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
             c.request("GET", "/metrics")
             text = c.getresponse().read().decode()
         finally:
             c.close()
-        for line in text.splitlines():
-            if line.startswith("offerd_held_requests "):
-                return int(float(line.split()[1]))
-        return -1
+        return {k: float(v) for k, _, v in (line.partition(" ") for line in text.splitlines()
+                                            if line and not line.startswith("#"))
+                if v.replace(".", "", 1).replace("e+", "", 1).isdigit()}
+
+    def held(self):
+        # WebSockets: subscribed offers (one per socket here), so a socket counts once its
+        # subscription is through, not at the upgrade.
+        m = self.metrics()
+        key = "offerd_ws_subscriptions" if self.mode == "ws" else "offerd_held_requests"
+        return int(m.get(key, -1))
+
+    def subscribe_message(self, key):
+        """With the current version: offerd sends nothing at subscribe, only the next change."""
+        v = offer_version(self.db, key)
+        return json.dumps({"type": "subscribe", "ids": [key], "versions": {key: v}},
+                          separators=(",", ":")).encode()
 
     def sub_request(self, mode, key):
         auth = {"Authorization": f"Bearer {self.b.buyer_token}"}
+        if mode == "ws":
+            return ws_upgrade_request("/api/ws", self.b.buyer_token)
         if mode == "longpoll":
             v = offer_version(self.db, key)
             return http_request("GET", f"/api/offers/{key}?since={v}&wait=60", auth)
@@ -348,6 +377,8 @@ class Offerd:
                             dict(auth, Accept="text/event-stream"))
 
     def marker(self, mode):
+        if mode == "ws":
+            return ("ws", 0)  # holdpoll -w: every text message counts; nothing at subscribe
         return ("HTTP/1.", 0) if mode == "longpoll" else ("\\ndata:", 1)
 
     def write_request(self, key, k=1):
@@ -431,14 +462,23 @@ class Nchan:
     def held(self):
         return int(self.status().get("subscribers", -1))
 
+    def subscribe_message(self, key):
+        """Nothing: the channel is in the URL (nchan would take a frame sent on a subscriber
+        socket as nothing it has to act on)."""
+        return b""
+
     def sub_request(self, mode, key):
         # The same Authorization header as offerd gets (nchan ignores it): equal request sizes.
         auth = {"Authorization": f"Bearer {self.b.buyer_token}"}
+        if mode == "ws":
+            return ws_upgrade_request(f"/ws/{key}", self.b.buyer_token)
         if mode == "longpoll":
             return http_request("GET", f"/sub/{key}", auth)
         return http_request("GET", f"/ev/{key}", dict(auth, Accept="text/event-stream"))
 
     def marker(self, mode):
+        if mode == "ws":
+            return ("ws", 0)
         return ("HTTP/1.", 0) if mode == "longpoll" else ("\\ndata:", 0)
 
     def write_request(self, key, k=1):
@@ -466,16 +506,22 @@ class Nchan:
 class Client:
     """One holdpoll process: N held requests, commands on stdin, results on stdout."""
 
-    def __init__(self, bench, cell_dir, port, n, request, marker, skip, name):
+    def __init__(self, bench, cell_dir, port, n, request, marker, skip, name, ws_subscribe=None):
         self.req_path = os.path.join(cell_dir, f"{name}.req")
         with open(self.req_path, "wb") as f:
             f.write(request)
         self.cell_dir = cell_dir
         self.err = open(os.path.join(cell_dir, f"{name}.holdpoll.err"), "w")
+        ws_args = []
+        if ws_subscribe is not None:  # WebSocket: the first text frame each socket sends
+            sub_path = os.path.join(cell_dir, f"{name}.subscribe")
+            with open(sub_path, "wb") as f:
+                f.write(ws_subscribe)
+            ws_args = ["-w", sub_path]
         self.p = start([bench.holdpoll, "-p", str(port), "-n", str(n), "-r", self.req_path,
                         "-m", marker, "-s", str(skip), "-c", str(bench.inflight),
                         "-R", str(bench.connect_rate),
-                        "-t", "20000", "-T", "120000"],
+                        "-t", "20000", "-T", "120000"] + ws_args,
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.fires = 0
 
@@ -483,13 +529,24 @@ class Client:
         line = self.p.stdout.readline()
         if not line.startswith("READY"):
             raise RuntimeError(f"holdpoll: {line.strip() or 'exited'} (see {self.err.name})")
-        return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+        ready = {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+        self.check_ws(ready)
+        return ready
+
+    def check_ws(self, result):
+        """A WebSocket closed by the server, refused at the handshake, or sent an error message
+        fails the cell: every socket must really be subscribed."""
+        bad = {k: result.get(k, 0) for k in ("ws_closes", "ws_errors", "ws_bad_handshake")}
+        if any(bad.values()):
+            raise RuntimeError(f"holdpoll: WebSocket trouble {bad} (see {self.err.name})")
 
     def _result(self):
         line = self.p.stdout.readline()
         if not line:
             raise RuntimeError(f"holdpoll exited (see {self.err.name})")
-        return json.loads(line)
+        result = json.loads(line)
+        self.check_ws(result)
+        return result
 
     def fire(self, request):
         self.fires += 1
@@ -541,7 +598,7 @@ class Bench:
         self.ns = [int(x) for x in env_list("BENCH_NS", "1000,10000")]
         self.max_n = max(self.ns + [env_int("BENCH_SWEEP_N", max(self.ns))])
         self.rounds = env_int("BENCH_ROUNDS", 3)
-        self.modes = env_list("BENCH_MODES", "longpoll,sse")
+        self.modes = env_list("BENCH_MODES", "longpoll,sse,ws")
         self.systems = env_list("BENCH_SYSTEMS", "offerd,offerd-ext,nchan")
         self.threads = env_int("BENCH_THREADS", 2)
         self.sweep = [int(x) for x in env_list("BENCH_SWEEP", "4096,6144,8192,16384")]
@@ -660,6 +717,7 @@ class Bench:
         busy0 = machine_busy_ticks()
         ours0 = own_cpu_s()
         server = Nchan(self, d) if system == "nchan" else Offerd(self, d, conn_mem)
+        server.mode = mode
         clients = []
         try:
             uniq = f"{self.cell_seq:03d}{os.getpid()}"
@@ -667,8 +725,10 @@ class Bench:
             warm_key = WARM_OFFER if server.kind == "offerd" else f"warm{uniq}"
             marker, skip = server.marker(mode)
             # warm-up: the same path on another key, so first-use allocations are not counted
+            def ws_sub(key):
+                return server.subscribe_message(key) if mode == "ws" else None
             w = Client(self, d, server.port, self.warm, server.sub_request(mode, warm_key),
-                       marker, skip, "warm")
+                       marker, skip, "warm", ws_sub(warm_key))
             clients.append(w)
             w.wait_ready()
             self.wait_held(server, self.warm)
@@ -679,7 +739,7 @@ class Bench:
             # long-polls sit idle on keep-alive. Closing them would leave offerd's suspended
             # streams held until their next heartbeat (a suspended connection does not see its
             # client go), and that memory would be freed (and reused) during the measurement.
-            base = self.warm if mode == "sse" else 0
+            base = self.warm if mode in ("sse", "ws") else 0
             deadline = time.time() + 10
             while server.held() != base and time.time() < deadline:
                 time.sleep(0.05)
@@ -688,7 +748,7 @@ class Bench:
             cell["rss_before"] = self.rss(server)
             cpu0 = self.cpu(server)
             c = Client(self, d, server.port, n, server.sub_request(mode, main_key), marker, skip,
-                       "main")
+                       "main", ws_sub(main_key))
             clients.append(c)
             ready = c.wait_ready()
             cell["setup_ms"] = ready["setup_ms"]
@@ -713,7 +773,7 @@ class Bench:
             cell["cpu_wake_s"] = self.cpu(server) - cpu1
             cell["client_cpu_wake_s"] = proc_cpu_ns(c.p.pid) / 1e9 - ccpu1
             cell["wake"] = r
-            if system == "offerd" and mode == "sse" and "offerd-ext" in self.systems:
+            if system == "offerd" and mode in ("sse", "ws") and "offerd-ext" in self.systems:
                 time.sleep(0.3)
                 cell["wake_ext"] = server.outside_write(main_key, c)
             if mode == "longpoll" and self.repoll:
@@ -793,7 +853,8 @@ class Bench:
         for rnd in range(self.rounds):
             for n in self.ns:
                 for mode in self.modes:
-                    systems = [s for s in self.systems if not (s == "offerd-ext" and mode == "sse")]
+                    systems = [s for s in self.systems
+                               if not (s == "offerd-ext" and mode in ("sse", "ws"))]
                     k = rnd % len(systems)
                     order = systems[k:] + systems[:k]
                     for s in order:

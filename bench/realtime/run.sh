@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/realtime/run.sh - issue #5's real-time benchmark: offerd against nchan, in one run.
 #
-#   bench/realtime/run.sh             full run: N = 1,000 and 10,000; long-poll and SSE; 3 rounds;
-#                                     then a --connection-memory sweep (3-6 minutes)
+#   bench/realtime/run.sh             full run: N = 1,000 and 10,000; long-poll, SSE and WebSocket;
+#                                     3 rounds; then a --connection-memory sweep (4-8 minutes)
+#   BENCH_MODES=ws BENCH_SWEEP= bench/realtime/run.sh
+#                                     WebSocket only (its own section of the results doc)
 #   bench/realtime/run.sh --quick     1 round, no sweep (about 1 minute)
 #   bench/realtime/run.sh --profile [longpoll|sse] [N] [hold|wake]
 #                                     perf profile of offerd (RelWithDebInfo) in one phase
@@ -32,12 +34,16 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) export BENCH_ROUNDS="${BENCH_ROUNDS:-1}" BENCH_SWEEP="${BENCH_SWEEP-}" ;;
     --profile) profile=1; shift; profile_args=("$@"); break ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [ -n "${BENCH_OFFERD_REV:-}" ] && command_line="BENCH_OFFERD_REV=$BENCH_OFFERD_REV $command_line"
+# The knobs that change what is measured go into the recorded command too.
+for knob in BENCH_SWEEP BENCH_ROUNDS BENCH_NS BENCH_MODES; do
+  if [ -n "${!knob+x}" ]; then command_line="$knob=${!knob} $command_line"; fi
+done
 export BENCH_COMMAND="${BENCH_COMMAND:-$command_line}"
 
 step() { printf '[rt %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
