@@ -35,8 +35,8 @@
  * -w: WebSocket mode (RFC 6455). REQUEST_FILE is the upgrade request; every "@WSKEY@" in it is
  * replaced, per connection, by a fresh random 16-byte base64 Sec-WebSocket-Key. The answer must
  * be a 101 whose Sec-WebSocket-Accept is SHA-1(key + GUID) in base64; then SUBSCRIBE_FILE's bytes
- * go out as one masked text frame (none if the file is empty: nchan's channel is in the URL). Server frames are parsed (7/16/64-bit lengths, any split
- * across reads, several per read): a ping is answered with a masked pong carrying its payload,
+ * go out as one masked text frame (none if the file is empty: nchan's channel is in the URL).
+ * Server frames are parsed (7/16/64-bit lengths, any split across reads, several per read): a ping is answered with a masked pong carrying its payload,
  * other control frames are ignored except close; each complete text (or binary) message is a
  * delivery (the marker is not used), except offerd's {"type":"reauth"} (ignored) and
  * {"type":"error"...} (counted as an error, the connection then counts as failed). A close
@@ -69,6 +69,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #define MAX_ROUNDS 8
 #define MARKER_MAX 32
@@ -395,76 +397,6 @@ static uint32_t ws_random32(void)
     return (uint32_t)(ws_rng >> 16);
 }
 
-static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
-{
-    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    size_t total = ((len + 8) / 64 + 1) * 64;
-    uint8_t *m = calloc(total, 1);
-    if (!m)
-        die("calloc");
-    memcpy(m, msg, len);
-    m[len] = 0x80;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        m[total - 1 - i] = (uint8_t)(bits >> (8 * i));
-    for (size_t off = 0; off < total; off += 64) {
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)m[off + 4 * i] << 24 | (uint32_t)m[off + 4 * i + 1] << 16 |
-                   (uint32_t)m[off + 4 * i + 2] << 8 | m[off + 4 * i + 3];
-        for (int i = 16; i < 80; i++) {
-            uint32_t x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
-            w[i] = x << 1 | x >> 31;
-        }
-        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) {
-                f = (b & c) | (~b & d);
-                k = 0x5A827999;
-            } else if (i < 40) {
-                f = b ^ c ^ d;
-                k = 0x6ED9EBA1;
-            } else if (i < 60) {
-                f = (b & c) | (b & d) | (c & d);
-                k = 0x8F1BBCDC;
-            } else {
-                f = b ^ c ^ d;
-                k = 0xCA62C1D6;
-            }
-            uint32_t t = (a << 5 | a >> 27) + f + e + k + w[i];
-            e = d;
-            d = c;
-            c = b << 30 | b >> 2;
-            b = a;
-            a = t;
-        }
-        h[0] += a;
-        h[1] += b;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-    }
-    free(m);
-    for (int i = 0; i < 20; i++)
-        out[i] = (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
-}
-
-static void base64(const uint8_t *in, size_t len, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < len ? in[i + 2] : 0);
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < len ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 /* A fresh key for this connection: the request with "@WSKEY@" replaced, and the accept the
  * server must answer (RFC 6455 4.2.2). Called before every (re)connect. */
 static void ws_prepare(struct conn *c)
@@ -476,12 +408,14 @@ static void ws_prepare(struct conn *c)
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
         die("getrandom");
     char key[25];
-    base64(raw, sizeof(raw), key);
+    EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw)); /* OpenSSL, as offerd: no own copy */
     char cat[64];
     snprintf(cat, sizeof(cat), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
-    uint8_t digest[20];
-    sha1((const uint8_t *)cat, strlen(cat), digest);
-    base64(digest, sizeof(digest), w->accept);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (!EVP_Digest(cat, strlen(cat), digest, &digest_len, EVP_sha1(), NULL) || digest_len != 20)
+        die("EVP_Digest(SHA-1)");
+    EVP_EncodeBlock((unsigned char *)w->accept, digest, (int)digest_len);
     static const char tag[] = "@WSKEY@";
     w->req = malloc(opt.request_len + 64);
     if (!w->req)

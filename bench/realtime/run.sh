@@ -11,7 +11,7 @@
 #
 # Installs what is missing (Debian packages nginx-light, libnginx-mod-nchan; linux-perf for
 # --profile), builds offerd (build-rt/, Release, the offerd target only) and the load client
-# (bench/realtime/build/holdpoll, plain cc -O2), raises the open-file limit, then runs
+# (bench/realtime/build/holdpoll, plain cc -O2 -lcrypto), raises the open-file limit, then runs
 # bench/realtime/rt.py, which starts and stops every server itself on 127.0.0.1, prints the
 # tables and writes bench/realtime/results/results.json and the results section of
 # docs/benchmarks-realtime.md. Knobs (environment): BENCH_NS, BENCH_ROUNDS, BENCH_MODES,
@@ -95,7 +95,7 @@ else
   cmake --build build-rt -j2 --target offerd >/dev/null
   export OFFERD_BIN="$root/build-rt/src/server/offerd"
 fi
-cc -O2 -std=c11 -Wall -Wextra -o "$here/build/holdpoll" "$here/holdpoll.c"
+cc -O2 -std=c11 -Wall -Wextra -o "$here/build/holdpoll" "$here/holdpoll.c" -lcrypto
 export HOLDPOLL_BIN="$here/build/holdpoll"
 
 # Each process holds up to 10,000 sockets (more with BENCH_NS): lift the hard limit if we may.
