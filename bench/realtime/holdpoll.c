@@ -36,9 +36,10 @@
  * replaced, per connection, by a fresh random 16-byte base64 Sec-WebSocket-Key. The answer must
  * be a 101 whose Sec-WebSocket-Accept is SHA-1(key + GUID) in base64; then SUBSCRIBE_FILE's bytes
  * go out as one masked text frame (none if the file is empty: nchan's channel is in the URL).
- * Server frames are parsed (7/16/64-bit lengths, any split across reads, several per read): a ping is answered with a masked pong carrying its payload,
- * other control frames are ignored except close; each complete text (or binary) message is a
- * delivery (the marker is not used), except offerd's {"type":"reauth"} (ignored) and
+ * Server frames are parsed (7/16/64-bit lengths, any split across reads, several per read): a
+ * ping is answered with a masked pong carrying its payload, other control frames are ignored
+ * except close; each complete text (or binary) message is a delivery (the marker is not used),
+ * except offerd's {"type":"reauth"} (ignored) and
  * {"type":"error"...} (counted as an error, the connection then counts as failed). A close
  * frame, a bad handshake or an error message is counted (ws_closes, ws_errors, ws_bad_handshake
  * in the READY line and in every result) so the harness can refuse the cell. A connection is
