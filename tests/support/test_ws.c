@@ -20,6 +20,8 @@
 
 #include <openssl/evp.h>
 
+#include "test_clock.h"
+
 struct ws_client {
     int fd;
     unsigned char *buf;         /* received, not yet parsed */
@@ -218,10 +220,8 @@ int ws_send_frames(struct ws_client *c, const struct ws_frame *frames, size_t co
         size_t n = piece && piece < used - off ? piece : used - off;
         rc = send_all(c->fd, buf + off, n);
         off += n;
-        if (off < used && pause_ms > 0) {
-            struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        if (off < used && pause_ms > 0)
+            test_sleep_ms(pause_ms);
     }
     free(buf);
     return rc;
@@ -287,25 +287,15 @@ int ws_recv_frame(struct ws_client *c, int timeout_ms, char **payload, size_t *l
 int ws_recv(struct ws_client *c, int timeout_ms, char **payload, size_t *len)
 {
     long long deadline = now_ms() + timeout_ms;
-    *payload = NULL;
-    *len = 0;
     for (;;) {
-        int opcode;
-        while (parse_frame(c, &opcode, payload, len)) {
-            if (opcode == WS_OP_PING) {
-                if (!c->silent)
-                    ws_send_frame(c, WS_OP_PONG, *payload, *len);
-            } else if (opcode != WS_OP_PONG) {
-                return opcode;
-            }
-            free(*payload);
-            *payload = NULL;
-        }
-        int r = fill(c, deadline);
-        if (r == 0)
-            return 0;
-        if (r < 0)
-            return -1;
+        long long left = deadline - now_ms();
+        int opcode = ws_recv_frame(c, left > 0 ? (int)left : 0, payload, len);
+        if (opcode != WS_OP_PING && opcode != WS_OP_PONG)
+            return opcode < 0 ? -1 : opcode;
+        if (opcode == WS_OP_PING && !c->silent)
+            ws_send_frame(c, WS_OP_PONG, *payload, *len);
+        free(*payload);
+        *payload = NULL;
     }
 }
 
