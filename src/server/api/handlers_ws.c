@@ -6,7 +6,6 @@
 
 #include <microhttpd.h>
 
-#include "auth/auth.h"
 #include "http/reply.h"
 #include "http/request_auth.h"
 #include "realtime/ws.h"
@@ -47,18 +46,10 @@ void handle_ws(struct request *r)
         reply_error(r, 403, "this Origin may not open a WebSocket here (see --cors-origin)");
         return;
     }
-    /* A token in the Authorization header was chosen by the client: a bad one gets its 401.
-     * The __session cookie is sent by the browser whatever the page holds, and the page cannot
-     * read a refused upgrade's status (it sees only a failed socket): a cookie that no longer
-     * verifies is ignored, and the socket waits for the page's token in an auth message. */
-    const char *token;
-    size_t len;
-    bool has_token =
-        auth_token_from_headers(request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), NULL, &token,
-                                &len) ||
-        (auth_token_from_headers(NULL, request_header(r, MHD_HTTP_HEADER_COOKIE), &token, &len) &&
-         request_token_verifies(r, token, len));
-    if (has_token && !request_authenticate(r))
+    /* Without a token, or with a cookie that no longer verifies, the socket opens and waits for
+     * the page's token in an auth message: a page cannot read a refused upgrade's status. */
+    bool no_credential;
+    if (!request_authenticate_optional(r, &no_credential) && !no_credential)
         return;
-    ws_upgrade(r, has_token);
+    ws_upgrade(r, !no_credential);
 }

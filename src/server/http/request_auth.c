@@ -53,12 +53,26 @@ static void client_key(const struct request *r, char key[CLIENT_ADDR_KEY_SIZE])
                           key);
 }
 
+/* A token that does not verify: 401, counted against the client's address. When the caller can
+ * do without it (refused not NULL), nothing is answered or counted and *refused is set. */
+static bool refuse_token(struct request *r, const char *key, const char *token, size_t len,
+                         enum auth_result ar, int64_t now_ms, bool *refused)
+{
+    if (refused) {
+        *refused = true;
+        return false;
+    }
+    auth_guard_failed(r->app->auth_guard, key, token, len, ar, now_ms);
+    reply_unauthorized(r, auth_result_message(ar), 1);
+    return false;
+}
+
 /* Verifies the token, or finds it verified before; fills sub and r->token_exp_s. A cached
  * user row still fresh is copied to r->user_id and *user_known set. A token not verified before
  * passes auth_guard first: an address over its failure limit gets 429, a token that failed
- * recently its 401, neither at the cost of a signature check. */
+ * recently its 401, neither at the cost of a signature check. refused: see refuse_token. */
 static bool verify_token(struct request *r, const char *token, size_t len,
-                         char sub[AUTH_SUB_SIZE], bool *user_known)
+                         char sub[AUTH_SUB_SIZE], bool *user_known, bool *refused)
 {
     int64_t now_s = clock_now_ms() / 1000;
     struct auth_cache_hit hit;
@@ -85,47 +99,39 @@ static bool verify_token(struct request *r, const char *token, size_t len,
         return false;
     }
     enum auth_result ar;
-    if (auth_guard_recall(r->app->auth_guard, token, len, &ar)) {
-        auth_guard_failed(r->app->auth_guard, key, NULL, 0, ar, now_ms);
-        reply_unauthorized(r, auth_result_message(ar), 1);
-        return false;
-    }
+    if (auth_guard_recall(r->app->auth_guard, token, len, &ar))
+        return refuse_token(r, key, NULL, 0, ar, now_ms, refused);
     ar = auth_verify_exp(r->app->auth, token, len, now_s, sub, AUTH_SUB_SIZE, &r->token_exp_s);
     if (ar == AUTH_INTERNAL_ERROR) {
         reply_error(r, 500, "internal error");
         return false;
     }
-    if (ar != AUTH_OK) {
-        auth_guard_failed(r->app->auth_guard, key, token, len, ar, now_ms);
-        reply_unauthorized(r, auth_result_message(ar), 1);
-        return false;
-    }
+    if (ar != AUTH_OK)
+        return refuse_token(r, key, token, len, ar, now_ms, refused);
     return true;
 }
 
-bool request_token_verifies(struct request *r, const char *token, size_t len)
-{
-    int64_t now_s = clock_now_ms() / 1000;
-    struct auth_cache_hit hit;
-    if (auth_cache_get(r->app->auth_cache, token, len, now_s, clock_monotonic_us() / 1000, &hit))
-        return true;
-    char sub[AUTH_SUB_SIZE];
-    int64_t exp_s;
-    return auth_verify_exp(r->app->auth, token, len, now_s, sub, sizeof(sub), &exp_s) == AUTH_OK;
-}
-
-bool request_authenticate(struct request *r)
+/* request_authenticate; with no_credential (request_authenticate_optional), no token and a
+ * cookie token that does not verify set it instead of being answered. */
+static bool authenticate(struct request *r, bool *no_credential)
 {
     const char *token;
     size_t len;
-    if (!auth_token_from_headers(request_header(r, MHD_HTTP_HEADER_AUTHORIZATION),
-                                 request_header(r, MHD_HTTP_HEADER_COOKIE), &token, &len)) {
+    /* The bearer token first; a cookie's only without one (auth_token_from_headers' order). */
+    bool from_header = auth_token_from_headers(request_header(r, MHD_HTTP_HEADER_AUTHORIZATION),
+                                               NULL, &token, &len);
+    if (!from_header &&
+        !auth_token_from_headers(NULL, request_header(r, MHD_HTTP_HEADER_COOKIE), &token, &len)) {
+        if (no_credential) {
+            *no_credential = true;
+            return false;
+        }
         reply_unauthorized(r, "missing bearer token", 0);
         return false;
     }
     char sub[AUTH_SUB_SIZE];
     bool user_known;
-    if (!verify_token(r, token, len, sub, &user_known))
+    if (!verify_token(r, token, len, sub, &user_known, from_header ? NULL : no_credential))
         return false;
     /* A held request woken again (it holds state) is the same request: not counted twice. */
     int retry_after_s = 1;
@@ -155,4 +161,15 @@ bool request_authenticate(struct request *r)
     auth_cache_put(r->app->auth_cache, token, len, sub, r->token_exp_s, r->user_id[0] != '\0',
                    r->user_id, clock_monotonic_us() / 1000);
     return true;
+}
+
+bool request_authenticate(struct request *r)
+{
+    return authenticate(r, NULL);
+}
+
+bool request_authenticate_optional(struct request *r, bool *no_credential)
+{
+    *no_credential = false;
+    return authenticate(r, no_credential);
 }

@@ -19,9 +19,11 @@
  * after a suspension (it holds state, request.h) is not rate limited twice. */
 bool request_authenticate(struct request *r);
 
-/* True when token (len bytes) would pass verification now (verified before, or its signature and
- * expiry check out). Answers nothing and counts no failure: for a credential the caller may
- * replace later, such as the cookie a browser sends with a WebSocket upgrade. */
-bool request_token_verifies(struct request *r, const char *token, size_t len);
+/* As request_authenticate, for a caller that can go on without a credential (the WebSocket
+ * upgrade, whose token may come later in a message): no token at all, or a __session cookie
+ * token that does not verify (a browser sends its cookie whatever the page holds), is answered
+ * nothing and counted as no failure; *no_credential is set and it returns false. A bearer token
+ * in Authorization was chosen by the client: a bad one gets its 401 as always. */
+bool request_authenticate_optional(struct request *r, bool *no_credential);
 
 #endif
