@@ -154,6 +154,11 @@ static void test_handshake_refusals(void **state)
         test_token_with_secret(SEED_BUYER_TOKEN_SUB, 3600, "another-secret-0123456789abcdef");
     struct ws_open_options bad_token = {.token = forged};
     expect_refusal(&bad_token, 401, "WWW-Authenticate: Bearer");
+    /* the client chose the bearer token: a good cookie beside it does not excuse it */
+    char good_cookie[2048];
+    snprintf(good_cookie, sizeof(good_cookie), "__session=%s", fx.buyer);
+    struct ws_open_options bad_token_good_cookie = {.token = forged, .cookie = good_cookie};
+    expect_refusal(&bad_token_good_cookie, 401, "WWW-Authenticate: Bearer");
     free(forged);
     char *expired = test_token(SEED_BUYER_TOKEN_SUB, -120);
     struct ws_open_options old_token = {.token = expired};
