@@ -40,7 +40,8 @@ static struct offerd_fixture fx;
 static int setup(void **state)
 {
     (void)state;
-    const char *extra[] = {"--cors-origin", "https://shop.example", NULL};
+    const char *extra[] = {"--cors-origin", "https://shop.example", "--cors-origin",
+                           "https://admin.example", NULL};
     return offerd_fixture_start(&fx, extra);
 }
 
@@ -151,6 +152,53 @@ static void test_conditional_get(void **state)
     http_response_cleanup(&r);
     offerd_fixture_get(&fx, "/api/offers/o_pending?since=-1", fx.buyer, NULL, &r);
     assert_int_equal(r.status, 400);
+    http_response_cleanup(&r);
+}
+
+/* A 304 carries exactly the CORS headers its own Origin earns, whatever origin asked for the same
+ * tag before it (a guard for any sharing of ready-made 304s: one was tried for issue #18 and
+ * measured slower, see docs/benchmarks.md). */
+static void test_304_gives_each_origin_its_own_headers(void **state)
+{
+    (void)state;
+    struct http_response r;
+    char etag[128], h[256], header[400];
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.buyer, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
+    http_response_cleanup(&r);
+    const char *origins[] = {NULL, "https://shop.example", "https://evil.example",
+                             "https://admin.example", NULL, "https://admin.example",
+                             "https://shop.example", "https://evil.example"};
+    for (size_t i = 0; i < sizeof(origins) / sizeof(origins[0]); i++) {
+        char origin[128];
+        snprintf(header, sizeof(header), "If-None-Match: %s", etag);
+        snprintf(origin, sizeof(origin), "Origin: %s", origins[i] ? origins[i] : "");
+        const char *headers[] = {header, origins[i] ? origin : NULL, NULL};
+        call("GET", "/api/offers/o_countered", fx.buyer, headers, NULL, &r);
+        assert_int_equal(r.status, 304);
+        assert_string_equal(http_header(&r, "ETag", h, sizeof(h)), etag);
+        assert_string_equal(http_header(&r, "Vary", h, sizeof(h)), "Origin");
+        assert_string_equal(http_header(&r, "X-Content-Type-Options", h, sizeof(h)), "nosniff");
+        bool allowed = origins[i] && !strstr(origins[i], "evil");
+        if (allowed) {
+            assert_string_equal(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
+                                origins[i]);
+            assert_string_equal(
+                http_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)), "true");
+        } else {
+            assert_null(http_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
+            assert_null(http_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)));
+        }
+        http_response_cleanup(&r);
+    }
+    /* The seller has the same tag (the same bytes); a stranger who sends it still gets 403. */
+    snprintf(header, sizeof(header), "If-None-Match: %s", etag);
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.seller, header, &r);
+    assert_int_equal(r.status, 304);
+    http_response_cleanup(&r);
+    offerd_fixture_get(&fx, "/api/offers/o_countered", fx.stranger, header, &r);
+    assert_int_equal(r.status, 403);
     http_response_cleanup(&r);
 }
 
@@ -455,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_get_offer_exact_json_for_buyer_and_seller),
         cmocka_unit_test(test_counter_offers_oldest_first),
         cmocka_unit_test(test_conditional_get),
+        cmocka_unit_test(test_304_gives_each_origin_its_own_headers),
         cmocka_unit_test(test_head_has_headers_no_body),
         cmocka_unit_test(test_unauthorized),
         cmocka_unit_test(test_session_cookie),
