@@ -39,6 +39,7 @@ def main():
         d = b.cell_dir("profile")
         mem = os.environ.get("PROFILE_CONNECTION_MEMORY")
         s = rt.Offerd(b, d, int(mem) if mem else None)
+        s.mode = mode
         marker, skip = s.marker(mode)
 
         def record():

@@ -312,6 +312,7 @@ class Offerd:
 
     def __init__(self, bench, cell_dir, conn_mem=None):
         self.b = bench
+        self.mode = "longpoll"  # what held() counts; a cell sets its own
         self.db = os.path.join(cell_dir, "offerd.db")
         shutil.copy(bench.template_db, self.db)
         args = [bench.offerd, "--bind", "127.0.0.1", "--port", "0", "--db", self.db,
