@@ -26,6 +26,7 @@
 
 #include "util/config.h"
 #include "http/conn_deadline.h"
+#include "http/epoll_batch.h"
 #include "http/http_head.h"
 #include "http/listener.h"
 #include "util/log.h"
@@ -324,6 +325,7 @@ struct http_server *http_server_start(struct app *app, char *err, size_t err_siz
     /* No listening socket of MHD's own: listener.c accepts and hands connections over, waking
      * the chosen worker through its inter-thread channel (ITC). */
     /* MHD_ALLOW_UPGRADE: GET /api/ws hands its socket to realtime/ws_loop.c. */
+    epoll_batch_keep_linked(); /* libmicrohttpd's full-batch freeze (http/epoll_batch.h) */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
                      MHD_ALLOW_UPGRADE;
