@@ -16,6 +16,7 @@
 #include "util/config.h"
 #include "auth/demo_tokens.h"
 #include "http/http_server.h"
+#include "http/reply_cache.h"
 #include "util/log.h"
 #include "util/metrics.h"
 #include "auth/auth_cache.h"
@@ -31,6 +32,10 @@
 #ifndef OFFERD_VERSION /* the build passes the project's version */
 #define OFFERD_VERSION "unknown"
 #endif
+
+/* Responses the woken long-polls of a fan-out share: one per offer being fanned out at once is
+ * enough, so a few hundred slots (a 200 is ~1-2 KB) cover many simultaneous writes. */
+#define SHARED_REPLIES 512
 
 static const char *env_lookup(const char *name)
 {
@@ -166,6 +171,7 @@ static int serve(struct config *cfg)
     struct bus *bus = NULL;
     struct ratelimit *ratelimit = NULL;
     struct offer_cache *offer_cache = NULL;
+    struct reply_cache *replies = NULL;
     struct auth_cache *auth_cache = NULL;
     struct auth_guard *auth_guard = NULL;
     struct http_server *server = NULL;
@@ -209,8 +215,9 @@ static int serve(struct config *cfg)
     store_set_change_hook(store, publish_change, notify);
     ratelimit = ratelimit_new(cfg->rate_limit, cfg->rate_burst);
     offer_cache = offer_cache_new((size_t)cfg->offer_cache_entries);
+    replies = reply_cache_new(SHARED_REPLIES);
     auth_cache = auth_cache_new((size_t)cfg->token_cache_entries);
-    if (!ratelimit || !offer_cache || !auth_cache) {
+    if (!ratelimit || !offer_cache || !replies || !auth_cache) {
         snprintf(err, sizeof(err), "out of memory");
         goto out;
     }
@@ -226,7 +233,7 @@ static int serve(struct config *cfg)
     notify_set_version_hook(notify, invalidate_offer, offer_cache);
     struct app app = {.config = cfg, .store = store, .auth = auth, .metrics = metrics,
                       .notify = notify, .ratelimit = ratelimit, .offer_cache = offer_cache,
-                      .auth_cache = auth_cache, .auth_guard = auth_guard, .routes = api_routes,
+                      .replies = replies, .auth_cache = auth_cache, .auth_guard = auth_guard, .routes = api_routes,
                       .route_count = api_route_count};
     app.ws_hub = ws_hub = ws_hub_new(&app, err, sizeof(err));
     if (!ws_hub)
@@ -264,6 +271,7 @@ out:
     bus_free(bus); /* after the notify thread, which drives its subscriber */
     ratelimit_free(ratelimit);
     offer_cache_free(offer_cache);
+    reply_cache_free(replies); /* after http_server_stop: no connection queues one any more */
     auth_cache_free(auth_cache);
     auth_guard_free(auth_guard);
     store_close(store);

@@ -27,7 +27,9 @@ static struct offerd_fixture fx;
 static int setup(void **state)
 {
     (void)state;
-    const char *extra[] = {"--sse-heartbeat", "1", "--max-held-per-user", "6", NULL};
+    const char *extra[] = {"--sse-heartbeat", "1", "--max-held-per-user", "6", "--cors-origin",
+                           "https://shop.example", "--cors-origin", "https://admin.example",
+                           NULL};
     return offerd_fixture_start(&fx, extra);
 }
 
@@ -622,6 +624,93 @@ static void wait_until_nothing_held(void)
     assert_int_equal(held_now(), 0);
 }
 
+/* A held long-poll with an Origin, and what it was answered. */
+struct held_answer {
+    const char *path;
+    const char *token;
+    const char *origin; /* NULL: none sent */
+    long status;
+    char etag[128];
+    char allow_origin[128]; /* "" when absent */
+    char *body;
+};
+
+static void *held_answer_get(void *arg)
+{
+    struct held_answer *h = arg;
+    struct http_response r;
+    char origin[128];
+    snprintf(origin, sizeof(origin), "Origin: %s", h->origin ? h->origin : "");
+    const char *headers[] = {h->origin ? origin : NULL, NULL};
+    assert_int_equal(http_call(fx.server.base_url, "GET", h->path, h->token, headers, NULL, 0, &r),
+                     0);
+    h->status = r.status;
+    if (!http_header(&r, "ETag", h->etag, sizeof(h->etag)))
+        h->etag[0] = '\0';
+    if (!http_header(&r, "Access-Control-Allow-Origin", h->allow_origin, sizeof(h->allow_origin)))
+        h->allow_origin[0] = '\0';
+    h->body = strdup(r.body ? r.body : "");
+    http_response_cleanup(&r);
+    return NULL;
+}
+
+/* Holds the long-polls of held on o_pending (each from its own thread), waits until offerd holds
+ * them all, makes an outside write of message and joins them. */
+static void hold_then_write(struct held_answer *held, size_t n, const char *message)
+{
+    pthread_t t[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, held_answer_get, &held[i]);
+    for (int i = 0; i < 100 && held_now() < (long)n; i++)
+        test_sleep_ms(20);
+    assert_int_equal(held_now(), (long)n);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = '%s' WHERE id = 'o_pending'", message);
+    seed_exec(fx.db, sql);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* The long-polls one change wakes share one ready-made 200 (http/reply_cache.c), yet each gets
+ * exactly its own Origin's CORS headers, the new version's exact body and ETag (those of a plain
+ * GET afterwards), and the next change is never answered with the previous shared response. */
+static void test_woken_longpolls_share_the_answer_not_the_headers(void **state)
+{
+    (void)state;
+    wait_until_nothing_held();
+    for (int change = 0; change < 2; change++) {
+        char path[128], message[64];
+        snprintf(path, sizeof(path), "/api/offers/o_pending?since=%lld&wait=10",
+                 offerd_fixture_version(&fx, "o_pending"));
+        snprintf(message, sizeof(message), "shared answer %d", change);
+        struct held_answer held[] = {
+            {path, fx.buyer, NULL, 0, "", "", NULL},
+            {path, fx.buyer, "https://shop.example", 0, "", "", NULL},
+            {path, fx.seller, "https://admin.example", 0, "", "", NULL},
+            {path, fx.seller, "https://evil.example", 0, "", "", NULL},
+            {path, fx.buyer, "https://shop.example", 0, "", "", NULL},
+        };
+        size_t n = sizeof(held) / sizeof(held[0]);
+        hold_then_write(held, n, message);
+        struct http_response r;
+        offerd_fixture_get(&fx, "/api/offers/o_pending", fx.buyer, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, message));
+        char etag[128];
+        assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(held[i].status, 200);
+            assert_string_equal(held[i].body, r.body);
+            assert_string_equal(held[i].etag, etag);
+            bool allowed = held[i].origin && !strstr(held[i].origin, "evil");
+            assert_string_equal(held[i].allow_origin, allowed ? held[i].origin : "");
+            free(held[i].body);
+        }
+        http_response_cleanup(&r);
+    }
+}
+
 static void test_caps_give_429(void **state)
 {
     (void)state;
@@ -722,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_mux_refused_offers_get_error_events),
         cmocka_unit_test(test_stream_ended_by_token_expiry_says_reauth),
         cmocka_unit_test(test_storm_ends_on_final_state),
+        cmocka_unit_test(test_woken_longpolls_share_the_answer_not_the_headers),
         cmocka_unit_test(test_caps_give_429),
         cmocka_unit_test(test_shutdown_answers_held_requests),
     };

@@ -63,10 +63,18 @@ void handle_get_offer(struct request *r)
     }
     bool current = etag_none_match(if_none_match, meta.etag) ||
                    (since >= 0 && meta.version <= since);
+    /* Woken by a change, this request answers what every long-poll held on the offer answers:
+     * one response for all of them (http/reply_cache.h). */
+    bool fan_out = !current && longpoll_was_held(r);
+    if (fan_out && !json && reply_shared_offer_json(r, meta.etag))
+        return;
     if (!current && !json && !load_rendered(r, true, &meta, &json, &len))
         return;
     if (!current) {
-        reply_offer_json(r, 200, json, len, meta.etag);
+        if (fan_out)
+            reply_offer_json_shared(r, json, len, meta.etag);
+        else
+            reply_offer_json(r, 200, json, len, meta.etag);
         return;
     }
     free(json);

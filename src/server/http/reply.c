@@ -11,6 +11,7 @@
 
 #include <microhttpd.h>
 
+#include "http/reply_cache.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "domain/offer_codec.h"
@@ -32,20 +33,20 @@ static void add_cors(struct request *r, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Retry-After");
 }
 
-void reply_send(struct request *r, unsigned status, const char *content_type, char *body,
-                size_t len, const struct reply_header *headers, size_t header_count)
+/* A response with body (stolen: freed when sent) and the common, extra and CORS headers; NULL
+ * (body freed, logged) when libmicrohttpd cannot make one. */
+static struct MHD_Response *build_response(struct request *r, const char *content_type,
+                                           char *body, size_t len,
+                                           const struct reply_header *headers,
+                                           size_t header_count)
 {
-    if (r->responded) {
-        free(body);
-        return;
-    }
     struct MHD_Response *resp =
         body ? MHD_create_response_from_buffer_with_free_callback(len, body, free)
              : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(body);
         log_error("cannot create a response for %s %s", r->method_name, r->path);
-        return;
+        return NULL;
     }
     if (content_type && len)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
@@ -53,13 +54,39 @@ void reply_send(struct request *r, unsigned status, const char *content_type, ch
     for (size_t i = 0; i < header_count; i++)
         MHD_add_response_header(resp, headers[i].name, headers[i].value);
     add_cors(r, resp);
-    if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
-        r->responded = true;
-        r->status = status;
-        r->bytes = r->method == HTTP_HEAD ? 0 : len;
-    } else {
+    return resp;
+}
+
+/* Records on r what was answered, for the log line and the metrics. */
+static void mark_responded(struct request *r, unsigned status, size_t len)
+{
+    r->responded = true;
+    r->status = status;
+    r->bytes = r->method == HTTP_HEAD ? 0 : len;
+}
+
+/* Queues resp (not consumed) as r's answer; false, logged, when libmicrohttpd refuses it. */
+static bool queue(struct request *r, unsigned status, struct MHD_Response *resp, size_t len)
+{
+    if (MHD_queue_response(r->conn, status, resp) != MHD_YES) {
         log_error("cannot queue a %u response for %s %s", status, r->method_name, r->path);
+        return false;
     }
+    mark_responded(r, status, len);
+    return true;
+}
+
+void reply_send(struct request *r, unsigned status, const char *content_type, char *body,
+                size_t len, const struct reply_header *headers, size_t header_count)
+{
+    if (r->responded) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *resp = build_response(r, content_type, body, len, headers, header_count);
+    if (!resp)
+        return;
+    queue(r, status, resp, len);
     MHD_destroy_response(resp);
 }
 
@@ -68,6 +95,37 @@ void reply_offer_json(struct request *r, unsigned status, char *json, size_t len
 {
     struct reply_header h[2] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag}};
     reply_send(r, status, json_content_type, json, len, h, etag ? 2 : 1);
+}
+
+/* Which CORS headers r earns: none or a refused origin's (0), or those of allowed origin i (i + 1). */
+static int cors_variant(struct request *r)
+{
+    const struct config *cfg = r->app->config;
+    return cfg->cors_origin_count ? config_cors_index(cfg, request_header(r, "Origin")) + 1 : 0;
+}
+
+bool reply_shared_offer_json(struct request *r, const char *etag)
+{
+    size_t len = 0;
+    if (r->responded ||
+        !reply_cache_queue(r->app->replies, r->conn, 200, etag, cors_variant(r), &len))
+        return false;
+    mark_responded(r, 200, len);
+    return true;
+}
+
+void reply_offer_json_shared(struct request *r, char *json, size_t len, const char *etag)
+{
+    if (r->responded) {
+        free(json);
+        return;
+    }
+    struct reply_header h[2] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag}};
+    struct MHD_Response *resp = build_response(r, json_content_type, json, len, h, 2);
+    if (!resp)
+        return;
+    queue(r, 200, resp, len);
+    reply_cache_put(r->app->replies, 200, etag, cors_variant(r), resp, len); /* for the next */
 }
 
 void reply_not_modified(struct request *r, const char *etag)

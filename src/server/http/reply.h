@@ -29,6 +29,15 @@ void reply_send(struct request *r, unsigned status, const char *content_type, ch
 void reply_offer_json(struct request *r, unsigned status, char *json, size_t len,
                       const char *etag);
 
+/* For a 200 that many requests answer alike (the long-polls one write wakes): queues the ready
+ * response for etag (and r's CORS variant) that reply_offer_json_shared left, and returns true;
+ * false when there is none, and the caller loads the body and calls reply_offer_json_shared.
+ * Shared responses are for hot bytes only (http/reply_cache.h says why). */
+bool reply_shared_offer_json(struct request *r, const char *etag);
+
+/* reply_offer_json (200), keeping the response for reply_shared_offer_json. Steals json. */
+void reply_offer_json_shared(struct request *r, char *json, size_t len, const char *etag);
+
 /* 304 with the ETag and no body. */
 void reply_not_modified(struct request *r, const char *etag);
 

@@ -29,6 +29,7 @@ struct offer_cache;
 struct auth_cache;
 struct auth_guard;
 struct ws_hub;
+struct reply_cache;
 
 /* Everything a handler may use; shared by all threads, read-only while serving. */
 struct app {
@@ -39,6 +40,7 @@ struct app {
     struct notify *notify;
     struct ratelimit *ratelimit;
     struct offer_cache *offer_cache;
+    struct reply_cache *replies;    /* responses a fan-out shares (http/reply_cache.h); or NULL */
     struct auth_cache *auth_cache;
     struct auth_guard *auth_guard;  /* bad tokens: per-address failure limit, failed-token memory */
     struct ws_hub *ws_hub;           /* the WebSocket sockets' thread (realtime/ws.h) */

@@ -44,6 +44,11 @@ bool longpoll_is_over(const struct request *r)
            lp->hold.waiter.reason == NOTIFY_GONE || notify_now_ms() >= lp->deadline_ms;
 }
 
+bool longpoll_was_held(const struct request *r)
+{
+    return request_state(r, &longpoll_state) != NULL;
+}
+
 static void reply_too_many(struct request *r, enum notify_admit why)
 {
     struct reply_header h = {"Retry-After", "5"};

@@ -24,6 +24,10 @@
  * handler answers 304 now instead of holding again. */
 bool longpoll_is_over(const struct request *r);
 
+/* True when r was held and has been woken: it runs again and answers what many requests held on
+ * the same offer answer alike. */
+bool longpoll_was_held(const struct request *r);
+
 /* Holds r (the client's copy of offer_id is current) for wait_s seconds from its first hold, or
  * answers 429 when the caps are reached; true either way. False when offerd is shutting down:
  * the caller answers 304 at once. seen_seq is notify_seq() from before the store read. */

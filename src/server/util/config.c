@@ -473,12 +473,17 @@ void config_cleanup(struct config *c)
     memset(c, 0, sizeof(*c));
 }
 
-bool config_cors_allows(const struct config *c, const char *origin)
+int config_cors_index(const struct config *c, const char *origin)
 {
     for (size_t i = 0; origin && i < c->cors_origin_count; i++)
         if (strcmp(c->cors_origins[i], origin) == 0)
-            return true;
-    return false;
+            return (int)i;
+    return -1;
+}
+
+bool config_cors_allows(const struct config *c, const char *origin)
+{
+    return config_cors_index(c, origin) >= 0;
 }
 
 void config_usage(FILE *out)

@@ -73,6 +73,9 @@ void config_cleanup(struct config *c);
 /* True when origin is one of the configured CORS origins (exact match). */
 bool config_cors_allows(const struct config *c, const char *origin);
 
+/* The index of origin in c->cors_origins, or -1 when it is not one of them (or NULL). */
+int config_cors_index(const struct config *c, const char *origin);
+
 /* Writes the --help text. */
 void config_usage(FILE *out);
 
