@@ -18,7 +18,9 @@ END = "<!-- realtime:results:end -->"
 WS_BEGIN = "<!-- realtime:ws:begin -->"
 WS_END = "<!-- realtime:ws:end -->"
 TARGET_RSS = 8 * 1024          # "at most 8 KB per held long-poll" (read as KiB; 8,000 B shown too)
-TARGET_RATIO = 0.5             # "at most half of nchan's time to reach all watchers"
+# Time to reach all watchers, offerd / nchan: issue #5 asked 0.5x of every transport; issue #18
+# restated long-polling as "no slower than nchan" and kept SSE at half; WebSocket (#17) 0.5x.
+TARGET_RATIO = {"longpoll": 1.0, "sse": 0.5, "ws": 0.5}
 NOISY_PCT = 25.0               # other load above this (% of one core) marks a cell as noisy
 MODE_NAME = {"longpoll": "long-poll", "sse": "SSE", "ws": "WebSocket"}
 STREAMED = ("sse", "ws")       # offerd's outside write is the second write on the same sockets
@@ -174,15 +176,16 @@ def verdicts(b, table):
             complete = o.get("all_received") and r.get("all_received")
             out.append((f"{MODE_NAME[mode]} time to reach all {n:,} (API write), offerd / nchan",
                         f"{o['max_ms']:.1f} / {r['max_ms']:.1f} ms = {ratio:.2f}x",
-                        f"<= {TARGET_RATIO:.2f}x", bool(complete) and ratio <= TARGET_RATIO))
+                        f"<= {TARGET_RATIO[mode]:.2f}x",
+                        bool(complete) and ratio <= TARGET_RATIO[mode]))
             if o.get("repoll_max_ms") is not None and r.get("repoll_max_ms"):
                 ratio = o["repoll_max_ms"] / r["repoll_max_ms"]
                 complete = o.get("repoll_all_received") and r.get("repoll_all_received")
                 out.append((f"{MODE_NAME[mode]} time to reach all {n:,} re-polls (second write), "
                             "offerd / nchan",
                             f"{o['repoll_max_ms']:.1f} / {r['repoll_max_ms']:.1f} ms = "
-                            f"{ratio:.2f}x", f"<= {TARGET_RATIO:.2f}x",
-                            bool(complete) and ratio <= TARGET_RATIO))
+                            f"{ratio:.2f}x", f"<= {TARGET_RATIO[mode]:.2f}x",
+                            bool(complete) and ratio <= TARGET_RATIO[mode]))
     return out
 
 
@@ -279,7 +282,8 @@ def render(b, table, targets):
             L.append(f"| {MODE_NAME[mode]} | {n:,} | {ratio('rss_per_conn')} | {ratio('p50_ms')} | "
                      f"{ratio('p99_ms')} | {ratio('max_ms')} |")
     L.append("")
-    L.append("**Targets (issue #5; WebSocket: issue #17)**")
+    L.append("**Targets (issue #5 as restated by #18: long-poll <= 1.0x nchan, SSE <= 0.5x; "
+             "WebSocket: issue #17)**")
     L.append("")
     L.append("| target | measured | wanted | |")
     L.append("| --- | --- | --- | --- |")
