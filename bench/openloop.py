@@ -460,8 +460,10 @@ def main():
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    # SIGINT too: a shell starting it in the background leaves SIGINT ignored, and Ctrl-C (or
+    # kill -INT) must still stop everything it started.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     ol = OpenLoop(args)
     try:
         ol.run()
