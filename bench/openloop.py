@@ -255,7 +255,9 @@ class OpenLoop:
                     line += (f"\n    writes: {w['sent']} sent, {w['acked']} acked, {w['errors']} "
                              f"errors, p50 {w['latency_ms']['p50']:.2f} ms p99 "
                              f"{w['latency_ms']['p99']:.2f} ms max {w['latency_ms']['max']:.1f} ms;"
-                             f" durability {'ok' if d['ok'] else 'LOST WRITES'}")
+                             f" durability {'ok' if d['ok'] else 'LOST WRITES'}; send lag p99 "
+                             f"{w['send_lag_ms']['p99']:.2f} ms, peak {w['peak_busy_conns']}/"
+                             f"{w['conns']} connections busy")
                     for e in w["first_errors"]:
                         line += f"\n    error: {e}"
                 log(line)
@@ -321,6 +323,9 @@ def summarize(runs):
                 "writer_cpu_ms_per_1000": statistics.median(
                     1e6 * w["cpu_s"] / max(1, w["sent"]) for w in ws),
                 "durable": all(r["durability"]["ok"] for r in rs),
+                "send_lag_p99_ms": statistics.median(w["send_lag_ms"]["p99"] for w in ws),
+                "peak_busy_conns": max(w["peak_busy_conns"] for w in ws),
+                "conns": ws[0]["conns"],
             })
         out[cell] = s
     return out
@@ -364,7 +369,13 @@ def tables(s):
             wcells = [f"{c['write_rate']:,.0f}", fmt(c["write_p50_ms"]), fmt(c["write_p99_ms"]),
                       fmt(c["write_max_ms"])]
         errors = c["read_errors"] + c.get("write_errors", 0)
-        notes = f"noisy ({c['noisy_runs']}/{c['n']})" if c["noisy_runs"] else ""
+        notes = [f"noisy ({c['noisy_runs']}/{c['n']})"] if c["noisy_runs"] else []
+        if cell == "writes":
+            # The writer's own lateness is in the write latency too: a writer short of CPU, or
+            # of connections (all busy: the server is slow), shows here.
+            notes.append(f"send lag p99 {fmt(c['send_lag_p99_ms'])} ms, "
+                         f"peak {c['peak_busy_conns']}/{c['conns']} connections busy")
+        notes = "; ".join(notes)
         rows.append([cell, f"{c['read_rps']:,.0f}", fmt(c["read_p50_ms"]), fmt(c["read_p99_ms"])]
                     + wcells + [str(errors), f"{c['offerd_cpu_pct']:.0f}% / {c['wrk_cpu_pct']:.0f}%"
                                 f" / {c['writer_cpu_pct']:.0f}%", notes])

@@ -28,7 +28,9 @@
  * bodies. After SECONDS, writes still in flight get DRAIN_S (default 10) seconds; those never
  * answered are errors too. The result is one line on stdout:
  *   OPENLOOP_WRITER {json}
- * (sent, acknowledged by kind, errors, latency percentiles, the writer's own CPU). A line
+ * (sent, acknowledged by kind, errors, latency percentiles, the writer's own CPU, and its send
+ * lag: how late after its due time each write was handed to the kernel, which tells a writer
+ * short of CPU or of free connections (peak_busy_conns == conns) from a slow server). A line
  * "READY" is printed first, once the connections are open, when the clock starts.
  *
  * One thread, epoll and a timerfd for the schedule; plain sockets, HTTP/1.1 keep-alive.
@@ -109,6 +111,9 @@ static struct {
     uint64_t accepts, rejects, reconnects;
     int64_t *lat[KIND_COUNT];
     size_t nlat[KIND_COUNT], cap_lat;
+    int64_t *lag;  /* due time to the moment it was handed to send(): the writer's own lateness */
+    size_t nlag;
+    int peak_busy; /* connections in use at once, at most; == CONNS means writes waited for one */
     int64_t max_lat;
     char error_json[8192];
     size_t error_json_len;
@@ -363,6 +368,10 @@ static void dispatch(int64_t now)
         cn->chain = c;
         cn->due_ns = W.t0 + (int64_t)((double)W.next_to_send * 1e9 / W.rate);
         cn->resp_len = 0;
+        if (W.nlag < W.cap_lat)
+            W.lag[W.nlag++] = now_ns() - cn->due_ns;
+        if (W.nconns - W.nfree > W.peak_busy)
+            W.peak_busy = W.nconns - W.nfree;
         format_request(cn, c);
         W.next_to_send++;
         W.sent++;
@@ -576,6 +585,11 @@ static void report(double wall_s)
     printf("\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},",
            pct_ms(all, nall, 50), pct_ms(all, nall, 90), pct_ms(all, nall, 99),
            pct_ms(all, nall, 99.9), (double)W.max_lat / 1e6);
+    qsort(W.lag, W.nlag, sizeof(int64_t), cmp_i64);
+    printf("\"send_lag_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},\"peak_busy_conns\":%d,"
+           "\"conns\":%d,",
+           pct_ms(W.lag, W.nlag, 50), pct_ms(W.lag, W.nlag, 99),
+           W.nlag ? (double)W.lag[W.nlag - 1] / 1e6 : 0.0, W.peak_busy, W.nconns);
     printf("\"latency_by_kind_ms\":{");
     for (int k = 0; k < KIND_COUNT; k++)
         printf("%s\"%s\":{\"n\":%zu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", k ? "," : "",
@@ -605,6 +619,7 @@ int main(int argc, char **argv)
     W.cap_lat = total + 1;
     for (int k = 0; k < KIND_COUNT; k++)
         W.lat[k] = malloc(W.cap_lat * sizeof(int64_t));
+    W.lag = malloc(W.cap_lat * sizeof(int64_t));
     W.epfd = epoll_create1(EPOLL_CLOEXEC);
     W.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (W.epfd < 0 || W.tfd < 0)
