@@ -15,6 +15,14 @@ What it makes (deterministic for a given --seed, relative to the current time):
   OUT/tokens.tsv   offer id <TAB> an HS256 JWT for its buyer (sub = users.clerk_id)
   OUT/writes.tsv   product id <TAB> a valid amount <TAB> a token of a buyer who is not its seller,
                    for products that are not sold: POST /api/offers with these succeeds every time
+  OUT/chains.tsv   negotiations for bench/openloop (issue #18), one per line, each valid when run
+                   in file order on a fresh copy of the database: product id <TAB> offer amount
+                   <TAB> buyer token <TAB> seller token <TAB> seller counter <TAB> buyer counter
+                   <TAB> seller's second counter <TAB> plan (accept, reject, long, seller-reject;
+                   see bench/openloop/writer.c). Amounts converge (offer < buyer counter < seller's
+                   second < seller's first < price); a product whose plan may sell it appears once,
+                   reject-only products up to CHAIN_PASSES times (other buyers). Made after every
+                   other output, from its own random stream, so those stay exactly as they were.
   OUT/meta.json    counts, the secret's name, the time it was made
 
 Only the Python 3 standard library is used (sqlite3, hmac, hashlib, base64).
@@ -89,6 +97,40 @@ def between(rng: random.Random, lo: int, hi: int):
     # People propose round numbers: round to a pound when that stays strictly inside.
     r = (v // 100) * 100
     return r if lo < r < hi else v
+
+
+CHAIN_PLANS = ["accept", "reject", "long", "seller-reject"]
+CHAIN_PASSES = 3
+
+
+def money(pence: int) -> str:
+    return f"{pence // 100}.{pence % 100:02d}"
+
+
+def write_chains(path, products, sold, users, token, rng: random.Random) -> int:
+    """chains.tsv (see the docstring); returns how many lines it wrote."""
+    unsold = [p for p in products if p[0] not in sold]
+    rng.shuffle(unsold)
+    rows, reject_only = [], []
+    for i, prod in enumerate(unsold):
+        plan = CHAIN_PLANS[i % len(CHAIN_PLANS)]
+        rows.append((prod, plan))
+        if plan in ("reject", "seller-reject"):
+            reject_only.append(prod)
+    for k in range(1, CHAIN_PASSES):  # later passes: reject-only products again, other buyers
+        rows += [(prod, "reject" if (i + k) % 2 else "seller-reject")
+                 for i, prod in enumerate(reject_only)]
+    with open(path, "w", encoding="utf-8") as f:
+        for (pid, seller, price), plan in rows:
+            buyer = rng.choice(users)
+            while buyer == seller:
+                buyer = rng.choice(users)
+            offer = max((price + 1) // 2, price * 60 // 100)
+            b1, s2, s1 = price * 70 // 100, price * 80 // 100, price * 90 // 100
+            assert offer < b1 < s2 < s1 < price, (pid, price)
+            f.write("\t".join([pid, money(offer), token(buyer), token(seller), money(s1),
+                               money(b1), money(s2), plan]) + "\n")
+    return len(rows)
 
 
 def main() -> int:
@@ -261,9 +303,12 @@ def main() -> int:
             amount = max((price + 1) // 2, math.floor(price * 0.7))  # in [half, price)
             f.write(f"{pid}\t{amount // 100}.{amount % 100:02d}\t{token(buyer)}\n")
             writes += 1
+    chains = write_chains(os.path.join(args.out, "chains.tsv"), products, sold, users, token,
+                          random.Random(args.seed + 18))
     meta = {"offers": len(offers), "counter_offers": counter_total, "users": args.users,
             "products": len(products), "sold_products": len(sold), "write_targets": writes,
-            "statuses": status_count, "seed": args.seed, "made_at_ms": now_ms}
+            "statuses": status_count, "seed": args.seed, "made_at_ms": now_ms,
+            "chains": chains}
     with open(os.path.join(args.out, "meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(meta))
