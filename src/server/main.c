@@ -114,10 +114,11 @@ static struct bus *make_bus(const struct config *cfg, char *err, size_t err_size
     return bus_new(&bo, err, err_size);
 }
 
-static void invalidate_offer(const char *offer_id, void *userdata)
+/* The version tells the cache which racing puts are stale: only those of older versions. */
+static void invalidate_offer(const char *offer_id, int64_t version, void *userdata)
 {
     if (userdata)
-        offer_cache_invalidate(userdata, offer_id);
+        offer_cache_invalidate(userdata, offer_id, version);
 }
 
 /* Stop accepting, refuse new writes, answer every held request, let writes in flight commit

@@ -152,9 +152,10 @@ struct hook_probe {
     int calls;
 };
 
-static void record_seq(const char *offer_id, void *userdata)
+static void record_seq(const char *offer_id, int64_t version, void *userdata)
 {
     (void)offer_id;
+    (void)version;
     struct hook_probe *h = userdata;
     h->seq_seen = notify_seq(h->notify);
     h->calls++;
@@ -467,8 +468,9 @@ static void test_idle_keys_are_capped_and_waited_ones_kept(void **state)
 
 static atomic_int version_calls;
 
-static void count_version(const char *offer_id, void *userdata)
+static void count_version(const char *offer_id, int64_t version, void *userdata)
 {
+    (void)version;
     (void)userdata;
     if (strcmp(offer_id, "lw") == 0)
         atomic_fetch_add(&version_calls, 1);

@@ -42,9 +42,9 @@ static void test_put_get_invalidate(void **state)
     assert_string_equal(json, "{\"v\":3}");
     free(json);
     assert_true(offer_cache_get(c, "o1", 0, &got, NULL, NULL)); /* meta only */
-    offer_cache_invalidate(c, "o1");
+    offer_cache_invalidate(c, "o1", 4);
     assert_false(offer_cache_get(c, "o1", 0, &got, NULL, NULL));
-    offer_cache_invalidate(c, "never-cached"); /* harmless */
+    offer_cache_invalidate(c, "never-cached", 1); /* harmless */
     offer_cache_free(c);
 }
 
@@ -54,7 +54,7 @@ static void test_a_put_that_raced_an_invalidation_is_dropped(void **state)
     struct offer_cache *c = offer_cache_new(100);
     struct cached_offer m = meta_for(1), got;
     uint64_t t = offer_cache_ticket(c, "o2"); /* a reader starts and reads version 1... */
-    offer_cache_invalidate(c, "o2");          /* ...version 2 is committed meanwhile... */
+    offer_cache_invalidate(c, "o2", 2);       /* ...version 2 is committed meanwhile... */
     offer_cache_put(c, "o2", t, &m, "{}", 2); /* ...so its stale rendering is not kept */
     assert_false(offer_cache_get(c, "o2", 0, &got, NULL, NULL));
     t = offer_cache_ticket(c, "o2");
@@ -62,6 +62,46 @@ static void test_a_put_that_raced_an_invalidation_is_dropped(void **state)
     offer_cache_put(c, "o2", t, &m, "{}", 2);
     assert_true(offer_cache_get(c, "o2", 0, &got, NULL, NULL));
     assert_int_equal(got.version, 2);
+    offer_cache_free(c);
+}
+
+/* A write takes its ticket before it is submitted and puts the version it committed: its own
+ * invalidation (of that version), an older one, or other offers' do not spoil the put; a newer
+ * version of the same offer, an invalidation that cannot name its version, or more invalidations
+ * than the cache remembers do. */
+static void test_a_writer_puts_the_version_it_wrote(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(100);
+    struct cached_offer m = meta_for(3), got;
+    uint64_t t = offer_cache_ticket(c, "w1"); /* before the write is submitted */
+    offer_cache_invalidate(c, "w1", 2);       /* the feed catching up with an older version */
+    offer_cache_invalidate(c, "w1", 3);       /* the write's own commit, reported */
+    offer_cache_invalidate(c, "w2", 9);       /* another offer */
+    offer_cache_put(c, "w1", t, &m, "{\"v\":3}", 7);
+    assert_true(offer_cache_get(c, "w1", 0, &got, NULL, NULL));
+    assert_int_equal(got.version, 3);
+
+    t = offer_cache_ticket(c, "w1");
+    offer_cache_invalidate(c, "w1", 4); /* a later write (another instance's) got in first */
+    m = meta_for(3); /* the version this writer committed, now stale */
+    offer_cache_put(c, "w1", t, &m, "{}", 2);
+    assert_false(offer_cache_get(c, "w1", 0, &got, NULL, NULL));
+
+    t = offer_cache_ticket(c, "w3");
+    offer_cache_invalidate(c, "w3", OFFER_CACHE_UNKNOWN_VERSION);
+    m = meta_for(5);
+    offer_cache_put(c, "w3", t, &m, "{}", 2);
+    assert_false(offer_cache_get(c, "w3", 0, &got, NULL, NULL));
+
+    t = offer_cache_ticket(c, "w4");
+    char id[32];
+    for (int i = 0; i < 10000; i++) { /* every stripe forgets what came before */
+        snprintf(id, sizeof(id), "other_%d", i);
+        offer_cache_invalidate(c, id, 1);
+    }
+    offer_cache_put(c, "w4", t, &m, "{}", 2);
+    assert_false(offer_cache_get(c, "w4", 0, &got, NULL, NULL));
     offer_cache_free(c);
 }
 
@@ -123,7 +163,7 @@ static void test_ids_are_never_cut(void **state)
     assert_true(offer_cache_get(c, ID64, 0, &got, NULL, NULL));
     assert_int_equal(got.version, 2);
     assert_false(offer_cache_get(c, ID64 "x", 0, &got, NULL, NULL));
-    offer_cache_invalidate(c, ID64 "x"); /* another id: the 64-byte one stays */
+    offer_cache_invalidate(c, ID64 "x", 9); /* another id: the 64-byte one stays */
     assert_true(offer_cache_get(c, ID64, 0, &got, NULL, NULL));
     offer_cache_free(c);
 }
@@ -133,6 +173,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_invalidate),
         cmocka_unit_test(test_a_put_that_raced_an_invalidation_is_dropped),
+        cmocka_unit_test(test_a_writer_puts_the_version_it_wrote),
         cmocka_unit_test(test_live_offer_past_expiry_is_a_miss),
         cmocka_unit_test(test_bounded_and_replaces),
         cmocka_unit_test(test_ids_are_never_cut),

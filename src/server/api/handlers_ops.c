@@ -11,6 +11,7 @@
 #include "auth/auth_guard.h"
 #include "realtime/bus.h"
 #include "util/metrics.h"
+#include "view/offer_cache.h"
 #include "realtime/notify.h"
 #include "http/reply.h"
 #include "realtime/sse.h"
@@ -233,6 +234,20 @@ void handle_metrics(struct request *r)
                   "offerd_auth_throttled_total %llu\n",
                   (unsigned long long)gs.failures, (unsigned long long)gs.recalled,
                   (unsigned long long)gs.throttled);
+    struct offer_cache_stats cs;
+    offer_cache_get_stats(r->app->offer_cache, &cs);
+    n += snprintf(held + n, sizeof(held) - (size_t)n,
+                  "# HELP offerd_offer_cache_entries Rendered offers cached now.\n"
+                  "# TYPE offerd_offer_cache_entries gauge\n"
+                  "offerd_offer_cache_entries %zu\n"
+                  "# HELP offerd_offer_cache_hits_total Offer reads answered from the cache.\n"
+                  "# TYPE offerd_offer_cache_hits_total counter\n"
+                  "offerd_offer_cache_hits_total %llu\n"
+                  "# HELP offerd_offer_cache_misses_total Offer reads that read the database and "
+                  "rendered.\n"
+                  "# TYPE offerd_offer_cache_misses_total counter\n"
+                  "offerd_offer_cache_misses_total %llu\n",
+                  cs.entries, (unsigned long long)cs.hits, (unsigned long long)cs.misses);
     char *all = text ? realloc(text, len + (size_t)n + 1) : NULL;
     if (!all) {
         free(text);

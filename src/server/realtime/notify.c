@@ -112,7 +112,7 @@ void notify_publish_logged(struct notify *n, const char *offer_id, int64_t versi
     /* Caches forget the old rendering before the sequence moves, so a reader that has seen the
      * new notify_seq or notify_log_seq cannot be handed the old one (and then wait past it). */
     if (is_new && on_version)
-        on_version(offer_id, on_version_userdata);
+        on_version(offer_id, version, on_version_userdata);
     pthread_mutex_lock(&n->lock);
     int64_t now_ms = notify_now_ms();
     e = notify_key_find(n, key, true);

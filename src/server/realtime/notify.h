@@ -150,8 +150,9 @@ void notify_publish(struct notify *n, const char *offer_id, int64_t version, con
                     const char *seller_id);
 
 /* Called (outside notify's lock, before any waiter is woken) for every offer version newer than
- * any seen before: where caches of rendered offers are invalidated. One hook; NULL clears. */
-typedef void (*notify_version_fn)(const char *offer_id, void *userdata);
+ * any seen before, with that version: where caches of rendered offers are invalidated. One hook;
+ * NULL clears. */
+typedef void (*notify_version_fn)(const char *offer_id, int64_t version, void *userdata);
 void notify_set_version_hook(struct notify *n, notify_version_fn fn, void *userdata);
 
 /* Counts a held request (a long-poll while held, or a stream for its life) against the caps.

@@ -1,5 +1,11 @@
 /* offer_cache.c - striped hash of rendered offers with per-stripe tickets and FIFO eviction.
  *
+ * A stripe remembers its last RECENT_INVALIDATIONS invalidations (id hash, version), so a put can
+ * tell which of those since its ticket concern it: only one of the same id at a newer version than
+ * the put's makes it stale. A write's own invalidation (of the version it then puts), or a change
+ * to another offer of the stripe, no longer throws a fresh rendering away. When more happened
+ * since the ticket than the stripe remembers, the put is dropped, as every put used to be.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "view/offer_cache.h"
@@ -13,6 +19,7 @@
 
 #define STRIPES 64
 #define BUCKETS_PER_STRIPE 512
+#define RECENT_INVALIDATIONS 16 /* per stripe; a ticket older than this many is refused */
 
 struct entry {
     struct entry *chain;            /* hash bucket */
@@ -23,12 +30,20 @@ struct entry {
     char json[];
 };
 
+/* One invalidation: the id's hash and the version that made it (INT64_MAX: unknown). */
+struct invalidation {
+    uint64_t id_hash;
+    int64_t version;
+};
+
 struct stripe {
     pthread_mutex_t lock;
-    uint64_t invalidations;         /* tickets: a put is dropped if this moved */
+    uint64_t invalidations;         /* tickets count these; the latest few are in recent[] */
+    struct invalidation recent[RECENT_INVALIDATIONS]; /* [n % RECENT_INVALIDATIONS]: the nth */
     struct entry *buckets[BUCKETS_PER_STRIPE];
     struct entry *oldest, *newest;
     size_t count;
+    uint64_t hits, misses;          /* counted under the lock already held: no shared atomics */
 };
 
 struct offer_cache {
@@ -134,8 +149,27 @@ bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
             }
         }
     }
+    if (hit)
+        s->hits++;
+    else
+        s->misses++;
     pthread_mutex_unlock(&s->lock);
     return hit;
+}
+
+/* Would a put of version for the id hashed h, with ticket, install a stale rendering? True when
+ * an invalidation since the ticket names a newer version of it (or of an id with the same hash),
+ * or when more invalidations came than the stripe remembers. Stripe locked. */
+static bool stale_since(const struct stripe *s, uint64_t ticket, uint64_t h, int64_t version)
+{
+    if (s->invalidations - ticket > RECENT_INVALIDATIONS)
+        return true;
+    for (uint64_t n = ticket; n != s->invalidations; n++) {
+        const struct invalidation *inv = &s->recent[n % RECENT_INVALIDATIONS];
+        if (inv->id_hash == h && inv->version > version)
+            return true;
+    }
+    return false;
 }
 
 void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
@@ -156,7 +190,7 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
     memcpy(n->json, json, len);
     n->json[len] = '\0';
     pthread_mutex_lock(&s->lock);
-    if (s->invalidations != ticket) {
+    if (stale_since(s, ticket, h, meta->version)) {
         pthread_mutex_unlock(&s->lock);
         free(n);
         return;
@@ -179,16 +213,29 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
     pthread_mutex_unlock(&s->lock);
 }
 
-void offer_cache_invalidate(struct offer_cache *c, const char *id)
+void offer_cache_invalidate(struct offer_cache *c, const char *id, int64_t version)
 {
     uint64_t h = fnv1a_str(id);
     struct stripe *s = stripe_of(c, h);
     pthread_mutex_lock(&s->lock);
+    s->recent[s->invalidations % RECENT_INVALIDATIONS] = (struct invalidation){h, version};
     s->invalidations++;
     struct entry *e = find(s, id, h);
     if (e)
         drop(s, e, h);
     pthread_mutex_unlock(&s->lock);
+}
+
+void offer_cache_get_stats(struct offer_cache *c, struct offer_cache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < STRIPES; i++) {
+        pthread_mutex_lock(&c->stripes[i].lock);
+        out->entries += c->stripes[i].count;
+        out->hits += c->stripes[i].hits;
+        out->misses += c->stripes[i].misses;
+        pthread_mutex_unlock(&c->stripes[i].lock);
+    }
 }
 
 size_t offer_cache_size(struct offer_cache *c)

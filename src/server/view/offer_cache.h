@@ -4,7 +4,10 @@
  * (JSON, ETag, parties, expiry) stays right until the offer's next version. Change notification invalidates
  * an entry on every new version it learns of: offerd's own writes at once, outside writes within
  * the change-poll interval, which bounds how long an outside write can be hidden. A reader takes a
- * ticket before it reads the store and puts with it: a put that raced an invalidation is dropped.
+ * ticket before it reads the store and puts with it: a put that raced the invalidation of a newer
+ * version of the same offer is dropped, so a stale rendering is never installed. A writer takes
+ * its ticket before it submits the write, which is before any later version can commit, and puts
+ * the version it wrote: the creator's first poll is then a hit.
  * Striped locks; bounded (oldest entries of a stripe are evicted first).
  *
  * SPDX-License-Identifier: MIT
@@ -36,7 +39,8 @@ struct cached_offer {
 struct offer_cache *offer_cache_new(size_t max_entries);
 void offer_cache_free(struct offer_cache *c);
 
-/* Taken before reading the store for id; pass it to offer_cache_put. */
+/* Taken before reading the store for id (or before submitting a write to it); pass it to
+ * offer_cache_put. */
 uint64_t offer_cache_ticket(struct offer_cache *c, const char *id);
 
 /* On a hit (an entry for id, not past its expiry at now_ms) fills *meta and, when json_out is not
@@ -45,13 +49,26 @@ uint64_t offer_cache_ticket(struct offer_cache *c, const char *id);
 bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
                      struct cached_offer *meta, char **json_out, size_t *len_out);
 
-/* Stores a copy of (meta, json) for id unless id was invalidated since ticket was taken. An id
+/* Stores a copy of (meta, json) for id unless, since ticket was taken, id was invalidated by a
+ * version newer than meta->version (or the stripe saw too many invalidations to tell). An id
  * longer than OFFER_ID_MAX is not stored (ids are kept whole, never cut to fit). */
 void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
                      const struct cached_offer *meta, const char *json, size_t len);
 
-/* Forgets id (its version moved). Thread-safe; cheap when id is not cached. */
-void offer_cache_invalidate(struct offer_cache *c, const char *id);
+/* Forgets id: it reached version (OFFER_CACHE_UNKNOWN_VERSION when the caller cannot say, which
+ * drops every racing put of id). Call it only after that version committed. Thread-safe; cheap
+ * when id is not cached. */
+#define OFFER_CACHE_UNKNOWN_VERSION INT64_MAX
+void offer_cache_invalidate(struct offer_cache *c, const char *id, int64_t version);
+
+/* What /metrics shows: entries now, and lookups (offer_cache_get) that hit or missed since
+ * start, a miss costing a database read and a rendering. Thread-safe. */
+struct offer_cache_stats {
+    size_t entries;
+    uint64_t hits;
+    uint64_t misses;
+};
+void offer_cache_get_stats(struct offer_cache *c, struct offer_cache_stats *out);
 
 /* Entries held now (tests, metrics). */
 size_t offer_cache_size(struct offer_cache *c);
