@@ -581,6 +581,76 @@ static void test_fresh_threads_read_under_a_write_lock(void **state)
     assert_int_equal(ok, 16);
 }
 
+/* GET path as token: asserts 200, the ETag etag and the body body. */
+static void expect_poll(const char *path, const char *token, const char *etag, const char *body)
+{
+    struct http_response g;
+    char h[256];
+    send_req("GET", path, token, NULL, NULL, NULL, &g);
+    assert_int_equal(g.status, 200);
+    assert_string_equal(http_header(&g, "ETag", h, sizeof(h)), etag);
+    assert_string_equal(g.body, body);
+    http_response_cleanup(&g);
+}
+
+/* A write's answer is rendered once, into the offer cache too: the next poll of the offer is a
+ * cache hit with the very bytes and ETag the write answered (issue 18). A version written after
+ * that (here by an outside writer, as the web app would) is never hidden by the cached one. */
+static void test_a_writes_answer_is_the_next_polls_cache_hit(void **state)
+{
+    (void)state;
+    assert_int_equal(seed_exec(fx.db, "INSERT INTO products(id, user_id, title, price) VALUES"
+                                      " ('p_cached', 'u_seller', 'Hybrid 4', 15000)"), 0);
+    struct http_response r;
+    char etag[256], path[128], id[80];
+    send_req("POST", "/api/offers", fx.buyer, "{\"productId\":\"p_cached\",\"amount\":100}",
+             NULL, NULL, &r);
+    assert_int_equal(r.status, 201);
+    json_t *j = http_body_json(&r);
+    snprintf(id, sizeof(id), "%s", jstr(j, "id"));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/offers/%s", id);
+    assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
+    long long hits = http_metric(fx.server.base_url, "offerd_offer_cache_hits_total");
+    long long misses = http_metric(fx.server.base_url, "offerd_offer_cache_misses_total");
+    assert_true(hits >= 0 && misses >= 0);
+    expect_poll(path, fx.buyer, etag, r.body); /* the creator's first poll */
+    http_response_cleanup(&r);
+    assert_int_equal(http_metric(fx.server.base_url, "offerd_offer_cache_hits_total"), hits + 1);
+    assert_int_equal(http_metric(fx.server.base_url, "offerd_offer_cache_misses_total"), misses);
+
+    /* A decision's answer too: the seller's counter, then the buyer's poll of version 2. */
+    counter(id, fx.seller, "140", NULL, &r);
+    assert_int_equal(r.status, 201);
+    assert_non_null(http_header(&r, "ETag", etag, sizeof(etag)));
+    assert_true(strncmp(etag, "\"2-", 3) == 0);
+    expect_poll(path, fx.buyer, etag, r.body);
+    http_response_cleanup(&r);
+    assert_int_equal(http_metric(fx.server.base_url, "offerd_offer_cache_hits_total"), hits + 2);
+    assert_int_equal(http_metric(fx.server.base_url, "offerd_offer_cache_misses_total"), misses);
+
+    /* An outside write after it: the cached version 2 gives way to 3 within the change-poll
+     * interval (the fixture's is short), never stays. */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE offers SET message = 'changed elsewhere' WHERE id = '%s'",
+             id);
+    assert_int_equal(seed_exec(fx.db, sql), 0);
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+        struct http_response g;
+        char h[256];
+        send_req("GET", path, fx.buyer, NULL, NULL, NULL, &g);
+        assert_int_equal(g.status, 200);
+        seen = strncmp(http_header(&g, "ETag", h, sizeof(h)), "\"3-", 3) == 0;
+        if (seen)
+            assert_non_null(strstr(g.body, "changed elsewhere"));
+        http_response_cleanup(&g);
+        if (!seen)
+            test_sleep_ms(10);
+    }
+    assert_true(seen);
+}
+
 static void test_list_pagination(void **state)
 {
     (void)state;
@@ -687,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_racing_decisions_one_wins),
         cmocka_unit_test(test_busy_database_gives_503),
         cmocka_unit_test(test_fresh_threads_read_under_a_write_lock),
+        cmocka_unit_test(test_a_writes_answer_is_the_next_polls_cache_hit),
         cmocka_unit_test(test_list_pagination),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

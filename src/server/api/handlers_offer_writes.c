@@ -20,14 +20,13 @@
 #include "http/request_auth.h"
 #include "http/request_body.h"
 #include "view/offer_render.h"
+#include "view/offer_view.h"
 #include "domain/money.h"
 #include "domain/offer_codec.h"
 #include "domain/offer_rules.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
-
-#define VERDICT_MESSAGE_SIZE 256
 
 /* The one place rule results become HTTP statuses. */
 static unsigned rule_status(enum rule_result result, bool creating)
@@ -49,16 +48,20 @@ static unsigned rule_status(enum rule_result result, bool creating)
     return 500;
 }
 
-/* Why a decide/check callback refused, carried out of the store transaction. */
+/* Why a decide/check callback refused, carried out of the store transaction. The message is a
+ * copy made only on refusal: an amount verdict's text lives in the writer thread's buffer until
+ * its next check, and a buffer for it in every write would keep struct pending_write out of the
+ * allocator's fast path (see there). */
 struct refusal {
     unsigned status;
-    char message[VERDICT_MESSAGE_SIZE];
+    char *message;              /* new, or NULL when the copy failed */
 };
 
 static void refuse(struct refusal *f, unsigned status, const char *message)
 {
     f->status = status;
-    snprintf(f->message, sizeof(f->message), "%s", message);
+    free(f->message); /* a write is decided once; this only guards against a leak */
+    f->message = strdup(message);
 }
 
 /* Parses the body as a JSON object; on failure it has answered and returns NULL. */
@@ -124,59 +127,57 @@ static bool authenticate_member(struct request *r)
     return true;
 }
 
-/* Answers 200/201 with the offer as it now is. */
-static void reply_written(struct request *r, unsigned status, const struct offer *o)
+/* Answers 200/201 with the offer as it now is, rendered once for this answer and for the offer
+ * cache (the writer's next poll is a hit); ticket was taken before the write was submitted. */
+static void reply_written(struct request *r, unsigned status, uint64_t ticket,
+                          const struct offer *o)
 {
     size_t len = 0;
-    char etag[ETAG_SIZE];
-    char *json = offer_render(o, &len, etag);
-    if (!json) {
-        log_error("cannot render offer %s", o->id);
-        reply_error(r, 500, "internal error");
+    char *json = NULL;
+    struct cached_offer meta;
+    if (offer_view_written(r->app->offer_cache, ticket, o, &meta, &json, &len) != STORE_OK) {
+        reply_error(r, 500, "internal error"); /* logged by the view */
         return;
     }
     if (status == 201) {
         char location[128];
         snprintf(location, sizeof(location), "/api/offers/%s", o->id);
-        struct reply_header h[3] = {{"Cache-Control", "private, no-cache"}, {"ETag", etag},
+        struct reply_header h[3] = {{"Cache-Control", "private, no-cache"}, {"ETag", meta.etag},
                                     {"Location", location}};
         reply_send(r, status, "application/json; charset=utf-8", json, len, h, 3);
         return;
     }
-    reply_offer_json(r, status, json, len, etag);
+    reply_offer_json(r, status, json, len, meta.etag);
 }
 
 /* ---- writes: handed to the store's writer thread, the request suspended meanwhile ---- */
 
-/* One write in flight: what the writer needs, and what the handler needs to answer. */
+/* One write in flight: what the writer needs, and what the handler needs to answer. One is
+ * allocated per write and freed by another thread; kept within glibc's tcache sizes (requests up
+ * to 1,032 bytes), that is a thread-local free list each way instead of the arena's lock and
+ * bins. Fields shared by creates and decisions are shared here, not unioned, for that reason. */
 struct pending_write {
     struct write_wait ww;       /* first: the store write and the wait (write_wait.h) */
     json_t *body;               /* owns the strings the write borrows (message, productId) */
+    const char *user_id;        /* who writes: a create's buyer, a decision's party */
+    const char *if_match;       /* a decision's If-Match; lives as long as the request */
+    const char *message;        /* a counter's message, borrowed from body */
+    int64_t amount;             /* a create's or counter's amount */
+    uint64_t cache_ticket;      /* the offer cache's, taken before submitting (reply_written) */
     unsigned ok_status;
-    const char *not_found;      /* the 404 text (creates map NOT_FOUND to 400) */
-    struct refusal *refusal;    /* in create or decide below */
-    char id[OFFER_ID_SIZE];
-    union {
-        struct {
-            const char *buyer_id;
-            int64_t amount;
-            struct refusal refusal;
-        } create;
-        struct {
-            const char *user_id;
-            const char *if_match;
-            enum offer_action action;
-            int64_t amount;
-            const char *message;
-            char counter_id[OFFER_ID_SIZE];
-            struct refusal refusal;
-        } decide;
-    } u;
+    enum offer_action action;   /* a decision's */
+    struct refusal refusal;     /* set by check_create or decide when they refuse */
+    char id[OFFER_ID_SIZE];     /* a create's new offer id, or a counter's new counter id */
 };
+
+#define TCACHE_MAX_REQUEST 1032 /* glibc's largest tcache-served malloc on 64-bit targets */
+_Static_assert(sizeof(struct pending_write) <= TCACHE_MAX_REQUEST,
+               "struct pending_write outgrew malloc's thread cache");
 
 static void pending_free(struct write_wait *ww)
 {
     struct pending_write *pw = (struct pending_write *)ww;
+    free(pw->refusal.message);
     json_decref(pw->body);
     offer_cleanup(&pw->ww.w.out);
     free(pw);
@@ -190,13 +191,14 @@ static bool finish_write(struct request *r)
         return false;
     enum store_result sr = pw->ww.w.result;
     if (sr == STORE_OK)
-        reply_written(r, pw->ok_status, &pw->ww.w.out);
+        reply_written(r, pw->ok_status, pw->cache_ticket, &pw->ww.w.out);
     else if (sr == STORE_NOT_FOUND && pw->ww.w.is_create)
         reply_error(r, 400, "productId: no such product");
     else if (sr == STORE_CONFLICT)
-        reply_error(r, pw->refusal->status, pw->refusal->message);
+        reply_error(r, pw->refusal.status,
+                    pw->refusal.message ? pw->refusal.message : "the write was refused");
     else
-        reply_store_failure(r, sr, pw->not_found);
+        reply_store_failure(r, sr, "offer not found");
     write_wait_finish(r, &pw->ww);
     return true;
 }
@@ -215,10 +217,10 @@ static json_t *begin_write(struct request *r)
 static bool check_create(const struct product *p, void *userdata)
 {
     struct pending_write *pw = userdata;
-    struct rule_verdict v = offer_rules_check_create(p, pw->u.create.buyer_id, pw->u.create.amount);
+    struct rule_verdict v = offer_rules_check_create(p, pw->user_id, pw->amount);
     if (v.result == RULE_OK)
         return true;
-    refuse(&pw->u.create.refusal, rule_status(v.result, true), v.message);
+    refuse(&pw->refusal, rule_status(v.result, true), v.message);
     return false;
 }
 
@@ -248,10 +250,9 @@ void handle_create_offer(struct request *r)
     int64_t now = clock_now_ms();
     pw->body = body;
     pw->ok_status = 201;
-    pw->not_found = "no such product";
-    pw->refusal = &pw->u.create.refusal;
-    pw->u.create.buyer_id = r->user_id;
-    pw->u.create.amount = amount;
+    pw->user_id = r->user_id;
+    pw->amount = amount;
+    pw->cache_ticket = offer_cache_ticket(r->app->offer_cache, pw->id);
     pw->ww.w.is_create = true;
     pw->ww.w.create = (struct new_offer){pw->id, json_string_value(product), r->user_id, amount,
                                          message, now, offer_rules_expiry_from(now)};
@@ -270,9 +271,9 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
                    void *userdata)
 {
     struct pending_write *pw = userdata;
-    struct refusal *f = &pw->u.decide.refusal;
-    const char *user_id = pw->u.decide.user_id;
-    enum offer_action action = pw->u.decide.action;
+    struct refusal *f = &pw->refusal;
+    const char *user_id = pw->user_id;
+    enum offer_action action = pw->action;
     enum offer_party party = offer_rules_party(current, user_id);
     if (party == OFFER_PARTY_NONE) {
         refuse(f, 403, "this offer is not yours to change");
@@ -280,13 +281,13 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
     }
     /* If-Match is judged here, on the writer thread inside the transaction, against the state
      * being decided on: re-rendered, so no write can slip between the check and the change. */
-    if (!offer_render_if_match(pw->u.decide.if_match, current)) {
+    if (!offer_render_if_match(pw->if_match, current)) {
         refuse(f, 412, "the offer changed since your copy (If-Match does not match)");
         return false;
     }
     struct rule_verdict v =
         action == OFFER_ACTION_COUNTER
-            ? offer_rules_check_counter(current, user_id, pw->u.decide.amount, now_ms)
+            ? offer_rules_check_counter(current, user_id, pw->amount, now_ms)
             : offer_rules_check_decision(current, user_id, action, now_ms);
     if (v.result != RULE_OK) {
         refuse(f, rule_status(v.result, false), v.message);
@@ -300,9 +301,9 @@ static bool decide(const struct offer *current, int64_t now_ms, struct offer_cha
     change->expires_at_ms = e.expires_at_ms;
     change->add_counter = e.add_counter;
     if (e.add_counter) {
-        memcpy(change->counter.id, pw->u.decide.counter_id, sizeof(change->counter.id));
-        change->counter.amount_minor = pw->u.decide.amount;
-        change->counter.message = (char *)pw->u.decide.message; /* borrowed for the write */
+        memcpy(change->counter.id, pw->id, sizeof(change->counter.id));
+        change->counter.amount_minor = pw->amount;
+        change->counter.message = (char *)pw->message; /* borrowed for the write */
         change->counter.from_seller = e.counter_from_seller;
         change->counter.created_at_ms = now_ms;
     }
@@ -320,10 +321,9 @@ static struct pending_write *new_decision(struct request *r, json_t *body, unsig
     pw->ww.free = pending_free;
     pw->body = body;
     pw->ok_status = ok_status;
-    pw->not_found = "offer not found";
-    pw->refusal = &pw->u.decide.refusal;
-    pw->u.decide.user_id = r->user_id;
-    pw->u.decide.if_match = request_header(r, "If-Match"); /* lives as long as the request */
+    pw->user_id = r->user_id;
+    pw->if_match = request_header(r, "If-Match"); /* lives as long as the request */
+    pw->cache_ticket = offer_cache_ticket(r->app->offer_cache, r->match.id);
     pw->ww.w.offer_id = r->match.id;
     pw->ww.w.now_ms = clock_now_ms();
     pw->ww.w.decide = decide;
@@ -352,7 +352,7 @@ void handle_decide_offer(struct request *r)
         json_decref(body);
         return;
     }
-    pw->u.decide.action = action;
+    pw->action = action;
     write_wait_submit(r, &pw->ww);
 }
 
@@ -368,14 +368,14 @@ void handle_counter_offer(struct request *r)
         json_decref(body);
         return;
     }
-    if (!request_new_id("ctr_", pw->u.decide.counter_id, sizeof(pw->u.decide.counter_id))) {
+    if (!request_new_id("ctr_", pw->id, sizeof(pw->id))) {
         log_error("no randomness for a new counter offer id");
         reply_error(r, 500, "internal error");
         pending_free(&pw->ww); /* and body with it */
         return;
     }
-    pw->u.decide.action = OFFER_ACTION_COUNTER;
-    pw->u.decide.amount = amount;
-    pw->u.decide.message = message;
+    pw->action = OFFER_ACTION_COUNTER;
+    pw->amount = amount;
+    pw->message = message;
     write_wait_submit(r, &pw->ww);
 }

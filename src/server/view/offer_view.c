@@ -11,6 +11,27 @@
 #include "util/log.h"
 #include "domain/offer_codec.h"
 
+/* The one rendering of o: its JSON, tag and parties, cached as id under ticket. */
+static enum store_result render_and_cache(struct offer_cache *cache, const char *id,
+                                          uint64_t ticket, const struct offer *o,
+                                          struct cached_offer *meta, char **json, size_t *len)
+{
+    *json = offer_to_text(o, len);
+    if (!*json) {
+        log_error("cannot render offer %s", o->id);
+        return STORE_ERROR;
+    }
+    memset(meta, 0, sizeof(*meta));
+    meta->version = o->version;
+    etag_make(o->version, *json, *len, meta->etag);
+    memcpy(meta->buyer_id, o->buyer_id, sizeof(meta->buyer_id));
+    memcpy(meta->seller_id, o->seller_id, sizeof(meta->seller_id));
+    meta->expires = offer_status_is_live(o->status) && o->has_expiry;
+    meta->expires_at_ms = o->expires_at_ms;
+    offer_cache_put(cache, id, ticket, meta, *json, *len);
+    return STORE_OK;
+}
+
 enum store_result offer_view_load(struct offer_cache *cache, struct store *store, const char *id,
                                   int64_t now_ms, bool want_json, struct cached_offer *meta,
                                   char **json, size_t *len)
@@ -23,22 +44,16 @@ enum store_result offer_view_load(struct offer_cache *cache, struct store *store
     enum store_result sr = store_get_offer(store, id, now_ms, &o);
     if (sr != STORE_OK)
         return sr;
-    *json = offer_to_text(&o, len);
-    if (!*json) {
-        log_error("cannot render offer %s", o.id);
-        offer_cleanup(&o);
-        return STORE_ERROR;
-    }
-    memset(meta, 0, sizeof(*meta));
-    meta->version = o.version;
-    etag_make(o.version, *json, *len, meta->etag);
-    memcpy(meta->buyer_id, o.buyer_id, sizeof(meta->buyer_id));
-    memcpy(meta->seller_id, o.seller_id, sizeof(meta->seller_id));
-    meta->expires = offer_status_is_live(o.status) && o.has_expiry;
-    meta->expires_at_ms = o.expires_at_ms;
-    offer_cache_put(cache, id, ticket, meta, *json, *len);
+    sr = render_and_cache(cache, id, ticket, &o, meta, json, len);
     offer_cleanup(&o);
-    return STORE_OK;
+    return sr;
+}
+
+enum store_result offer_view_written(struct offer_cache *cache, uint64_t ticket,
+                                     const struct offer *o, struct cached_offer *meta,
+                                     char **json, size_t *len)
+{
+    return render_and_cache(cache, o->id, ticket, o, meta, json, len);
 }
 
 bool offer_view_is_party(const struct cached_offer *meta, const char *user_id)

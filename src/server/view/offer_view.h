@@ -23,6 +23,15 @@ enum store_result offer_view_load(struct offer_cache *cache, struct store *store
                                   int64_t now_ms, bool want_json, struct cached_offer *meta,
                                   char **json, size_t *len);
 
+/* A write's committed offer o (the store's answer to it), rendered once: for the write's own
+ * answer (*meta, *json new, caller frees with free(), *len) and into the cache, so the next poll
+ * of it reads no database and renders nothing. ticket was taken for o->id before the write was
+ * submitted (offer_cache.h says why that keeps a stale version out). STORE_OK, or STORE_ERROR
+ * when rendering failed (logged; nothing to free). */
+enum store_result offer_view_written(struct offer_cache *cache, uint64_t ticket,
+                                     const struct offer *o, struct cached_offer *meta,
+                                     char **json, size_t *len);
+
 /* True when user_id (users.id, "" for nobody) is the offer's buyer or seller. */
 bool offer_view_is_party(const struct cached_offer *meta, const char *user_id);
 
