@@ -6,7 +6,8 @@ do not, so this measures a change to the write path on a busy machine without di
 offerd (a Release build) runs under valgrind's callgrind, one output per thread, in a few short
 runs on fresh copies of a small database (bench/gen_db.py), each with the same warm-up (one GET
 of each of WARM offers, so later polls of them are cache hits, and one list request with each
-token the load sends, so its verification is cached as on a busy server):
+token the load sends, so its verification is cached as on a busy server, and one create, so the
+writer thread's connection is open, as it is on a server that has written before):
 
   idle      the warm-up only: what every run pays besides its load
   polls     POLLS conditional-less GETs of the warm offers (cache hits)
@@ -137,6 +138,9 @@ def one_run(args, work, name, load):
             client.call("GET", "/api/offers/" + oid, token)
         for token in args.warm_tokens:  # verified once here, as a busy server has them cached
             client.call("GET", "/api/offers?limit=1", token)
+        pid, amount, token = args.warm_write  # the writer opens its connection: not per write
+        client.call("POST", "/api/offers", token, json.dumps(
+            {"productId": pid, "amount": float(amount)}), want=201)
         load(client)
         client.conn.close()
     finally:
@@ -172,9 +176,10 @@ def main():
         reads = read_tsv(os.path.join(work, "tokens.tsv"))
         args.warm_rows = rng.sample(reads, args.warm)
         polls = [rng.choice(args.warm_rows) for _ in range(args.polls)]
-        writes = read_tsv(os.path.join(work, "writes.tsv"))[:args.writes]
-        if len(writes) < args.writes:
+        writes = read_tsv(os.path.join(work, "writes.tsv"))[:args.writes + 1]
+        if len(writes) < args.writes + 1:
             raise SystemExit("not enough write targets in the generated database")
+        args.warm_write = writes.pop()
         db = sqlite3.connect(os.path.join(work, "bench.db"))
         now = int(time.time())
         seller_token = {}
