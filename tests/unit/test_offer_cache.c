@@ -144,6 +144,34 @@ static void test_bounded_and_replaces(void **state)
     offer_cache_free(NULL);
 }
 
+/* Offers that are read keep their place while a flood of puts nobody reads (the offers a burst of
+ * writes rendered) passes through: eviction gives a read entry a second chance. Oldest-first let
+ * the flood push out every polled offer. */
+static void test_read_entries_outlive_a_flood_of_unread_puts(void **state)
+{
+    (void)state;
+    struct offer_cache *c = offer_cache_new(1024); /* 16 per stripe */
+    char id[32];
+    struct cached_offer m = meta_for(1), got;
+    for (int i = 0; i < 256; i++) { /* ~4 polled offers per stripe */
+        snprintf(id, sizeof(id), "hot_%d", i);
+        offer_cache_put(c, id, offer_cache_ticket(c, id), &m, "{}", 2);
+    }
+    for (int round = 0; round < 30; round++) {
+        for (int i = 0; i < 256; i++) { /* the polls */
+            snprintf(id, sizeof(id), "hot_%d", i);
+            if (!offer_cache_get(c, id, 0, &got, NULL, NULL))
+                fail_msg("round %d: polled offer %s was evicted", round, id);
+        }
+        for (int i = 0; i < 200; i++) { /* the writes' renderings, never read */
+            snprintf(id, sizeof(id), "cold_%d_%d", round, i);
+            offer_cache_put(c, id, offer_cache_ticket(c, id), &m, "{}", 2);
+        }
+        assert_true(offer_cache_size(c) <= 1024);
+    }
+    offer_cache_free(c);
+}
+
 #define ID64 "oooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooo"
 
 /* An id too long to keep whole is not cached at all: cut to 64 bytes, it would answer for another
@@ -176,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_a_writer_puts_the_version_it_wrote),
         cmocka_unit_test(test_live_offer_past_expiry_is_a_miss),
         cmocka_unit_test(test_bounded_and_replaces),
+        cmocka_unit_test(test_read_entries_outlive_a_flood_of_unread_puts),
         cmocka_unit_test(test_ids_are_never_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

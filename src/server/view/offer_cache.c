@@ -23,7 +23,8 @@
 
 struct entry {
     struct entry *chain;            /* hash bucket */
-    struct entry *older, *newer;    /* the stripe's insertion order, for eviction */
+    struct entry *older, *newer;    /* the stripe's age order, for eviction */
+    bool referenced;                /* read since it was put, or since eviction last passed it */
     struct cached_offer meta;
     char id[OFFER_ID_SIZE];
     size_t len;
@@ -88,6 +89,29 @@ static struct entry **bucket_of(struct stripe *s, uint64_t h)
     return &s->buckets[(h / STRIPES) % BUCKETS_PER_STRIPE];
 }
 
+static void age_unlink(struct stripe *s, struct entry *e)
+{
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        s->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        s->newest = e->older;
+}
+
+static void age_append(struct stripe *s, struct entry *e)
+{
+    e->newer = NULL;
+    e->older = s->newest;
+    if (s->newest)
+        s->newest->newer = e;
+    else
+        s->oldest = e;
+    s->newest = e;
+}
+
 /* Unlinks e from its bucket and the age list, and frees it. Stripe locked. */
 static void drop(struct stripe *s, struct entry *e, uint64_t h)
 {
@@ -97,16 +121,28 @@ static void drop(struct stripe *s, struct entry *e, uint64_t h)
             break;
         }
     }
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        s->oldest = e->newer;
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        s->newest = e->older;
+    age_unlink(s, e);
     s->count--;
     free(e);
+}
+
+/* Makes room for one entry: second chance (CLOCK). The oldest entry goes unless it was read since
+ * it was put or last passed over; then it moves to the young end, unmarked, and the next oldest is
+ * looked at. Plain oldest-first let a burst of writes (each puts the offer it wrote, which nobody
+ * may poll) push out the offers that every poll reads: the 95/5 mix evicted the whole polled set
+ * every few seconds. Ends within one pass: a pass unmarks everything it moves. Stripe locked. */
+static void make_room(struct offer_cache *c, struct stripe *s)
+{
+    while (s->count >= c->max_per_stripe && s->oldest) {
+        struct entry *e = s->oldest;
+        if (e->referenced && s->count > 1) {
+            e->referenced = false;
+            age_unlink(s, e);
+            age_append(s, e);
+            continue;
+        }
+        drop(s, e, fnv1a_str(e->id));
+    }
 }
 
 static struct entry *find(struct stripe *s, const char *id, uint64_t h)
@@ -138,6 +174,7 @@ bool offer_cache_get(struct offer_cache *c, const char *id, int64_t now_ms,
     struct entry *e = find(s, id, h);
     if (e && !(e->meta.expires && now_ms >= e->meta.expires_at_ms)) {
         *meta = e->meta;
+        e->referenced = true;
         hit = true;
         if (json_out) {
             *json_out = malloc(e->len + 1);
@@ -198,17 +235,11 @@ void offer_cache_put(struct offer_cache *c, const char *id, uint64_t ticket,
     struct entry *old = find(s, id, h);
     if (old)
         drop(s, old, h);
-    while (s->count >= c->max_per_stripe && s->oldest)
-        drop(s, s->oldest, fnv1a_str(s->oldest->id));
+    make_room(c, s);
     struct entry **b = bucket_of(s, h);
     n->chain = *b;
     *b = n;
-    n->older = s->newest;
-    if (s->newest)
-        s->newest->newer = n;
-    else
-        s->oldest = n;
-    s->newest = n;
+    age_append(s, n);
     s->count++;
     pthread_mutex_unlock(&s->lock);
 }

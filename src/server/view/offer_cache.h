@@ -8,7 +8,8 @@
  * version of the same offer is dropped, so a stale rendering is never installed. A writer takes
  * its ticket before it submits the write, which is before any later version can commit, and puts
  * the version it wrote: the creator's first poll is then a hit.
- * Striped locks; bounded (oldest entries of a stripe are evicted first).
+ * Striped locks; bounded: a stripe evicts its oldest entry that was not read since it was put or
+ * last passed over (second chance), so polled offers outlive renderings nobody reads.
  *
  * SPDX-License-Identifier: MIT
  */
