@@ -85,21 +85,24 @@ def log(msg):
 class Proc:
     """A child started in its own session; stop() ends its whole process group (and nothing else)."""
 
-    def __init__(self, name, cmd, log_path, env=None, cwd=None):
+    def __init__(self, name, cmd, log_path, env=None, cwd=None, stdout=None):
+        """stdout: where the child's standard output goes instead of the log (e.g. a pipe)."""
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.p = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        self.p = subprocess.Popen(cmd, stdout=stdout or self.log,
+                                  stderr=self.log if stdout else subprocess.STDOUT, env=env,
                                   cwd=cwd, start_new_session=True, stdin=subprocess.DEVNULL)
         self.pid = self.p.pid
 
     def alive(self):
         return self.p.poll() is None
 
-    def stop(self, timeout=8.0):
+    def stop(self, timeout=8.0, sig=signal.SIGTERM):
+        """Ends the group with sig (SIGKILL: a crash, as a durability check wants), then SIGKILL."""
         if self.p.poll() is None:
             try:
-                os.killpg(self.pid, signal.SIGTERM)
+                os.killpg(self.pid, sig)
             except ProcessLookupError:
                 pass
             try:

@@ -39,7 +39,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -50,8 +49,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SECRET = "offerd-bench-secret-not-for-production-0123456789"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, HERE)
+import bench as B  # noqa: E402 - bench/bench.py: processes, CPU sampling, tables, the secret
+
 LEAD_S = 0.5   # the writer starts this long before wrk, and runs this long after it
 NOISY_OTHER, NOISY_STEAL = 15.0, 10.0  # % of a core, as bench.py
 
@@ -60,60 +60,9 @@ def log(msg):
     print(f"[openloop {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_cpu(pid):
-    """CPU seconds (user + system, all threads) of pid; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            s = f.read()
-        fields = s[s.rindex(b")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def machine_cpu():
-    """(user + nice + system, irq + softirq, steal) of the whole machine, in seconds."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]] + [0] * 10
-    return ((v[0] + v[1] + v[2]) / CLK_TCK, (v[5] + v[6]) / CLK_TCK, v[7] / CLK_TCK)
-
-
 def rusage_cpu(who):
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
-
-
-class Proc:
-    """A child in its own session; stop() ends its process group, nothing else."""
-
-    def __init__(self, cmd, log_path, stdout=None):
-        self.log = open(log_path, "wb")
-        self.p = subprocess.Popen(cmd, stdout=stdout or self.log, stderr=self.log,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid = self.p.pid
-
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
-        if self.p.poll() is None:
-            try:
-                os.killpg(self.pid, sig)
-                self.p.wait(timeout)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.p.wait(2)
-        except subprocess.TimeoutExpired:
-            pass
-        self.log.close()
 
 
 class OpenLoop:
@@ -128,7 +77,7 @@ class OpenLoop:
         out = subprocess.run([sys.executable, os.path.join(HERE, "gen_db.py"), "--offerd",
                               self.a.offerd, "--db", os.path.join(self.tmp, "bench.db"),
                               "--out", self.tmp, "--offers", str(self.a.offers),
-                              "--secret", SECRET], check=True, capture_output=True, text=True)
+                              "--secret", B.SECRET], check=True, capture_output=True, text=True)
         self.meta = json.loads(out.stdout.strip().splitlines()[-1])
         writes = self.a.rate * (self.a.duration + 2 * LEAD_S)
         # Steady state: about 3.25 writes per negotiation (writer.c's plans); under a stall the
@@ -144,10 +93,11 @@ class OpenLoop:
             if os.path.exists(db + suffix):
                 os.unlink(db + suffix)
         shutil.copyfile(os.path.join(self.tmp, "bench.db"), db)
-        port = free_port()
+        port = B.free_port()
         # --rate-limit 0 as bench.py: the load replays thousands of users far faster than people.
-        p = Proc([self.a.offerd, "--port", str(port), "--db", db, "--jwt-secret", SECRET,
-                  "--access-log=0", "--rate-limit", "0"], os.path.join(self.tmp, f"{name}.log"))
+        p = B.Proc("offerd", [self.a.offerd, "--port", str(port), "--db", db, "--jwt-secret",
+                              B.SECRET, "--access-log=0", "--rate-limit", "0"],
+                   os.path.join(self.tmp, f"{name}.log"))
         self.live.append(p)
         deadline = time.monotonic() + 20
         while True:
@@ -176,24 +126,26 @@ class OpenLoop:
             subprocess.run(self.wrk_cmd(port, a.warmup), capture_output=True, timeout=a.warmup + 60)
             if cell == "writes":
                 werr = os.path.join(self.tmp, f"writer-r{rnd}.err")
-                writer = Proc([a.writer, str(port), os.path.join(self.tmp, "chains.tsv"),
-                               str(a.rate), str(a.duration + 2 * LEAD_S), str(a.conns),
-                               str(a.think_ms), str(a.drain)], werr, stdout=subprocess.PIPE)
+                writer = B.Proc("writer", [a.writer, str(port),
+                                           os.path.join(self.tmp, "chains.tsv"), str(a.rate),
+                                           str(a.duration + 2 * LEAD_S), str(a.conns),
+                                           str(a.think_ms), str(a.drain)],
+                                werr, stdout=subprocess.PIPE)
                 self.live.append(writer)
                 if writer.p.stdout.readline().strip() != b"READY":
                     raise RuntimeError(f"the writer did not start: {open(werr).read()[-2000:]}")
                 time.sleep(LEAD_S)
-            busy0, own0, ch0 = machine_cpu(), rusage_cpu(resource.RUSAGE_SELF), \
+            busy0, own0, ch0 = B.machine_cpu_seconds(), rusage_cpu(resource.RUSAGE_SELF), \
                 rusage_cpu(resource.RUSAGE_CHILDREN)
-            srv0, wr0 = pid_cpu(offerd.pid), pid_cpu(writer.pid) if writer else 0.0
+            srv0, wr0 = B.cpu_seconds([offerd.pid]), B.cpu_seconds([writer.pid]) if writer else 0.0
             t0 = time.monotonic()
             out = subprocess.run(self.wrk_cmd(port, a.duration), capture_output=True, text=True,
                                  timeout=a.duration + 120)
             wall = time.monotonic() - t0
-            busy1, own1, ch1 = machine_cpu(), rusage_cpu(resource.RUSAGE_SELF), \
+            busy1, own1, ch1 = B.machine_cpu_seconds(), rusage_cpu(resource.RUSAGE_SELF), \
                 rusage_cpu(resource.RUSAGE_CHILDREN)
-            srv = pid_cpu(offerd.pid) - srv0
-            wr = (pid_cpu(writer.pid) - wr0) if writer else 0.0
+            srv = B.cpu_seconds([offerd.pid]) - srv0
+            wr = (B.cpu_seconds([writer.pid]) - wr0) if writer else 0.0
             wrk_cpu = ch1 - ch0  # only wrk was reaped in the window (the writer still runs)
             other = max(0.0, (busy1[0] - busy0[0]) - srv - wr - wrk_cpu - (own1 - own0))
             m = re.search(r"^BENCH_RESULT (\{.*\})$", out.stdout, re.M)
@@ -382,18 +334,6 @@ def tables(s):
     return head, rows
 
 
-def text_table(head, rows):
-    w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda r: "  ".join(str(x).ljust(w[i]) for i, x in enumerate(r)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(["-" * x for x in w])] + [line(r) for r in rows])
-
-
-def md_table(head, rows):
-    return "\n".join(["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
-                     + ["| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |"
-                        for r in rows])
-
-
 def report(data):
     s = data["summary"]
     head, rows = tables(s)
@@ -420,22 +360,12 @@ def report(data):
                f"--rate {c['rate']:g} --conns {c['conns']}")
     md = (f"### Run of {data['finished_utc']} (offerd {data['offerd_rev']})\n\n"
           f"{textwrap.fill(about, 100, break_on_hyphens=False)}\n\n"
-          f"{md_table(head, rows)}\n\n{md_table(th, tr)}\n\nCommand: `{command}`\n")
+          f"{B.md_table(head, rows)}\n\n{B.md_table(th, tr)}\n\nCommand: `{command}`\n")
     print()
-    print(text_table(head, rows))
+    print(B.text_table(head, rows))
     print()
-    print(text_table(th, tr))
+    print(B.text_table(th, tr))
     return md, tg
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores ({model})"
 
 
 def main():
@@ -492,7 +422,7 @@ def main():
     if git("status", "--porcelain", "--", "src", "migrations", "CMakeLists.txt"):
         rev += " + uncommitted changes in src/"
     data = {"finished_utc": datetime.datetime.now(datetime.timezone.utc)
-            .strftime("%Y-%m-%d %H:%M UTC"), "offerd_rev": rev, "machine": machine(),
+            .strftime("%Y-%m-%d %H:%M UTC"), "offerd_rev": rev, "machine": B.machine(),
             "config": {k: getattr(args, k) for k in ("rounds", "duration", "rate", "conns",
                                                      "think_ms", "warmup", "drain", "wrk_conns",
                                                      "wrk_threads", "offers")},
