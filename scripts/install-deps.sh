@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config            # toolchain
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libjwt-dev libssl-dev  # offerd
+  libyajl-dev                                 # offerd writes offers' JSON with yajl's generator
   libpq-dev                                   # offerd's PostgreSQL store (--db postgresql://)
   libhiredis-dev                              # offerd's Redis bus (--bus redis://)
   libwslay-dev                                # offerd's WebSocket framing (GET /api/ws)

@@ -145,6 +145,19 @@ static void assert_valid_json(const char *text)
     json_decref(value);
 }
 
+/* offer_to_text(o) parsed back by jansson (keys keep their order), to look at its values. */
+static json_t *offer_parsed(const struct offer *o)
+{
+    char *text = offer_to_text(o, NULL);
+    assert_non_null(text);
+    json_error_t error;
+    json_t *root = json_loads(text, 0, &error);
+    if (!root)
+        fail_msg("invalid JSON (%s): %s", error.text, text);
+    free(text);
+    return root;
+}
+
 /* ---- iso_time_format ----------------------------------------------------------------------- */
 
 static void check_time(int64_t ms, const char *expected)
@@ -221,7 +234,7 @@ static void test_iso_time_every_day(void **state)
     }
 }
 
-/* ---- offer_to_json / offer_to_text --------------------------------------------------------- */
+/* ---- offer_to_text / offer_list_to_text --------------------------------------------------------- */
 
 static void test_offer_full_text(void **state)
 {
@@ -266,8 +279,7 @@ static void test_offer_json_shape(void **state)
     };
     struct offer o;
     full_offer(&o);
-    json_t *root = offer_to_json(&o);
-    assert_non_null(root);
+    json_t *root = offer_parsed(&o);
     assert_int_equal(json_object_size(root), sizeof(keys) / sizeof(keys[0]));
     size_t i = 0;
     const char *key;
@@ -311,8 +323,7 @@ static void test_offer_every_status(void **state)
     minimal_offer(&o);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         o.status = cases[i].status;
-        json_t *root = offer_to_json(&o);
-        assert_non_null(root);
+        json_t *root = offer_parsed(&o);
         assert_string_equal(json_string_value(json_object_get(root, "status")), cases[i].name);
         json_decref(root);
     }
@@ -358,6 +369,84 @@ static void test_offer_invalid_utf8(void **state)
         strstr(text, "\"firstName\":\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\",\"lastName\""));
     assert_non_null(strstr(text, "\"message\":\"cut \xEF\xBF\xBD\""));
     assert_non_null(strstr(text, "\"message\":\"\xEF\xBF\xBDould you take"));
+    free(text);
+    offer_cleanup(&o);
+}
+
+static void test_offer_list_text(void **state)
+{
+    (void)state;
+    struct offer offers[2];
+    full_offer(&offers[0]);
+    minimal_offer(&offers[1]);
+    size_t len = 0;
+    char *text = offer_list_to_text(offers, 2, "c\"1", &len);
+    assert_non_null(text);
+    size_t expected_size = strlen(full_offer_json) + strlen(minimal_offer_json) + 64;
+    char *expected = malloc(expected_size);
+    assert_non_null(expected);
+    snprintf(expected, expected_size, "{\"offers\":[%s,%s],\"nextCursor\":\"c\\\"1\"}",
+             full_offer_json, minimal_offer_json);
+    assert_string_equal(text, expected);
+    assert_int_equal(len, strlen(expected));
+    free(expected);
+    free(text);
+
+    text = offer_list_to_text(NULL, 0, NULL, &len);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"offers\":[],\"nextCursor\":null}");
+    free(text);
+    offer_cleanup(&offers[0]);
+    offer_cleanup(&offers[1]);
+}
+
+/* Every byte 0x01-0x7F in a message comes out escaped exactly as JSON (and jansson) wants: the
+ * short escapes, other controls as \u00XX in capitals, '/' and DEL as they are. */
+static void test_offer_escapes(void **state)
+{
+    (void)state;
+    struct offer o;
+    minimal_offer(&o);
+    char all[128];
+    for (int i = 1; i < 128; i++)
+        all[i - 1] = (char)i;
+    all[127] = '\0';
+    o.message = dup_text(all);
+    char *text = offer_to_text(&o, NULL);
+    assert_non_null(text);
+    json_t *reference = json_string(all);
+    char *want = json_dumps(reference, JSON_ENCODE_ANY | JSON_COMPACT);
+    assert_non_null(want);
+    char *at = strstr(text, "\"message\":");
+    assert_non_null(at);
+    assert_memory_equal(at + strlen("\"message\":"), want, strlen(want));
+    assert_non_null(strstr(want, "\\u001F"));
+    assert_non_null(strstr(want, "\\b\\t\\n\\u000B\\f\\r"));
+    assert_valid_json(text);
+    free(want);
+    json_decref(reference);
+    free(text);
+    offer_cleanup(&o);
+}
+
+/* A text longer than the writer's first buffer (2 KB) grows it and stays whole. */
+static void test_offer_long_text(void **state)
+{
+    (void)state;
+    struct offer o;
+    full_offer(&o);
+    free(o.message);
+    o.message = malloc(10001);
+    assert_non_null(o.message);
+    memset(o.message, 'x', 10000);
+    o.message[10000] = '\0';
+    size_t len = 0;
+    char *text = offer_to_text(&o, &len);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(full_offer_json) - strlen("Would you take \u00A3150? \\\"best\\\" price") + 10000);
+    json_t *root = offer_parsed(&o);
+    assert_int_equal(strlen(json_string_value(json_object_get(root, "message"))), 10000);
+    json_decref(root);
     free(text);
     offer_cleanup(&o);
 }
@@ -473,11 +562,26 @@ static void counting_free(void *p)
     free(p);
 }
 
-/* Fails jansson's allocations from the 0th, 1st, 2nd... on until a run completes: every run returns
- * NULL or the full text, and frees all it allocated. */
-static void check_allocation_failures(const struct offer *o, const char *expected)
+static void *failing_resize(void *p, size_t size)
 {
-    json_set_alloc_funcs(failing_malloc, counting_free);
+    if (allocations_until_failure == 0)
+        return NULL;
+    if (allocations_until_failure > 0)
+        allocations_until_failure--;
+    void *grown = realloc(p, size);
+    if (grown && !p)
+        live_allocations++;
+    return grown;
+}
+
+static const struct codec_allocator failing_allocator = {failing_malloc, failing_resize,
+                                                         counting_free};
+
+/* Fails the codec's allocations from the 0th, 1st, 2nd... on until a run completes: every run
+ * returns NULL or the full text, and frees all it allocated. Returns how many runs failed. */
+static long check_allocation_failures(const struct offer *o, const char *expected)
+{
+    offer_codec_set_allocator(&failing_allocator);
     bool succeeded = false;
     long fail_at = 0;
     for (; !succeeded; fail_at++) {
@@ -501,9 +605,9 @@ static void check_allocation_failures(const struct offer *o, const char *expecte
         if (live_allocations != 0)
             fail_msg("error body, fail_at %ld: %ld leaked", fail_at, live_allocations);
     }
-    assert_true(fail_at > 20); /* the runs did fail at many points */
     allocations_until_failure = -1;
-    json_set_alloc_funcs(malloc, free);
+    offer_codec_set_allocator(NULL);
+    return fail_at - 1;
 }
 
 static void test_allocation_failures(void **state)
@@ -511,11 +615,29 @@ static void test_allocation_failures(void **state)
     (void)state;
     struct offer o;
     full_offer(&o);
-    check_allocation_failures(&o, full_offer_json);
+    assert_true(check_allocation_failures(&o, full_offer_json) >= 1); /* the text's buffer */
     offer_cleanup(&o);
 
     minimal_offer(&o);
-    check_allocation_failures(&o, minimal_offer_json);
+    assert_true(check_allocation_failures(&o, minimal_offer_json) >= 1);
+    offer_cleanup(&o);
+
+    /* Two repairs of invalid UTF-8 and a text that outgrows its first buffer: a failure at
+     * each of those allocations too. */
+    full_offer(&o);
+    free(o.product.title);
+    o.product.title = dup_text("Bad \xC3\x28 title");
+    free(o.buyer.first_name);
+    o.buyer.first_name = dup_text("\xFF");
+    free(o.message);
+    o.message = malloc(5001);
+    assert_non_null(o.message);
+    memset(o.message, 'm', 5000);
+    o.message[5000] = '\0';
+    char *expected = offer_to_text(&o, NULL);
+    assert_non_null(expected);
+    assert_true(check_allocation_failures(&o, expected) >= 4);
+    free(expected);
     offer_cleanup(&o);
 }
 
@@ -531,6 +653,9 @@ int main(void)
         cmocka_unit_test(test_offer_every_status),
         cmocka_unit_test(test_offer_null_title_and_url),
         cmocka_unit_test(test_offer_invalid_utf8),
+        cmocka_unit_test(test_offer_list_text),
+        cmocka_unit_test(test_offer_escapes),
+        cmocka_unit_test(test_offer_long_text),
         cmocka_unit_test(test_error_body),
         cmocka_unit_test(test_error_body_invalid_utf8),
         cmocka_unit_test(test_error_body_random_bytes),

@@ -170,11 +170,21 @@ const char *money_result_message(enum money_result r)
     return "amount is invalid";
 }
 
-json_t *money_to_json(int64_t minor)
+size_t money_to_json_text(int64_t minor, char buf[MONEY_FORMAT_SIZE])
 {
-    if (minor % 100 == 0)
-        return json_integer(minor / 100);
-    return json_real((double)minor / 100.0);
+    /* The magnitude as unsigned, so INT64_MIN does not overflow on negation. */
+    uint64_t magnitude = minor < 0 ? 0 - (uint64_t)minor : (uint64_t)minor;
+    unsigned cents = (unsigned)(magnitude % 100);
+    int n;
+    if (cents == 0)
+        n = snprintf(buf, MONEY_FORMAT_SIZE, "%s%" PRIu64, minor < 0 ? "-" : "", magnitude / 100);
+    else if (cents % 10 == 0)
+        n = snprintf(buf, MONEY_FORMAT_SIZE, "%s%" PRIu64 ".%u", minor < 0 ? "-" : "",
+                     magnitude / 100, cents / 10);
+    else
+        n = snprintf(buf, MONEY_FORMAT_SIZE, "%s%" PRIu64 ".%02u", minor < 0 ? "-" : "",
+                     magnitude / 100, cents);
+    return (size_t)n;
 }
 
 char *money_format(int64_t minor, char *buf, size_t size)

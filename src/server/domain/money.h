@@ -3,8 +3,8 @@
  * Money is stored and compared as int64_t minor units (pence). JSON carries it as a number in major
  * units (180.5), so every crossing between the two goes through here, and is exact: an amount from
  * a client is accepted only if its decimal text has at most two decimals (money_from_number_text;
- * a jansson value's double has lost digits past ~15 significant ones), and rendered amounts dump
- * back as that same short decimal text when dumped with MONEY_JSON_DUMP_FLAGS.
+ * a jansson value's double has lost digits past ~15 significant ones), and rendered amounts are
+ * that same short decimal text (money_to_json_text).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -18,13 +18,9 @@
 
 /* The largest amount accepted from a client, in minor units: 10,000,000.00 major units. Far above
  * any golf listing, far below where doubles stop being exact (2^53), and few enough significant
- * digits (11) for MONEY_JSON_DUMP_FLAGS to render every accepted amount exactly. A whole number of
+ * digits (11) for a JavaScript number to hold every accepted amount exactly. A whole number of
  * major units. */
 #define MONEY_MAX_MINOR 1000000000LL
-
-/* Flags to json_dump*() any JSON that holds money_to_json() values (compact, and at most 15
- * significant digits, so 19.99 dumps as "19.99", not "19.989999999999998"). */
-#define MONEY_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /* Enough for money_format() of any int64_t: "-92233720368547758.08" and a NUL. */
 #define MONEY_FORMAT_SIZE 24
@@ -58,12 +54,11 @@ enum money_result money_from_number_text(const char *text, size_t len, int64_t *
  * Never NULL; "ok" for MONEY_OK. */
 const char *money_result_message(enum money_result r);
 
-/* New reference to minor as a JSON number in major units, or NULL on allocation failure: a JSON
- * integer when minor is a whole number of major units (18000 -> 180), else a JSON real
- * (18050 -> 180.5, 1999 -> 19.99, 29 -> 0.29). Dumped with MONEY_JSON_DUMP_FLAGS the real prints as
- * the exact short decimal for every |minor| < 10^15; beyond that (never an accepted amount) it is
- * the nearest double rounded to 15 significant digits. Negative values render with a minus sign. */
-json_t *money_to_json(int64_t minor);
+/* Writes minor as the JSON number text of its major units into buf and returns its length: the
+ * exact short decimal, with no trailing zeros (18000 -> "180", 18050 -> "180.5", 1999 -> "19.99",
+ * 29 -> "0.29", -5 -> "-0.05"), for every int64_t (no rounding: a double would lose digits past
+ * ~15 significant ones). NUL-terminated; MONEY_FORMAT_SIZE is always enough. Cannot fail. */
+size_t money_to_json_text(int64_t minor, char buf[MONEY_FORMAT_SIZE]);
 
 /* Writes minor as "150.00" style text (always two decimals, '-' when negative, no thousands
  * separators or currency) into buf, truncated as snprintf does and NUL-terminated when size > 0.

@@ -1,20 +1,24 @@
 /* offer_codec.c - renders struct offer as the API's JSON, and error bodies.
  *
- * Every value is built with the jansson _new setters, which steal their argument even on failure
- * and refuse a NULL one, so a failed allocation anywhere shows up as one failed set and a single
- * json_decref of the root frees everything. jansson refuses invalid UTF-8 (json_string returns
- * NULL, as it does when out of memory); text that the main web app wrote badly should not turn a
- * read into a 500, nor change a title's type to null, so such text is repaired with U+FFFD.
+ * Written with yajl's streaming generator straight into one growing buffer: building a jansson
+ * tree of ~40 values, dumping it and freeing it cost ~140k instructions per offer (two polls' worth
+ * of CPU on every write's answer and every cache miss); the generator, which does the escaping and
+ * keeps the output well-formed, costs a tenth of that. Text that the main web app wrote as invalid
+ * UTF-8 should not turn a read into a 500, nor change a title's type to null, so it is repaired
+ * with U+FFFD before yajl sees it (yajl's own check lets overlongs and surrogates through).
  *
  * SPDX-License-Identifier: MIT
  */
 #include "domain/offer_codec.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <yajl/yajl_gen.h>
 
 #include "domain/money.h"
 
@@ -58,68 +62,6 @@ static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad_len)
     return len;
 }
 
-/* New heap copy of s[0..len) with each invalid UTF-8 subpart replaced by U+FFFD, NUL-terminated,
- * its length in *out_len; NULL when out of memory. */
-static char *utf8_repair(const char *s, size_t len, size_t *out_len)
-{
-    if (len > (SIZE_MAX - 1) / 3)
-        return NULL;
-    char *out = malloc(len * 3 + 1); /* worst case: every byte becomes 3 */
-    if (!out)
-        return NULL;
-    const unsigned char *in = (const unsigned char *)s;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t bad_len = 0;
-        size_t n = utf8_sequence(in + i, len - i, &bad_len);
-        if (n) {
-            memcpy(out + o, in + i, n);
-            o += n;
-            i += n;
-        } else {
-            memcpy(out + o, replacement_char, 3);
-            o += 3;
-            i += bad_len;
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
-/* New reference to s[0..len) as a JSON string (repaired if not UTF-8); JSON null for a NULL s;
- * NULL when out of memory. */
-static json_t *text_value(const char *s, size_t len)
-{
-    if (!s)
-        return json_null();
-    json_t *value = json_stringn(s, len);
-    if (value)
-        return value;
-    /* Invalid UTF-8 or out of memory: repair, after which NULL can only mean out of memory. */
-    size_t fixed_len = 0;
-    char *fixed = utf8_repair(s, len, &fixed_len);
-    if (!fixed)
-        return NULL;
-    value = json_stringn(fixed, fixed_len);
-    free(fixed);
-    return value;
-}
-
-static json_t *optional_text(const char *s) { return text_value(s, s ? strlen(s) : 0); }
-
-/* Ids are fixed arrays; never read past one even if it lacks its NUL. */
-static json_t *id_value(const char id[OFFER_ID_SIZE])
-{
-    return text_value(id, strnlen(id, OFFER_ID_SIZE));
-}
-
-static json_t *time_value(int64_t ms)
-{
-    char buf[ISO_TIME_SIZE];
-    return json_string(iso_time_format(ms, buf));
-}
-
 /* Writes value as exactly width decimal digits, zero-padded (value is in range by construction). */
 static char *put_digits(char *p, int value, int width)
 {
@@ -128,94 +70,6 @@ static char *put_digits(char *p, int value, int width)
         value /= 10;
     }
     return p + width;
-}
-
-static json_t *person_to_json(const struct person *person)
-{
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    if (json_object_set_new(o, "id", id_value(person->id)) ||
-        json_object_set_new(o, "firstName", optional_text(person->first_name)) ||
-        json_object_set_new(o, "lastName", optional_text(person->last_name))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static json_t *images_to_json(const struct product *product)
-{
-    json_t *a = json_array();
-    if (!a)
-        return NULL;
-    for (size_t i = 0; i < product->image_count; i++) {
-        json_t *image = json_object();
-        if (json_array_append_new(a, image) ||
-            json_object_set_new(image, "url", optional_text(product->images[i].url))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-static json_t *product_to_json(const struct product *product)
-{
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    if (json_object_set_new(o, "id", id_value(product->id)) ||
-        json_object_set_new(o, "title", optional_text(product->title)) ||
-        json_object_set_new(o, "price", money_to_json(product->price_minor)) ||
-        json_object_set_new(o, "isSold", json_boolean(product->is_sold)) ||
-        json_object_set_new(o, "images", images_to_json(product))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static json_t *counter_to_json(const struct counter_offer *counter)
-{
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    if (json_object_set_new(o, "id", id_value(counter->id)) ||
-        json_object_set_new(o, "amount", money_to_json(counter->amount_minor)) ||
-        json_object_set_new(o, "message", optional_text(counter->message)) ||
-        json_object_set_new(o, "fromSeller", json_boolean(counter->from_seller)) ||
-        json_object_set_new(o, "createdAt", time_value(counter->created_at_ms))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static json_t *counters_to_json(const struct offer *offer)
-{
-    json_t *a = json_array();
-    if (!a)
-        return NULL;
-    for (size_t i = 0; i < offer->counter_count; i++) {
-        if (json_array_append_new(a, counter_to_json(&offer->counters[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-/* New heap text of value dumped with MONEY_JSON_DUMP_FLAGS; steals value. */
-static char *dump_and_release(json_t *value, size_t *len_out)
-{
-    if (!value)
-        return NULL;
-    char *text = json_dumps(value, MONEY_JSON_DUMP_FLAGS);
-    json_decref(value);
-    if (text && len_out)
-        *len_out = strlen(text);
-    return text;
 }
 
 char *iso_time_format(int64_t ms, char buf[ISO_TIME_SIZE])
@@ -255,46 +109,361 @@ char *iso_time_format(int64_t ms, char buf[ISO_TIME_SIZE])
     return buf;
 }
 
-json_t *offer_to_json(const struct offer *offer)
+
+/* ---- where the texts' memory comes from -------------------------------------------------- */
+
+static void *default_resize(void *p, size_t size) { return realloc(p, size); }
+
+static const struct codec_allocator default_allocator = {malloc, default_resize, free};
+static const struct codec_allocator *allocator = &default_allocator;
+
+void offer_codec_set_allocator(const struct codec_allocator *a)
 {
-    json_t *o = json_object();
-    if (!o)
+    allocator = a ? a : &default_allocator;
+}
+
+/* New copy (from the allocator) of s[0..len) with each invalid UTF-8 subpart replaced by U+FFFD, NUL-terminated,
+ * its length in *out_len; NULL when out of memory. */
+static char *utf8_repair(const char *s, size_t len, size_t *out_len)
+{
+    if (len > (SIZE_MAX - 1) / 3)
         return NULL;
-    if (json_object_set_new(o, "id", id_value(offer->id)) ||
-        json_object_set_new(o, "version", json_integer(offer->version)) ||
-        json_object_set_new(o, "status", json_string(offer_status_name(offer->status))) ||
-        json_object_set_new(o, "amount", money_to_json(offer->amount_minor)) ||
-        json_object_set_new(o, "message", optional_text(offer->message)) ||
-        json_object_set_new(o, "productId", id_value(offer->product_id)) ||
-        json_object_set_new(o, "buyerId", id_value(offer->buyer_id)) ||
-        json_object_set_new(o, "sellerId", id_value(offer->seller_id)) ||
-        json_object_set_new(o, "createdAt", time_value(offer->created_at_ms)) ||
-        json_object_set_new(o, "updatedAt", time_value(offer->updated_at_ms)) ||
-        json_object_set_new(o, "expiresAt",
-                            offer->has_expiry ? time_value(offer->expires_at_ms) : json_null()) ||
-        json_object_set_new(o, "product", product_to_json(&offer->product)) ||
-        json_object_set_new(o, "buyer", person_to_json(&offer->buyer)) ||
-        json_object_set_new(o, "seller", person_to_json(&offer->seller)) ||
-        json_object_set_new(o, "counterOffers", counters_to_json(offer))) {
-        json_decref(o);
+    char *out = allocator->alloc(len * 3 + 1); /* worst case: every byte becomes 3 */
+    if (!out)
+        return NULL;
+    const unsigned char *in = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t bad_len = 0;
+        size_t n = utf8_sequence(in + i, len - i, &bad_len);
+        if (n) {
+            memcpy(out + o, in + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(out + o, replacement_char, 3);
+            o += 3;
+            i += bad_len;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* ---- the generator ------------------------------------------------------------------------ */
+
+/* yajl's generator (~600 bytes) lives for one rendering. Its two allocations come from this
+ * buffer on the caller's stack instead of the heap: cheaper, nothing to free, and yajl 2.1 does not
+ * survive a failed allocation inside yajl_gen_alloc (it frees a NULL buffer), which this rules out
+ * unless yajl's structures outgrow the buffer (then yajl_gen_alloc returns NULL: a clean failure
+ * for the first, tested by every rendering in test_offer_codec succeeding). */
+struct gen_arena {
+    _Alignas(max_align_t) unsigned char bytes[2048];
+    size_t used;
+};
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+    struct gen_arena *arena = ctx;
+    size_t start = (arena->used + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    if (size > sizeof(arena->bytes) || start > sizeof(arena->bytes) - size)
+        return NULL;
+    arena->used = start + size;
+    return arena->bytes + start;
+}
+
+static void *arena_resize(void *ctx, void *p, size_t size)
+{
+    (void)ctx; /* only yajl's own output buffer grows, and the print callback replaces it */
+    (void)p;
+    (void)size;
+    return NULL;
+}
+
+static void arena_release(void *ctx, void *p)
+{
+    (void)ctx; /* the arena goes with the caller's stack frame */
+    (void)p;
+}
+
+/* One rendering: yajl writes through print_to_text into text, which grows by doubling. */
+struct json_writer {
+    yajl_gen gen;
+    struct gen_arena arena;
+    char *text;
+    size_t len, cap;
+    bool failed; /* an allocation or a generator call failed: the text is dropped */
+};
+
+static void print_to_text(void *ctx, const char *s, size_t n)
+{
+    struct json_writer *w = ctx;
+    if (w->failed || n == 0)
+        return;
+    if (n > SIZE_MAX / 2 - w->len) {
+        w->failed = true;
+        return;
+    }
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 2048; /* one offer is 1-2 KB */
+        while (cap < w->len + n + 1)
+            cap *= 2;
+        char *grown = allocator->resize(w->text, cap);
+        if (!grown) {
+            w->failed = true;
+            return;
+        }
+        w->text = grown;
+        w->cap = cap;
+    }
+    memcpy(w->text + w->len, s, n);
+    w->len += n;
+}
+
+static bool writer_open(struct json_writer *w)
+{
+    w->arena.used = 0;
+    w->text = NULL;
+    w->len = w->cap = 0;
+    w->failed = false;
+    yajl_alloc_funcs funcs = {arena_alloc, arena_resize, arena_release, &w->arena};
+    w->gen = yajl_gen_alloc(&funcs);
+    if (!w->gen)
+        return false;
+    /* Compact output, '/' not escaped, no UTF-8 check (text_value has done a stricter one). */
+    yajl_gen_config(w->gen, yajl_gen_print_callback, print_to_text, w);
+    return true;
+}
+
+/* The text (NUL-terminated, the caller frees it with free() or the allocator set) and its length,
+ * or NULL when anything failed; the generator is gone either way. */
+static char *writer_close(struct json_writer *w, size_t *len_out)
+{
+    yajl_gen_free(w->gen);
+    if (w->failed || !w->text) {
+        allocator->release(w->text);
         return NULL;
     }
-    return o;
+    w->text[w->len] = '\0';
+    if (len_out)
+        *len_out = w->len;
+    return w->text;
 }
+
+static void check(struct json_writer *w, yajl_gen_status status)
+{
+    if (status != yajl_gen_status_ok)
+        w->failed = true;
+}
+
+static void put_key(struct json_writer *w, const char *key)
+{
+    check(w, yajl_gen_string(w->gen, (const unsigned char *)key, strlen(key)));
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *in = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        if (in[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t bad_len = 0, n = utf8_sequence(in + i, len - i, &bad_len);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+/* s[0..len) as a JSON string (repaired if not UTF-8); JSON null for a NULL s. */
+static void put_text(struct json_writer *w, const char *s, size_t len)
+{
+    if (!s) {
+        check(w, yajl_gen_null(w->gen));
+        return;
+    }
+    if (utf8_valid(s, len)) {
+        check(w, yajl_gen_string(w->gen, (const unsigned char *)s, len));
+        return;
+    }
+    size_t fixed_len = 0;
+    char *fixed = utf8_repair(s, len, &fixed_len);
+    if (!fixed) {
+        w->failed = true;
+        return;
+    }
+    check(w, yajl_gen_string(w->gen, (const unsigned char *)fixed, fixed_len));
+    allocator->release(fixed);
+}
+
+static void put_optional_text(struct json_writer *w, const char *s)
+{
+    put_text(w, s, s ? strlen(s) : 0);
+}
+
+/* Ids are fixed arrays; never read past one even if it lacks its NUL. */
+static void put_id(struct json_writer *w, const char id[OFFER_ID_SIZE])
+{
+    put_text(w, id, strnlen(id, OFFER_ID_SIZE));
+}
+
+static void put_time(struct json_writer *w, int64_t ms)
+{
+    char buf[ISO_TIME_SIZE];
+    check(w, yajl_gen_string(w->gen, (const unsigned char *)iso_time_format(ms, buf),
+                             ISO_TIME_SIZE - 1));
+}
+
+static void put_money(struct json_writer *w, int64_t minor)
+{
+    char buf[MONEY_FORMAT_SIZE];
+    size_t len = money_to_json_text(minor, buf);
+    check(w, yajl_gen_number(w->gen, buf, len));
+}
+
+static void put_integer(struct json_writer *w, int64_t value)
+{
+    check(w, yajl_gen_integer(w->gen, (long long)value));
+}
+
+static void put_bool(struct json_writer *w, bool value)
+{
+    check(w, yajl_gen_bool(w->gen, value));
+}
+
+static void put_person(struct json_writer *w, const struct person *person)
+{
+    check(w, yajl_gen_map_open(w->gen));
+    put_key(w, "id");
+    put_id(w, person->id);
+    put_key(w, "firstName");
+    put_optional_text(w, person->first_name);
+    put_key(w, "lastName");
+    put_optional_text(w, person->last_name);
+    check(w, yajl_gen_map_close(w->gen));
+}
+
+static void put_product(struct json_writer *w, const struct product *product)
+{
+    check(w, yajl_gen_map_open(w->gen));
+    put_key(w, "id");
+    put_id(w, product->id);
+    put_key(w, "title");
+    put_optional_text(w, product->title);
+    put_key(w, "price");
+    put_money(w, product->price_minor);
+    put_key(w, "isSold");
+    put_bool(w, product->is_sold);
+    put_key(w, "images");
+    check(w, yajl_gen_array_open(w->gen));
+    for (size_t i = 0; i < product->image_count; i++) {
+        check(w, yajl_gen_map_open(w->gen));
+        put_key(w, "url");
+        put_optional_text(w, product->images[i].url);
+        check(w, yajl_gen_map_close(w->gen));
+    }
+    check(w, yajl_gen_array_close(w->gen));
+    check(w, yajl_gen_map_close(w->gen));
+}
+
+static void put_counter(struct json_writer *w, const struct counter_offer *counter)
+{
+    check(w, yajl_gen_map_open(w->gen));
+    put_key(w, "id");
+    put_id(w, counter->id);
+    put_key(w, "amount");
+    put_money(w, counter->amount_minor);
+    put_key(w, "message");
+    put_optional_text(w, counter->message);
+    put_key(w, "fromSeller");
+    put_bool(w, counter->from_seller);
+    put_key(w, "createdAt");
+    put_time(w, counter->created_at_ms);
+    check(w, yajl_gen_map_close(w->gen));
+}
+
+static void put_offer(struct json_writer *w, const struct offer *offer)
+{
+    check(w, yajl_gen_map_open(w->gen));
+    put_key(w, "id");
+    put_id(w, offer->id);
+    put_key(w, "version");
+    put_integer(w, offer->version);
+    put_key(w, "status");
+    put_optional_text(w, offer_status_name(offer->status));
+    put_key(w, "amount");
+    put_money(w, offer->amount_minor);
+    put_key(w, "message");
+    put_optional_text(w, offer->message);
+    put_key(w, "productId");
+    put_id(w, offer->product_id);
+    put_key(w, "buyerId");
+    put_id(w, offer->buyer_id);
+    put_key(w, "sellerId");
+    put_id(w, offer->seller_id);
+    put_key(w, "createdAt");
+    put_time(w, offer->created_at_ms);
+    put_key(w, "updatedAt");
+    put_time(w, offer->updated_at_ms);
+    put_key(w, "expiresAt");
+    if (offer->has_expiry)
+        put_time(w, offer->expires_at_ms);
+    else
+        check(w, yajl_gen_null(w->gen));
+    put_key(w, "product");
+    put_product(w, &offer->product);
+    put_key(w, "buyer");
+    put_person(w, &offer->buyer);
+    put_key(w, "seller");
+    put_person(w, &offer->seller);
+    put_key(w, "counterOffers");
+    check(w, yajl_gen_array_open(w->gen));
+    for (size_t i = 0; i < offer->counter_count; i++)
+        put_counter(w, &offer->counters[i]);
+    check(w, yajl_gen_array_close(w->gen));
+    check(w, yajl_gen_map_close(w->gen));
+}
+
+/* ---- the texts ---------------------------------------------------------------------------- */
 
 char *offer_to_text(const struct offer *offer, size_t *len_out)
 {
-    return dump_and_release(offer_to_json(offer), len_out);
+    struct json_writer w;
+    if (!writer_open(&w))
+        return NULL;
+    put_offer(&w, offer);
+    return writer_close(&w, len_out);
+}
+
+char *offer_list_to_text(const struct offer *offers, size_t count, const char *next_cursor,
+                         size_t *len_out)
+{
+    struct json_writer w;
+    if (!writer_open(&w))
+        return NULL;
+    check(&w, yajl_gen_map_open(w.gen));
+    put_key(&w, "offers");
+    check(&w, yajl_gen_array_open(w.gen));
+    for (size_t i = 0; i < count; i++)
+        put_offer(&w, &offers[i]);
+    check(&w, yajl_gen_array_close(w.gen));
+    put_key(&w, "nextCursor");
+    put_optional_text(&w, next_cursor);
+    check(&w, yajl_gen_map_close(w.gen));
+    return writer_close(&w, len_out);
 }
 
 char *error_body_text(const char *message, size_t *len_out)
 {
-    json_t *o = json_object();
-    if (!o)
+    struct json_writer w;
+    if (!writer_open(&w))
         return NULL;
-    if (json_object_set_new(o, "error", optional_text(message ? message : "unknown error"))) {
-        json_decref(o);
-        return NULL;
-    }
-    return dump_and_release(o, len_out);
+    check(&w, yajl_gen_map_open(w.gen));
+    put_key(&w, "error");
+    put_optional_text(&w, message ? message : "unknown error");
+    check(&w, yajl_gen_map_close(w.gen));
+    return writer_close(&w, len_out);
 }
