@@ -33,15 +33,19 @@ static void check_accepted(int64_t minor)
     json_decref(v);
 }
 
-/* The shortest decimal text for minor/100: money_format without trailing zeros. */
+/* The shortest decimal text for minor/100, by integer arithmetic (money.c trims money_format's
+ * text instead, so the two are worked out independently). */
 static void short_decimal(int64_t minor, char *out, size_t size)
 {
-    money_format(minor, out, size);
-    size_t n = strlen(out);
-    if (n >= 3 && strcmp(out + n - 3, ".00") == 0)
-        out[n - 3] = '\0';
-    else if (out[n - 1] == '0')
-        out[n - 1] = '\0';
+    uint64_t magnitude = minor < 0 ? 0 - (uint64_t)minor : (uint64_t)minor;
+    const char *sign = minor < 0 ? "-" : "";
+    unsigned cents = (unsigned)(magnitude % 100);
+    if (cents == 0)
+        snprintf(out, size, "%s%" PRIu64, sign, magnitude / 100);
+    else if (cents % 10 == 0)
+        snprintf(out, size, "%s%" PRIu64 ".%u", sign, magnitude / 100, cents / 10);
+    else
+        snprintf(out, size, "%s%" PRIu64 ".%02u", sign, magnitude / 100, cents);
 }
 
 static void check_render(int64_t minor)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/cursor.h"
+#include "domain/offer_codec.h"
 #include "realtime/longpoll.h"
 #include "realtime/notify.h"
 #include "http/query.h"
@@ -95,7 +96,7 @@ static char *render_list(const struct offer *offers, size_t count, bool more, si
         memcpy(c.id, offers[count - 1].id, sizeof(c.id));
         cursor_encode(&c, encoded);
     }
-    return offer_render_list(offers, count, more && count > 0 ? encoded : NULL, len);
+    return offer_list_to_text(offers, count, more && count > 0 ? encoded : NULL, len);
 }
 
 void handle_list_offers(struct request *r)

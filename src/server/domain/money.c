@@ -172,19 +172,12 @@ const char *money_result_message(enum money_result r)
 
 size_t money_to_json_text(int64_t minor, char buf[MONEY_FORMAT_SIZE])
 {
-    /* The magnitude as unsigned, so INT64_MIN does not overflow on negation. */
-    uint64_t magnitude = minor < 0 ? 0 - (uint64_t)minor : (uint64_t)minor;
-    unsigned cents = (unsigned)(magnitude % 100);
-    int n;
-    if (cents == 0)
-        n = snprintf(buf, MONEY_FORMAT_SIZE, "%s%" PRIu64, minor < 0 ? "-" : "", magnitude / 100);
-    else if (cents % 10 == 0)
-        n = snprintf(buf, MONEY_FORMAT_SIZE, "%s%" PRIu64 ".%u", minor < 0 ? "-" : "",
-                     magnitude / 100, cents / 10);
-    else
-        n = snprintf(buf, MONEY_FORMAT_SIZE, "%s%" PRIu64 ".%02u", minor < 0 ? "-" : "",
-                     magnitude / 100, cents);
-    return (size_t)n;
+    money_format(minor, buf, MONEY_FORMAT_SIZE); /* "180.50": always two decimals */
+    size_t n = strlen(buf);
+    if (buf[n - 1] == '0')
+        n -= buf[n - 2] == '0' ? 3 : 1; /* "180.00" -> "180", "180.50" -> "180.5" */
+    buf[n] = '\0';
+    return n;
 }
 
 char *money_format(int64_t minor, char *buf, size_t size)

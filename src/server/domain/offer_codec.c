@@ -109,12 +109,9 @@ char *iso_time_format(int64_t ms, char buf[ISO_TIME_SIZE])
     return buf;
 }
 
-
 /* ---- where the texts' memory comes from -------------------------------------------------- */
 
-static void *default_resize(void *p, size_t size) { return realloc(p, size); }
-
-static const struct codec_allocator default_allocator = {malloc, default_resize, free};
+static const struct codec_allocator default_allocator = {malloc, realloc, free};
 static const struct codec_allocator *allocator = &default_allocator;
 
 void offer_codec_set_allocator(const struct codec_allocator *a)
@@ -122,8 +119,8 @@ void offer_codec_set_allocator(const struct codec_allocator *a)
     allocator = a ? a : &default_allocator;
 }
 
-/* New copy (from the allocator) of s[0..len) with each invalid UTF-8 subpart replaced by U+FFFD, NUL-terminated,
- * its length in *out_len; NULL when out of memory. */
+/* New copy (from the allocator) of s[0..len) with each invalid UTF-8 subpart replaced by U+FFFD,
+ * NUL-terminated, its length in *out_len; NULL when out of memory. */
 static char *utf8_repair(const char *s, size_t len, size_t *out_len)
 {
     if (len > (SIZE_MAX - 1) / 3)
@@ -154,10 +151,9 @@ static char *utf8_repair(const char *s, size_t len, size_t *out_len)
 /* ---- the generator ------------------------------------------------------------------------ */
 
 /* yajl's generator (~600 bytes) lives for one rendering. Its two allocations come from this
- * buffer on the caller's stack instead of the heap: cheaper, nothing to free, and yajl 2.1 does not
- * survive a failed allocation inside yajl_gen_alloc (it frees a NULL buffer), which this rules out
- * unless yajl's structures outgrow the buffer (then yajl_gen_alloc returns NULL: a clean failure
- * for the first, tested by every rendering in test_offer_codec succeeding). */
+ * buffer on the caller's stack instead of the heap: cheaper, nothing to free, and never failing,
+ * which matters because yajl 2.1 does not survive a failed allocation inside yajl_gen_alloc (it
+ * then frees a NULL buffer). 2 KiB is over three times what yajl 2.1 asks for. */
 struct gen_arena {
     _Alignas(max_align_t) unsigned char bytes[2048];
     size_t used;
@@ -231,7 +227,7 @@ static bool writer_open(struct json_writer *w)
     w->gen = yajl_gen_alloc(&funcs);
     if (!w->gen)
         return false;
-    /* Compact output, '/' not escaped, no UTF-8 check (text_value has done a stricter one). */
+    /* Compact output, '/' not escaped, no UTF-8 check (put_text does a stricter one). */
     yajl_gen_config(w->gen, yajl_gen_print_callback, print_to_text, w);
     return true;
 }
@@ -251,7 +247,8 @@ static char *writer_close(struct json_writer *w, size_t *len_out)
     return w->text;
 }
 
-static void check(struct json_writer *w, yajl_gen_status status)
+/* Any generator call that fails spoils the text (yajl refuses calls out of order). */
+static void record_status(struct json_writer *w, yajl_gen_status status)
 {
     if (status != yajl_gen_status_ok)
         w->failed = true;
@@ -259,7 +256,7 @@ static void check(struct json_writer *w, yajl_gen_status status)
 
 static void put_key(struct json_writer *w, const char *key)
 {
-    check(w, yajl_gen_string(w->gen, (const unsigned char *)key, strlen(key)));
+    record_status(w, yajl_gen_string(w->gen, (const unsigned char *)key, strlen(key)));
 }
 
 static bool utf8_valid(const char *s, size_t len)
@@ -282,11 +279,11 @@ static bool utf8_valid(const char *s, size_t len)
 static void put_text(struct json_writer *w, const char *s, size_t len)
 {
     if (!s) {
-        check(w, yajl_gen_null(w->gen));
+        record_status(w, yajl_gen_null(w->gen));
         return;
     }
     if (utf8_valid(s, len)) {
-        check(w, yajl_gen_string(w->gen, (const unsigned char *)s, len));
+        record_status(w, yajl_gen_string(w->gen, (const unsigned char *)s, len));
         return;
     }
     size_t fixed_len = 0;
@@ -295,7 +292,7 @@ static void put_text(struct json_writer *w, const char *s, size_t len)
         w->failed = true;
         return;
     }
-    check(w, yajl_gen_string(w->gen, (const unsigned char *)fixed, fixed_len));
+    record_status(w, yajl_gen_string(w->gen, (const unsigned char *)fixed, fixed_len));
     allocator->release(fixed);
 }
 
@@ -313,7 +310,7 @@ static void put_id(struct json_writer *w, const char id[OFFER_ID_SIZE])
 static void put_time(struct json_writer *w, int64_t ms)
 {
     char buf[ISO_TIME_SIZE];
-    check(w, yajl_gen_string(w->gen, (const unsigned char *)iso_time_format(ms, buf),
+    record_status(w, yajl_gen_string(w->gen, (const unsigned char *)iso_time_format(ms, buf),
                              ISO_TIME_SIZE - 1));
 }
 
@@ -321,34 +318,34 @@ static void put_money(struct json_writer *w, int64_t minor)
 {
     char buf[MONEY_FORMAT_SIZE];
     size_t len = money_to_json_text(minor, buf);
-    check(w, yajl_gen_number(w->gen, buf, len));
+    record_status(w, yajl_gen_number(w->gen, buf, len));
 }
 
 static void put_integer(struct json_writer *w, int64_t value)
 {
-    check(w, yajl_gen_integer(w->gen, (long long)value));
+    record_status(w, yajl_gen_integer(w->gen, (long long)value));
 }
 
 static void put_bool(struct json_writer *w, bool value)
 {
-    check(w, yajl_gen_bool(w->gen, value));
+    record_status(w, yajl_gen_bool(w->gen, value));
 }
 
 static void put_person(struct json_writer *w, const struct person *person)
 {
-    check(w, yajl_gen_map_open(w->gen));
+    record_status(w, yajl_gen_map_open(w->gen));
     put_key(w, "id");
     put_id(w, person->id);
     put_key(w, "firstName");
     put_optional_text(w, person->first_name);
     put_key(w, "lastName");
     put_optional_text(w, person->last_name);
-    check(w, yajl_gen_map_close(w->gen));
+    record_status(w, yajl_gen_map_close(w->gen));
 }
 
 static void put_product(struct json_writer *w, const struct product *product)
 {
-    check(w, yajl_gen_map_open(w->gen));
+    record_status(w, yajl_gen_map_open(w->gen));
     put_key(w, "id");
     put_id(w, product->id);
     put_key(w, "title");
@@ -358,20 +355,20 @@ static void put_product(struct json_writer *w, const struct product *product)
     put_key(w, "isSold");
     put_bool(w, product->is_sold);
     put_key(w, "images");
-    check(w, yajl_gen_array_open(w->gen));
+    record_status(w, yajl_gen_array_open(w->gen));
     for (size_t i = 0; i < product->image_count; i++) {
-        check(w, yajl_gen_map_open(w->gen));
+        record_status(w, yajl_gen_map_open(w->gen));
         put_key(w, "url");
         put_optional_text(w, product->images[i].url);
-        check(w, yajl_gen_map_close(w->gen));
+        record_status(w, yajl_gen_map_close(w->gen));
     }
-    check(w, yajl_gen_array_close(w->gen));
-    check(w, yajl_gen_map_close(w->gen));
+    record_status(w, yajl_gen_array_close(w->gen));
+    record_status(w, yajl_gen_map_close(w->gen));
 }
 
 static void put_counter(struct json_writer *w, const struct counter_offer *counter)
 {
-    check(w, yajl_gen_map_open(w->gen));
+    record_status(w, yajl_gen_map_open(w->gen));
     put_key(w, "id");
     put_id(w, counter->id);
     put_key(w, "amount");
@@ -382,12 +379,12 @@ static void put_counter(struct json_writer *w, const struct counter_offer *count
     put_bool(w, counter->from_seller);
     put_key(w, "createdAt");
     put_time(w, counter->created_at_ms);
-    check(w, yajl_gen_map_close(w->gen));
+    record_status(w, yajl_gen_map_close(w->gen));
 }
 
 static void put_offer(struct json_writer *w, const struct offer *offer)
 {
-    check(w, yajl_gen_map_open(w->gen));
+    record_status(w, yajl_gen_map_open(w->gen));
     put_key(w, "id");
     put_id(w, offer->id);
     put_key(w, "version");
@@ -412,7 +409,7 @@ static void put_offer(struct json_writer *w, const struct offer *offer)
     if (offer->has_expiry)
         put_time(w, offer->expires_at_ms);
     else
-        check(w, yajl_gen_null(w->gen));
+        record_status(w, yajl_gen_null(w->gen));
     put_key(w, "product");
     put_product(w, &offer->product);
     put_key(w, "buyer");
@@ -420,11 +417,11 @@ static void put_offer(struct json_writer *w, const struct offer *offer)
     put_key(w, "seller");
     put_person(w, &offer->seller);
     put_key(w, "counterOffers");
-    check(w, yajl_gen_array_open(w->gen));
+    record_status(w, yajl_gen_array_open(w->gen));
     for (size_t i = 0; i < offer->counter_count; i++)
         put_counter(w, &offer->counters[i]);
-    check(w, yajl_gen_array_close(w->gen));
-    check(w, yajl_gen_map_close(w->gen));
+    record_status(w, yajl_gen_array_close(w->gen));
+    record_status(w, yajl_gen_map_close(w->gen));
 }
 
 /* ---- the texts ---------------------------------------------------------------------------- */
@@ -444,15 +441,15 @@ char *offer_list_to_text(const struct offer *offers, size_t count, const char *n
     struct json_writer w;
     if (!writer_open(&w))
         return NULL;
-    check(&w, yajl_gen_map_open(w.gen));
+    record_status(&w, yajl_gen_map_open(w.gen));
     put_key(&w, "offers");
-    check(&w, yajl_gen_array_open(w.gen));
+    record_status(&w, yajl_gen_array_open(w.gen));
     for (size_t i = 0; i < count; i++)
         put_offer(&w, &offers[i]);
-    check(&w, yajl_gen_array_close(w.gen));
+    record_status(&w, yajl_gen_array_close(w.gen));
     put_key(&w, "nextCursor");
     put_optional_text(&w, next_cursor);
-    check(&w, yajl_gen_map_close(w.gen));
+    record_status(&w, yajl_gen_map_close(w.gen));
     return writer_close(&w, len_out);
 }
 
@@ -461,9 +458,9 @@ char *error_body_text(const char *message, size_t *len_out)
     struct json_writer w;
     if (!writer_open(&w))
         return NULL;
-    check(&w, yajl_gen_map_open(w.gen));
+    record_status(&w, yajl_gen_map_open(w.gen));
     put_key(&w, "error");
     put_optional_text(&w, message ? message : "unknown error");
-    check(&w, yajl_gen_map_close(w.gen));
+    record_status(&w, yajl_gen_map_close(w.gen));
     return writer_close(&w, len_out);
 }

@@ -1,9 +1,10 @@
 /* offer_codec.h - struct offer to the API's JSON, and the {"error": ...} body.
  *
- * Pure rendering with yajl's streaming generator: no I/O, no clock. Money goes through money.h (major units, exact),
- * times are ISO-8601 UTC with milliseconds. Text from the database is expected to be UTF-8; any
- * byte sequence that is not is rendered with U+FFFD in its place (one per maximal invalid
- * subpart, as Unicode recommends), so the output is always valid JSON and keeps its types.
+ * Pure rendering with yajl's streaming generator: no I/O, no clock. Money goes through money.h
+ * (major units, exact), times are ISO-8601 UTC with milliseconds. Text from the database is
+ * expected to be UTF-8; any byte sequence that is not is rendered with U+FFFD in its place (one
+ * per maximal invalid subpart, as Unicode recommends), so the output is always valid JSON and
+ * keeps its types.
  *
  * SPDX-License-Identifier: MIT
  */

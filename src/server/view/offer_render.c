@@ -1,11 +1,10 @@
-/* offer_render.c - offers and lists of offers to JSON text and ETags.
+/* offer_render.c - an offer to JSON text and its ETag.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "view/offer_render.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "domain/offer_codec.h"
 
@@ -28,10 +27,4 @@ bool offer_render_if_match(const char *if_match, const struct offer *o)
         return false;
     free(json);
     return etag_match(if_match, etag);
-}
-
-char *offer_render_list(const struct offer *offers, size_t count, const char *next_cursor,
-                        size_t *len)
-{
-    return offer_list_to_text(offers, count, next_cursor, len);
 }
